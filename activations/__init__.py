@@ -1,0 +1,1 @@
+"""Activations: a segment pushed to a destination with an output mapping, on a schedule."""

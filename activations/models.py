@@ -1,0 +1,188 @@
+"""Activation, Run and FailedRow."""
+
+from django.db import models
+from django.db.models import Q
+
+from workspaces.models import Workspace, WorkspaceQuerySet
+
+
+class Activation(models.Model):
+    """A segment, a connection, export settings, an output mapping, a schedule and
+    notifications. Its `periodic_task` is kept in step by activations/beat.py only."""
+
+    class Mode(models.TextChoices):
+        APPEND = "append", "Append (insert)"
+        UPDATE = "update", "Update"
+        TRUNCATE = "truncate", "Truncate and insert"
+
+    class ConcurrencyMode(models.TextChoices):
+        PARALLEL = "parallel", "Parallel"
+        SERIAL = "serial", "Serial"
+
+    class NullValue(models.TextChoices):
+        # Salesforce reads an empty cell as "leave the field unchanged" and #N/A as "clear it".
+        LEAVE = "leave", "Leave the field unchanged"
+        CLEAR = "clear", "Clear the field (#N/A)"
+
+    class ScheduleType(models.TextChoices):
+        NONE = "none", "None"
+        HOURLY = "hourly", "@hourly"
+        DAILY = "daily", "@daily"
+        CRON = "cron", "Custom cron"
+
+    class NotifyOn(models.TextChoices):
+        FAILURE = "failure", "On failure"
+        SUCCESS = "success", "On success"
+        ALWAYS = "always", "Always"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="activations")
+    segment = models.ForeignKey(
+        "segments.Segment", on_delete=models.CASCADE, related_name="activations"
+    )
+    connection = models.ForeignKey(
+        "connectors.Connection", on_delete=models.PROTECT, related_name="activations"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+
+    # Export parameters (SPEC "Activation").
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.APPEND)
+    object_name = models.CharField(max_length=100, help_text="Salesforce object API name")
+    upsert = models.BooleanField(default=False)
+    key = models.CharField(max_length=100, blank=True)
+    hard_delete = models.BooleanField(default=False)
+    concurrency_mode = models.CharField(
+        max_length=10, choices=ConcurrencyMode.choices, default=ConcurrencyMode.PARALLEL
+    )
+    batch_size = models.PositiveIntegerField(default=10_000)
+    api_version = models.CharField(max_length=10, default="59.0")
+    retry_initial_delay = models.FloatField(default=1.0)
+    retry_limit = models.PositiveSmallIntegerField(default=3)
+    null_value = models.CharField(max_length=10, choices=NullValue.choices, default=NullValue.LEAVE)
+
+    # {"export_all_columns": bool, "columns": [{"source", "output"}],
+    #  "strings": [{"output", "parts": [{"type", "value", "format"}]}]}; see mapping.py.
+    output_mapping = models.JSONField(default=dict)
+
+    schedule_type = models.CharField(
+        max_length=10, choices=ScheduleType.choices, default=ScheduleType.NONE
+    )
+    cron = models.CharField(max_length=200, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    delay_seconds = models.PositiveIntegerField(default=0)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activation",
+    )
+
+    notify_emails = models.JSONField(default=list, blank=True)
+    notify_on = models.CharField(max_length=10, choices=NotifyOn.choices, default=NotifyOn.FAILURE)
+
+    # Scheduled runs that failed on configuration in a row; reset by any success.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_reason = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    """One execution of an activation, with its progress, counts and log."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIALLY_FAILED = "partially_failed", "Partially failed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    activation = models.ForeignKey(Activation, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # The schedule slot this run fills; unique per activation so a slot runs once.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed while the run works; a running run whose heartbeat is stale is dead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveBigIntegerField(default=0)
+    rows_sent = models.PositiveBigIntegerField(default=0)
+    rows_succeeded = models.PositiveBigIntegerField(default=0)
+    rows_failed = models.PositiveBigIntegerField(default=0)
+    salesforce_job_ids = models.JSONField(default=list, blank=True)
+    # The output column names of this run, for the failed-rows CSV header.
+    columns = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    # True when `error` is a configuration problem (counts toward auto-disable).
+    config_error = models.BooleanField(default=False)
+    log = models.JSONField(default=list, blank=True)  # [{"at": iso, "message": str}]
+    # Runner checkpoint, so a redelivered task resumes instead of redoing steps.
+    progress = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activation", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="one_run_per_schedule_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["activation", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="one_run_per_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["activation", "status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.activation_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class FailedRow(models.Model):
+    """A row the destination refused in a run, with the reason (Salesforce's sf__Error)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="failed_rows")
+    values = models.JSONField(default=list)
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["run", "pk"]
+
+    def __str__(self) -> str:
+        return self.error

@@ -1,0 +1,1 @@
+"""Small shared modules, each named by its job."""

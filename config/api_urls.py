@@ -1,0 +1,3 @@
+"""The REST API router (/api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The web UI's URLs."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Destinations: saved connections and the connector plug-ins that write rows to them."""

@@ -1,0 +1,107 @@
+"""The connector interface: what activations need from any destination.
+
+A connector validates export settings and an output mapping against its destination, and
+writes a stream of rendered rows, telling a sink what happened to every row. Activations
+only ever talk to this interface, so a new destination needs no change outside connectors/.
+"""
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+
+class ConnectorError(Exception):
+    """A failure talking to the destination.
+
+    `retryable` is True for transient trouble (network, 5xx, limits, locks) and False for
+    configuration or data problems (bad credentials, unknown object or field), which count
+    toward disabling a scheduled activation. `field` names the setting at fault, if any.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    """The export settings of an activation, as a connector reads them."""
+
+    mode: str  # "append" | "update" | "truncate"
+    object_name: str
+    upsert: bool = False
+    key: str = ""
+    hard_delete: bool = False
+    concurrency_mode: str = "parallel"  # "parallel" | "serial"
+    batch_size: int = 10_000
+    api_version: str = "59.0"
+    retry_initial_delay: float = 1.0
+    retry_limit: int = 3
+
+
+@dataclass
+class FailedRow:
+    """A row the destination refused, with its reason (Salesforce's sf__Error)."""
+
+    values: list[str]
+    error: str
+
+
+@dataclass
+class WriteResult:
+    """What a write did: every row sent is either succeeded or failed."""
+
+    rows_sent: int = 0
+    rows_succeeded: int = 0
+    rows_failed: int = 0
+    job_ids: list[str] = field(default_factory=list)
+
+
+class ResultSink(Protocol):
+    """Receives outcomes while a write progresses, so nothing piles up in memory.
+
+    The runner implements it to store progress and failed rows in the database as they come.
+    """
+
+    def job_started(self, job_id: str) -> None: ...
+
+    def rows_succeeded(self, count: int) -> None: ...
+
+    def rows_failed(self, rows: Sequence[FailedRow]) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class Connector(abc.ABC):
+    """A destination. Instances are built from a saved Connection."""
+
+    label: ClassVar[str]
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    @abc.abstractmethod
+    def verify(self) -> None:
+        """Log in ("Test connection"); raise ConnectorError with a clear message on failure."""
+
+    @abc.abstractmethod
+    def validate_export(self, params: ExportParams, columns: Sequence[str]) -> None:
+        """Check the settings and output column names against the destination before any row
+        moves; raise ConnectorError whose `field` names the column or setting at fault."""
+
+    @abc.abstractmethod
+    def write(
+        self,
+        params: ExportParams,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        sink: ResultSink,
+    ) -> WriteResult:
+        """Write rows (lists of final CSV cell strings, in `columns` order) to the destination.
+
+        Every row consumed from `rows` must end up counted as succeeded or failed through
+        `sink`; the returned totals match what the sink was told.
+        """

@@ -1,0 +1,1 @@
+"""Parent segments (customer tables and their profiles) and segments (rule-defined audiences)."""

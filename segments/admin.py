@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from .models import ParentSegment, Profile, Segment
+
+
+@admin.register(ParentSegment)
+class ParentSegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "key_column", "row_count", "updated_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["key", "parent_segment"]
+    list_filter = ["parent_segment"]
+    search_fields = ["key"]
+    # A parent segment may hold millions of rows: never count them for the paginator.
+    show_full_result_count = False
+    list_select_related = ["parent_segment"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "folder", "parent_segment", "workspace", "updated_at"]
+    list_filter = ["workspace", "folder"]
+    search_fields = ["name"]

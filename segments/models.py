@@ -1,0 +1,95 @@
+"""ParentSegment, its Profile rows, and Segment."""
+
+from django.db import models
+
+from workspaces.models import Workspace, WorkspaceQuerySet
+
+
+class ColumnType(models.TextChoices):
+    STRING = "string", "String"
+    INTEGER = "integer", "Integer"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Boolean"
+    DATE = "date", "Date"
+    TIMESTAMP = "timestamp", "Timestamp"
+
+
+class ParentSegment(models.Model):
+    """A customer master table; its id is the "Audience ID" of the seed.
+
+    `columns` is a list of {"name": ..., "type": ColumnType}; the key column is one of them.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="parent_segments"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    key_column = models.CharField(max_length=100)
+    columns = models.JSONField(default=list)
+    # Kept by the import service so listing parent segments never counts millions of rows.
+    row_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column["name"] for column in self.columns]
+
+    def column_types(self) -> dict[str, str]:
+        return {column["name"]: column["type"] for column in self.columns}
+
+
+class Profile(models.Model):
+    """One row of a parent segment: its key and its typed values as JSON.
+
+    Values are stored in their JSON form: strings, numbers, booleans, and dates/timestamps
+    as ISO 8601 strings (timestamps in UTC with a `Z`), so they sort as text too.
+    """
+
+    parent_segment = models.ForeignKey(
+        ParentSegment, on_delete=models.CASCADE, related_name="profiles"
+    )
+    key = models.CharField(max_length=255)
+    attributes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["parent_segment", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent_segment", "key"], name="one_profile_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Segment(models.Model):
+    """An audience: the profiles of a parent segment that match a rule tree."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="segments")
+    parent_segment = models.ForeignKey(
+        ParentSegment, on_delete=models.CASCADE, related_name="segments"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    folder = models.CharField(max_length=200, blank=True)
+    # {"type": "and"|"or", "conditions": [...]}; see segments/rules.py.
+    rules = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["folder", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,63 @@
+"""Factory functions for test data: plain functions with keyword arguments, no magic."""
+
+from django.contrib.auth.models import User
+
+from activations.models import Activation
+from connectors.models import Connection
+from segments.models import ParentSegment, Segment
+from workspaces.models import Membership, Workspace
+
+CUSTOMER_COLUMNS = [
+    {"name": "customer_id", "type": "string"},
+    {"name": "email", "type": "string"},
+    {"name": "first_name", "type": "string"},
+    {"name": "last_name", "type": "string"},
+    {"name": "country", "type": "string"},
+    {"name": "age", "type": "integer"},
+    {"name": "lifetime_value", "type": "number"},
+    {"name": "consent", "type": "boolean"},
+    {"name": "signup_date", "type": "date"},
+    {"name": "last_seen_at", "type": "timestamp"},
+]
+
+
+def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
+    user = User.objects.create_user(username=username, password="password", **fields)
+    if workspace is not None:
+        Membership.objects.create(workspace=workspace, user=user, role=role)
+    return user
+
+
+def make_workspace(name: str = "Acme", **fields) -> Workspace:
+    return Workspace.objects.create(name=name, **fields)
+
+
+def make_parent_segment(*, workspace, **fields) -> ParentSegment:
+    fields.setdefault("name", "Customers")
+    fields.setdefault("key_column", "customer_id")
+    fields.setdefault("columns", CUSTOMER_COLUMNS)
+    return ParentSegment.objects.create(workspace=workspace, **fields)
+
+
+def make_segment(*, parent, **fields) -> Segment:
+    fields.setdefault("name", "Everyone")
+    fields.setdefault("rules", {"type": "and", "conditions": []})
+    return Segment.objects.create(workspace=parent.workspace, parent_segment=parent, **fields)
+
+
+def make_connection(*, workspace, **fields) -> Connection:
+    fields.setdefault("name", "Salesforce production")
+    fields.setdefault("login_url", "https://login.salesforce.com")
+    fields.setdefault("username", "marketer@example.com")
+    fields.setdefault("password", "hunter2")
+    fields.setdefault("security_token", "TOKEN123")
+    return Connection.objects.create(workspace=workspace, **fields)
+
+
+def make_activation(*, segment, connection, **fields) -> Activation:
+    fields.setdefault("name", "Push to Contacts")
+    fields.setdefault("object_name", "Contact")
+    fields.setdefault("output_mapping", {"export_all_columns": True, "columns": [], "strings": []})
+    return Activation.objects.create(
+        workspace=segment.workspace, segment=segment, connection=connection, **fields
+    )

@@ -1,0 +1,1 @@
+"""An emulator of Salesforce's HTTP API (login, OAuth, describe, Bulk API 2.0). OWNER: helper B1."""

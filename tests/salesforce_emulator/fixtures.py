@@ -1,0 +1,1 @@
+"""pytest fixtures that start the Salesforce emulator. OWNER: helper B1 (stub)."""
