@@ -1,3 +1,28 @@
-"""The REST API router (/api/v1/)."""
+"""The REST API (/api/v1/): one router for the resources, token auth, the OpenAPI schema."""
 
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+from rest_framework.routers import DefaultRouter
+
+from activations.api import ActivationViewSet, RunViewSet
+from workspaces.api import LogoutAllView, LogoutView, TokenView, WorkspaceViewSet
+
+router = DefaultRouter()
+router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("activations", ActivationViewSet, basename="activation")
+router.register("runs", RunViewSet, basename="run")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", LogoutAllView.as_view(), name="logout-all"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    *router.urls,
+]

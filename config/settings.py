@@ -4,6 +4,7 @@ With no environment at all the service runs on a laptop: SQLite, a Celery broker
 filesystem, mail printed to the console, and a development secret key.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "workspaces",
     "segments",
@@ -210,19 +212,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.api.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("THROTTLE_TOKEN", "20/min"),
         "run_create": env_str("THROTTLE_RUN_CREATE", "60/min"),
     },
 }
-REST_KNOX = {"TOKEN_TTL_HOURS": env_int("API_TOKEN_TTL_HOURS", 24 * 30)}
+REST_KNOX = {"TOKEN_TTL": datetime.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24 * 30))}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Segment Activation API",
     "DESCRIPTION": "Parent segments, segments, Salesforce connections, activations and runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so read-only fields are required in responses.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc served from our static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # How long a run may go without a heartbeat before it is declared dead and marked failed.

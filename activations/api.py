@@ -1,0 +1,197 @@
+"""API views for activations (with preview, validate and run) and their runs."""
+
+import django_filters
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from activations import services
+from activations.models import Activation, Run
+from activations.serializers import (
+    ActivationSerializer,
+    PreviewRequestSerializer,
+    PreviewSerializer,
+    RunRequestSerializer,
+    RunSerializer,
+    ValidationResultSerializer,
+)
+from common.api import (
+    IDEMPOTENCY_KEY_HEADER,
+    Conflict,
+    CSVRenderer,
+    PageNumberPagination,
+    RunCreateThrottle,
+    WorkspaceScopedViewSetMixin,
+    idempotency_key,
+    invalid_input_errors,
+)
+from common.validation import InvalidInput
+from connectors.base import ConnectorError
+
+
+class ActivationViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
+    """Activations: a segment, a connection, export settings, an output mapping, a schedule
+    and notifications. Preview and validate change nothing, so viewers may call them."""
+
+    model = Activation
+    serializer_class = ActivationSerializer
+    filterset_fields = ["workspace", "segment", "connection", "enabled"]
+    read_only_actions = ("preview", "validate")
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .select_related("segment__parent_segment", "connection", "workspace")
+        )
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_activation(
+            workspace=self.workspace, data=serializer.service_data()
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_activation(
+            serializer.instance, data=serializer.service_data()
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_activation(instance)
+
+    @extend_schema(request=PreviewRequestSerializer, responses={200: PreviewSerializer})
+    @action(detail=True, methods=["post"])
+    def preview(self, request, pk=None):
+        """The first rows (10 by default, `limit` up to 100) exactly as they would be sent."""
+        activation = self.get_object()
+        options = PreviewRequestSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        columns, rows = services.preview(activation, limit=options.validated_data["limit"])
+        return Response({"columns": columns, "rows": rows})
+
+    @extend_schema(request=None, responses={200: ValidationResultSerializer})
+    @action(detail=True, methods=["post"])
+    def validate(self, request, pk=None):
+        """Check the export settings and output columns against the Salesforce object's
+        describe: {"ok": true}, or {"ok": false, "error", "field"} (or "errors" by path when
+        the mapping no longer fits the parent segment)."""
+        activation = self.get_object()
+        try:
+            services.check_destination(activation)
+        except InvalidInput as invalid:
+            errors = invalid_input_errors(invalid)
+            first = next(iter(errors.values()))[0]
+            return Response({"ok": False, "error": first, "errors": errors})
+        except ConnectorError as error:
+            return Response({"ok": False, "error": error.message, "field": error.field})
+        return Response({"ok": True})
+
+    @extend_schema(
+        methods=["POST"],
+        request=RunRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_KEY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description=(
+                    "Any unique string (1-255 printable ASCII). A request with a key already "
+                    "used for this activation returns that run (200) instead of a new one."
+                ),
+            )
+        ],
+        responses={
+            202: OpenApiResponse(RunSerializer, description="The queued run"),
+            200: OpenApiResponse(RunSerializer, description="The run of this Idempotency-Key"),
+        },
+    )
+    @extend_schema(methods=["GET"], responses={200: RunSerializer(many=True)})
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        throttle_classes=[RunCreateThrottle],
+        pagination_class=PageNumberPagination,
+    )
+    def runs(self, request, pk=None):
+        """GET: this activation's runs, newest first. POST: queue a run now (202); 409 while
+        another run is queued or running."""
+        activation = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(activation.runs.select_related("activation"))
+            return self.get_paginated_response(RunSerializer(page, many=True).data)
+        RunRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
+        key = idempotency_key(request)
+        if key:
+            existing = activation.runs.filter(idempotency_key=key).first()
+            if existing is not None:
+                return Response(RunSerializer(existing).data, status=status.HTTP_200_OK)
+        try:
+            run = services.request_run(
+                activation=activation,
+                trigger=Run.Trigger.API,
+                user=request.user,
+                idempotency_key=key,
+            )
+        except services.RunConflict as conflict:
+            raise Conflict(
+                f"{conflict.message} Wait for it to finish, or cancel it "
+                f"(POST /api/v1/runs/{conflict.run.pk}/cancel/)."
+            ) from None
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunFilter(django_filters.FilterSet):
+    workspace = django_filters.NumberFilter(field_name="activation__workspace")
+    activation = django_filters.NumberFilter()
+    status = django_filters.ChoiceFilter(choices=Run.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=Run.Trigger.choices)
+
+    class Meta:
+        model = Run
+        fields = ["workspace", "activation", "status", "trigger"]
+
+
+class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Run history (read-only), the failed rows as CSV, and cancelling."""
+
+    model = Run
+    serializer_class = RunSerializer
+    filterset_class = RunFilter
+
+    def get_queryset(self):
+        return Run.objects.filter(
+            activation__workspace__memberships__user=self.request.user
+        ).select_related("activation")
+
+    def workspace_id_of(self, run) -> int:
+        return run.activation.workspace_id
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="failed-rows",
+        renderer_classes=[JSONRenderer, CSVRenderer],
+    )
+    def failed_rows(self, request, pk=None):
+        """The rows Salesforce refused, as CSV: the run's columns plus `sf__Error`."""
+        run = self.get_object()
+        response = StreamingHttpResponse(
+            services.failed_rows_csv(run), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-failed-rows.csv"'
+        return response
+
+    @extend_schema(request=None, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued run at once, or ask a running one to stop before its next batch;
+        409 if the run has already finished."""
+        run = self.get_object()
+        if not run.is_active:
+            raise Conflict(f"Run {run.pk} has already finished ({run.status}).")
+        run = services.cancel_run(run, user=request.user)
+        return Response(RunSerializer(run).data)
