@@ -1,0 +1,1 @@
+"""The Salesforce connector: login, describe validation and a Bulk API 2.0 writer."""

@@ -1,0 +1,222 @@
+"""Checking export settings and output columns against an object's describe, before any
+row moves, so that a mistake is reported once, naming the field, instead of per row."""
+
+import re
+from collections.abc import Callable, Sequence
+
+from connectors.base import ConnectorError, ExportParams
+
+from .auth import SalesforceSession
+from .http import RetryPolicy, error_message
+
+# Bulk API 2.0 ingest exists from 41.0, its query jobs (lookups, truncate) from 47.0.
+MIN_API_VERSION = 41.0
+MIN_QUERY_API_VERSION = 47.0
+API_VERSION_PATTERN = re.compile(r"[0-9]{2,3}\.0")
+# Rel.Field, or Type:Rel.Field for a polymorphic relationship (e.g. Lead:Who.Email).
+RELATIONSHIP_COLUMN = re.compile(r"(?:(\w+):)?(\w+)\.(\w+)")
+MODES = ("append", "update", "truncate")
+
+
+def api_version_number(text: str) -> float:
+    """The API version as a number; raises ConnectorError(field="export.api_version")."""
+    if not isinstance(text, str) or not API_VERSION_PATTERN.fullmatch(text):
+        raise ConnectorError(
+            f"The API version must look like 59.0, not {text!r}.", field="export.api_version"
+        )
+    number = float(text)
+    if number < MIN_API_VERSION:
+        raise ConnectorError(
+            f"API version {text} is too old: Bulk API 2.0 needs {MIN_API_VERSION} or later.",
+            field="export.api_version",
+        )
+    return number
+
+
+def needs_query(params: ExportParams) -> bool:
+    """Whether the mode runs query jobs (truncate lists the Ids; update looks up keys)."""
+    if params.mode == "truncate":
+        return True
+    return params.mode == "update" and not params.upsert and params.key != "Id"
+
+
+def fetch_describe(
+    session: SalesforceSession, *, api_version: str, object_name: str, retry: RetryPolicy
+) -> dict:
+    """GET /sobjects/{object}/describe; raises ConnectorError(field="export.object") when
+    Salesforce has no such object."""
+    if not re.fullmatch(r"\w+", object_name or ""):
+        raise ConnectorError(
+            f"{object_name!r} is not a Salesforce object API name.", field="export.object"
+        )
+    response = session.request(
+        "GET",
+        f"/services/data/v{api_version}/sobjects/{object_name}/describe/",
+        retry=retry,
+        headers={"Accept": "application/json"},
+    )
+    if response.status_code == 404:
+        raise ConnectorError(
+            f"Salesforce has no object named {object_name}.", field="export.object"
+        )
+    if response.status_code == 410:
+        raise ConnectorError(
+            f"Salesforce no longer serves API version {api_version}: choose a newer one.",
+            field="export.api_version",
+        )
+    if response.status_code != 200:
+        raise ConnectorError(
+            f"Salesforce refused to describe {object_name}: {error_message(response)}"
+        )
+    try:
+        describe = response.json()
+    except ValueError:
+        describe = None
+    if not isinstance(describe, dict) or not isinstance(describe.get("fields"), list):
+        raise ConnectorError(f"Salesforce sent an unreadable describe of {object_name}.")
+    return describe
+
+
+def check_export(
+    params: ExportParams, columns: Sequence[str], describe_of: Callable[[str], dict]
+) -> None:
+    """Check the export settings and output columns against the destination object.
+
+    `describe_of(object_name)` returns a describe (raising ConnectorError for an unknown
+    object). Raises ConnectorError whose `field` is "export.<setting>" for a setting at
+    fault, or the output column name for a column at fault.
+    """
+    if params.mode not in MODES:
+        raise ConnectorError(f"Unknown mode {params.mode!r}.", field="export.mode")
+    version = api_version_number(params.api_version)
+    if needs_query(params) and version < MIN_QUERY_API_VERSION:
+        what = "truncate" if params.mode == "truncate" else f"update by {params.key}"
+        raise ConnectorError(
+            f"{what.capitalize()} runs Bulk API 2.0 query jobs, which need API version "
+            f"{MIN_QUERY_API_VERSION} or later.",
+            field="export.api_version",
+        )
+    describe = describe_of(params.object_name)
+    name = describe.get("name") or params.object_name
+    fields = {field["name"]: field for field in describe["fields"]}
+    inserting = params.mode in ("append", "truncate") or params.upsert
+    updating = params.mode == "update"
+
+    if inserting and describe.get("createable") is False:
+        raise ConnectorError(f"{name} records cannot be created.", field="export.object")
+    if updating and describe.get("updateable") is False:
+        raise ConnectorError(f"{name} records cannot be updated.", field="export.object")
+    if params.mode == "truncate" and describe.get("deletable") is False:
+        raise ConnectorError(
+            f"{name} records cannot be deleted, so truncate mode cannot empty {name}.",
+            field="export.object",
+        )
+    if needs_query(params) and describe.get("queryable") is False:
+        raise ConnectorError(f"{name} records cannot be queried.", field="export.object")
+
+    key = params.key
+    if updating:
+        _check_key(params, name, fields, columns)
+    for column in columns:
+        if updating and column == key:
+            continue
+        match = RELATIONSHIP_COLUMN.fullmatch(column)
+        if match:
+            field = _relationship_field(match, column, name, describe, describe_of)
+        else:
+            field = _field(fields, name, column, field_name=column)
+        if inserting and not field.get("createable"):
+            raise ConnectorError(
+                f"{name}.{field['name']} cannot be set on new records (it is not createable).",
+                field=column,
+            )
+        if updating and not field.get("updateable"):
+            raise ConnectorError(
+                f"{name}.{field['name']} cannot be changed (it is not updateable).",
+                field=column,
+            )
+
+
+def _field(fields: dict, object_name: str, name: str, *, field_name: str) -> dict:
+    if name in fields:
+        return fields[name]
+    hint = next(
+        (f" (did you mean {known}?)" for known in fields if known.lower() == name.lower()), ""
+    )
+    raise ConnectorError(f"{object_name} has no field {name}{hint}.", field=field_name)
+
+
+def _check_key(params: ExportParams, name: str, fields: dict, columns: Sequence[str]) -> None:
+    key = params.key
+    if not key:
+        raise ConnectorError("Update mode needs a key field.", field="export.key")
+    field = _field(fields, name, key, field_name="export.key")
+    if key not in columns:
+        raise ConnectorError(
+            f"The key {key} must be one of the output columns.", field="export.key"
+        )
+    indexed = key == "Id" or bool(field.get("externalId") or field.get("idLookup"))
+    if params.upsert and not indexed:
+        raise ConnectorError(
+            f"{name}.{key} is not an External ID field, so it cannot be the key for upsert.",
+            field="export.key",
+        )
+    if not params.upsert and not indexed:
+        raise ConnectorError(
+            f"{name}.{key} is neither Id nor an External ID or idLookup field, so records "
+            "cannot be found by it.",
+            field="export.key",
+        )
+    if params.upsert and key != "Id" and not field.get("createable"):
+        raise ConnectorError(
+            f"{name}.{key} cannot be set on new records, so upsert cannot insert by it.",
+            field="export.key",
+        )
+    if not params.upsert and key != "Id" and "Id" in columns:
+        raise ConnectorError(
+            f"Updating by {key} finds each record's Id itself: remove the Id column, or make "
+            "Id the key.",
+            field="Id",
+        )
+
+
+def _relationship_field(match, column: str, name: str, describe: dict, describe_of) -> dict:
+    """The reference field behind a Rel.Field column, after checking that the parent field
+    is an External ID or idLookup field of the parent object."""
+    type_name, relationship, parent_field = match.groups()
+    reference = next(
+        (
+            field
+            for field in describe["fields"]
+            if field.get("relationshipName") == relationship and field.get("type") == "reference"
+        ),
+        None,
+    )
+    if reference is None:
+        raise ConnectorError(
+            f"{name} has no field {column} (and no relationship named {relationship}).",
+            field=column,
+        )
+    targets = reference.get("referenceTo") or []
+    if type_name is None and len(targets) > 1:
+        raise ConnectorError(
+            f"{name}.{relationship} can point to {', '.join(targets)}: name the type, "
+            f"e.g. {targets[0]}:{relationship}.{parent_field}.",
+            field=column,
+        )
+    target = type_name or (targets[0] if targets else "")
+    if target not in targets:
+        raise ConnectorError(f"{name}.{relationship} cannot point to {target}.", field=column)
+    try:
+        parent = describe_of(target)
+    except ConnectorError as exc:
+        raise ConnectorError(exc.message, field=column) from None
+    parent_fields = {field["name"]: field for field in parent["fields"]}
+    field = _field(parent_fields, target, parent_field, field_name=column)
+    if not (field.get("externalId") or field.get("idLookup")):
+        raise ConnectorError(
+            f"{target}.{parent_field} is not an External ID or idLookup field, so {column} "
+            "cannot find the related record.",
+            field=column,
+        )
+    return reference
