@@ -1,0 +1,158 @@
+"""Benchmark of segments.loading.import_profiles: rows per second and peak memory.
+
+Usage (from the repository root):
+    .venv/bin/python benchmarks/bench_import.py [--rows N] [--database-url URL] [--tracemalloc]
+
+Without --database-url it uses a fresh SQLite file in a temporary directory. A PostgreSQL
+database named in the URL is created if missing and migrated; the benchmark's workspace is
+deleted at the end. It imports a generated N-row customers file three times: "replace" into an
+empty parent, "replace" over the N rows, and "upsert" of the same N keys.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+COLUMNS = [
+    ("customer_id", "string"),
+    ("email", "string"),
+    ("first_name", "string"),
+    ("last_name", "string"),
+    ("country", "string"),
+    ("plan", "string"),
+    ("signup_date", "date"),
+    ("lifetime_value", "number"),
+    ("consent", "boolean"),
+    ("age", "integer"),
+    ("last_seen_at", "timestamp"),
+]
+COUNTRIES = ["JP", "KR", "US", "DE", "FR", "GB", "BR", "IN"]
+PLANS = ["free", "basic", "pro", "enterprise"]
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(",".join(name for name, _ in COLUMNS) + "\n")
+        for number in range(rows):
+            file.write(
+                f"C{number:09d},customer{number}@example.com,Given{number % 997},"
+                f"Family{number % 1009},{COUNTRIES[number % 8]},{PLANS[number % 4]},"
+                f"20{number % 25:02d}-{number % 12 + 1:02d}-{number % 28 + 1:02d},"
+                f"{(number * 7919) % 500000 / 100:.2f},{'true' if number % 3 else 'false'},"
+                f"{18 + number % 70},2025-0{number % 9 + 1}-1{number % 10}T0{number % 10}:"
+                f"{number % 60:02d}:00Z\n"
+            )
+
+
+def ensure_postgres_database(url: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    with psycopg.connect(
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+        autocommit=True,
+    ) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{config["NAME"]}"')
+
+
+def max_rss_mib() -> float:
+    # ru_maxrss is in KiB on Linux: the process's peak resident memory so far.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also report Python's traced peak allocation (slows the import about 2x)",
+    )
+    arguments = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench_import_"))
+    url = arguments.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    if url.startswith(("postgres://", "postgresql://")):
+        ensure_postgres_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from segments.loading import import_profiles
+    from segments.models import ParentSegment
+    from workspaces.models import Workspace
+
+    call_command("migrate", verbosity=0)
+    csv_path = workdir / "customers.csv"
+    started = time.perf_counter()
+    write_csv(csv_path, arguments.rows)
+    print(
+        f"database: {connection.vendor} {connection.settings_dict['NAME']}\n"
+        f"file: {arguments.rows:,} rows, {csv_path.stat().st_size / 2**20:.1f} MiB "
+        f"(generated in {time.perf_counter() - started:.1f} s)"
+    )
+
+    workspace = Workspace.objects.create(name="Import benchmark")
+    parent = ParentSegment.objects.create(
+        workspace=workspace,
+        name="Benchmark customers",
+        key_column="customer_id",
+        columns=[{"name": name, "type": kind} for name, kind in COLUMNS],
+    )
+    try:
+        for label, mode in [
+            ("replace into an empty parent", "replace"),
+            ("replace over existing rows", "replace"),
+            ("upsert of existing keys", "upsert"),
+        ]:
+            if arguments.tracemalloc:
+                tracemalloc.start()
+            rss_before = max_rss_mib()
+            started = time.perf_counter()
+            with open(csv_path, "rb") as file:
+                result = import_profiles(parent_segment=parent, file=file, mode=mode)
+            elapsed = time.perf_counter() - started
+            if not result.ok:
+                sys.exit(f"import failed: {result.errors[:5]}")
+            line = (
+                f"{label:30} {result.rows_imported:>10,} rows in {elapsed:7.1f} s = "
+                f"{result.rows_imported / elapsed:>8,.0f} rows/s; peak RSS {max_rss_mib():.0f} MiB "
+                f"(+{max_rss_mib() - rss_before:.0f} MiB)"
+            )
+            if arguments.tracemalloc:
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                line += f"; traced peak {peak / 2**20:.1f} MiB"
+            print(line, flush=True)
+    finally:
+        parent.profiles.all().delete()
+        workspace.delete()
+        csv_path.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""CSV import of a parent segment's rows: streamed, type-checked, atomic, replace or upsert."""
+
+import csv
+import datetime
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from .models import ColumnType, ParentSegment, Profile
+
+MODES = ("replace", "upsert")
+# Rows staged per statement, and the errors kept for the caller (the rest are only counted).
+CHUNK_SIZE = 1000
+MAX_REPORTED_ERRORS = 100
+KEY_MAX_LENGTH = Profile._meta.get_field("key").max_length
+# JSON integers beyond 64 bits lose precision in SQLite's JSON functions.
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
+
+# SQL below interpolates only constant table names (never input; values are parameters).
+# The rows of the file being imported, in a temporary table rather than in Python so that
+# memory stays flat for files of millions of rows.
+STAGING_TABLE = "segments_import_row"
+
+INTEGER_PATTERN = re.compile(r"[+-]?\d{1,20}")
+NUMBER_PATTERN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem found in the file: its 1-based line (the header is line 1) and column."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    """What an import did. `errors` holds the first MAX_REPORTED_ERRORS; `error_count` all."""
+
+    rows_imported: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction to undo a failed import."""
+
+
+class _ErrorList:
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+
+    def add(self, line: int, column: str, message: str) -> None:
+        self.result.error_count += 1
+        if len(self.result.errors) < MAX_REPORTED_ERRORS:
+            self.result.errors.append(RowError(line, column, message))
+
+    def merge(self, first_errors: list[RowError], count: int) -> None:
+        """Add errors found apart (the first of `count`), keeping the first ones by line."""
+        self.result.error_count += count
+        merged = sorted(self.result.errors + first_errors, key=lambda error: error.line)
+        self.result.errors = merged[:MAX_REPORTED_ERRORS]
+
+
+def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace") -> ImportResult:
+    """Load a CSV file (a binary file object) into the parent segment's rows.
+
+    The header names columns of the parent segment: the key column is required, any other
+    column may be left out (its values are null). Every value is checked against its column's
+    type; an empty cell is null. Keys must be non-empty and unique within the file.
+
+    mode "replace": afterwards the parent's rows are exactly the file's rows.
+    mode "upsert": rows whose key is in the file are replaced by the file's row, new keys are
+    added, and the other rows are kept.
+
+    Atomic: if any error is found, nothing changes and the result lists the errors (line,
+    column, reason; the first MAX_REPORTED_ERRORS by line, `error_count` counts all). Memory
+    stays flat whatever the size of the file: rows are checked as they are read and staged in a
+    temporary table in chunks; duplicate keys and the final write are single SQL statements.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    result = ImportResult()
+    errors = _ErrorList(result)
+    try:
+        with transaction.atomic():
+            # Serialises imports into the same parent (a no-op on SQLite, whose write
+            # transaction already excludes other writers).
+            parent = ParentSegment.objects.select_for_update().get(pk=parent_segment.pk)
+            with connection.cursor() as cursor:
+                staged = _stage_rows(cursor, parent, file, errors)
+                _report_duplicate_keys(cursor, parent.key_column, errors)
+                if result.error_count:
+                    raise _Rollback
+                parent.row_count = _write_staged_rows(cursor, parent, mode, staged)
+                cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+            parent.save(update_fields=["row_count", "updated_at"])
+            result.rows_imported = staged
+    except _Rollback:
+        return result
+    parent_segment.row_count = parent.row_count
+    parent_segment.updated_at = parent.updated_at
+    return result
+
+
+def parse_value(column_type: str, text: str):
+    """The JSON value of one CSV cell of the given column type; raises ValueError with a reason.
+
+    An empty cell is None. Dates are "YYYY-MM-DD"; timestamps are stored in UTC as
+    "YYYY-MM-DDTHH:MM:SSZ" (with a fraction when there is one); naive timestamps are UTC.
+    """
+    if text == "":
+        return None
+    if column_type == ColumnType.STRING:
+        if "\x00" in text:
+            # PostgreSQL cannot store NUL in text or JSON.
+            raise ValueError("contains a NUL character")
+        return text
+    value = text.strip()
+    if column_type == ColumnType.INTEGER:
+        if not INTEGER_PATTERN.fullmatch(value):
+            raise ValueError(f"{text!r} is not an integer")
+        number = int(value)
+        if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
+            raise ValueError(f"{text!r} is out of range for an integer (64 bits)")
+        return number
+    if column_type == ColumnType.NUMBER:
+        if not NUMBER_PATTERN.fullmatch(value):
+            raise ValueError(f"{text!r} is not a number")
+        # Integral literals stay integers so that "1000" is exported as 1000, not 1000.0.
+        if "." not in value and "e" not in value.lower() and len(value) <= 19:
+            return int(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{text!r} is out of range for a number")
+        return number
+    if column_type == ColumnType.BOOLEAN:
+        try:
+            return BOOLEANS[value.lower()]
+        except KeyError:
+            raise ValueError(f"{text!r} is not a boolean (use true/false, 1/0 or yes/no)") from None
+    if column_type == ColumnType.DATE:
+        try:
+            if not DATE_PATTERN.fullmatch(value):
+                raise ValueError
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if column_type == ColumnType.TIMESTAMP:
+        return _parse_timestamp(text, value)
+    raise ValueError(f"unknown column type {column_type!r}")
+
+
+def _parse_timestamp(text: str, value: str) -> str:
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        moment = moment.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"{text!r} is not a timestamp (ISO 8601, e.g. 2024-05-01T09:30:00Z)"
+        ) from None
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _decoded_lines(file, errors: _ErrorList) -> Iterator[str]:
+    """The file's lines as text. Decoding line by line lets a bad byte be reported with its line."""
+    for number, raw in enumerate(file, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            errors.add(
+                number,
+                "",
+                f"not valid UTF-8 (byte {raw[error.start : error.start + 1]!r} at position "
+                f"{error.start + 1}); save the file as UTF-8",
+            )
+            yield raw.decode("utf-8", errors="replace")
+
+
+def _records(lines: Iterable[str], errors: _ErrorList) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, its cells), skipping blank lines."""
+    reader = csv.reader(lines, strict=True)
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            errors.add(line, "", f"unreadable CSV: {error}")
+            line = reader.line_num + 1
+            continue
+        if cells:
+            yield line, cells
+        # A quoted value may span lines: the next record starts after the last line read.
+        line = reader.line_num + 1
+
+
+def _checked_chunks(parent: ParentSegment, file, errors: _ErrorList) -> Iterator[list[tuple]]:
+    """Lists of (line, key, attributes as JSON text); attributes are None for a row with errors,
+    which is still staged so that its key counts in the duplicate check."""
+    records = _records(_decoded_lines(file, errors), errors)
+    first = next(records, None)
+    if first is None:
+        errors.add(1, "", "the file is empty: expected a header row naming the columns")
+        return
+    header_line, header = first
+    header = [name.strip() for name in header]
+    if not _header_is_valid(parent, header, header_line, errors):
+        return  # without a usable header no row can be checked
+    types = parent.column_types()
+    absent = {name: None for name in parent.column_names if name not in header}
+    key_column = parent.key_column
+    width = len(header)
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    chunk: list[tuple] = []
+    for line, cells in records:
+        if len(cells) != width:
+            errors.add(line, "", f"expected {width} values as in the header, found {len(cells)}")
+            continue
+        attributes = dict(absent)
+        row_ok = True
+        for name, text in zip(header, cells, strict=True):
+            try:
+                attributes[name] = parse_value(types[name], text)
+            except ValueError as error:
+                errors.add(line, name, str(error))
+                row_ok = False
+        if key_column not in attributes:
+            continue  # the key's bad value was reported above
+        key_value = attributes[key_column]
+        if key_value is None or (isinstance(key_value, str) and not key_value.strip()):
+            errors.add(line, key_column, "the key is empty")
+            continue
+        key = _key_text(key_value)
+        if len(key) > KEY_MAX_LENGTH:
+            errors.add(line, key_column, f"the key is longer than {KEY_MAX_LENGTH} characters")
+            continue
+        chunk.append((line, key, encode(attributes) if row_ok else None))
+        if len(chunk) >= CHUNK_SIZE:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _header_is_valid(
+    parent: ParentSegment, header: list[str], line: int, errors: _ErrorList
+) -> bool:
+    known = set(parent.column_names)
+    before = errors.result.error_count
+    seen = set()
+    for name in header:
+        if name not in known:
+            errors.add(
+                line,
+                name,
+                f"unknown column {name!r}; the columns of {parent.name!r} are "
+                + ", ".join(parent.column_names),
+            )
+        elif name in seen:
+            errors.add(line, name, f"column {name!r} appears twice in the header")
+        seen.add(name)
+    if parent.key_column not in seen:
+        errors.add(line, parent.key_column, f"the key column {parent.key_column!r} is missing")
+    return errors.result.error_count == before
+
+
+def _key_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
+    """Check every row and copy the good ones into a fresh staging table; return their count."""
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
+    attributes_type = "jsonb" if connection.vendor == "postgresql" else "text"
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STAGING_TABLE} "
+        f"(line integer NOT NULL, key varchar({KEY_MAX_LENGTH}) NOT NULL, "
+        f"attributes {attributes_type})"
+    )
+    staged = 0
+    for chunk in _checked_chunks(parent, file, errors):
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than INSERT through psycopg's client-side binding.
+            with cursor.cursor.copy(
+                f"COPY {STAGING_TABLE} (line, key, attributes) FROM STDIN"
+            ) as copy:
+                for row in chunk:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {STAGING_TABLE} (line, key, attributes) VALUES (%s, %s, %s)",  # noqa: S608
+                chunk,
+            )
+        staged += sum(1 for _, _, attributes in chunk if attributes is not None)
+    return staged
+
+
+def _report_duplicate_keys(cursor, key_column: str, errors: _ErrorList) -> None:
+    """Add an error for every row whose key appeared on an earlier line."""
+    duplicates = (
+        f"SELECT staged.line, staged.key, first.line FROM {STAGING_TABLE} staged "  # noqa: S608
+        f"JOIN (SELECT key, MIN(line) AS line FROM {STAGING_TABLE} GROUP BY key "
+        "HAVING COUNT(*) > 1) first ON staged.key = first.key AND staged.line > first.line"
+    )
+    cursor.execute(f"SELECT COUNT(*) FROM ({duplicates}) counted")  # noqa: S608
+    (count,) = cursor.fetchone()
+    if not count:
+        return
+    cursor.execute(f"{duplicates} ORDER BY staged.line LIMIT {MAX_REPORTED_ERRORS}")
+    errors.merge(
+        [
+            RowError(line, key_column, f"duplicate key {key!r} (first on line {first_line})")
+            for line, key, first_line in cursor.fetchall()
+        ],
+        count,
+    )
+
+
+def _write_staged_rows(cursor, parent: ParentSegment, mode: str, staged: int) -> int:
+    """Move the staged rows into the parent's profiles; return the parent's new row count."""
+    profile = connection.ops.quote_name(Profile._meta.db_table)
+    insert = (
+        f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
+        f"SELECT %s, key, attributes FROM {STAGING_TABLE} "
+        # Rows with bad values were staged only for the duplicate check.
+        "WHERE attributes IS NOT NULL ORDER BY line"
+    )
+    if mode == "replace":
+        cursor.execute(f"DELETE FROM {profile} WHERE parent_segment_id = %s", [parent.pk])  # noqa: S608
+        cursor.execute(insert, [parent.pk])
+        return staged
+    cursor.execute(
+        f"{insert} ON CONFLICT (parent_segment_id, key) "
+        "DO UPDATE SET attributes = excluded.attributes",
+        [parent.pk],
+    )
+    return Profile.objects.filter(parent_segment=parent).count()
