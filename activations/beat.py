@@ -1,0 +1,114 @@
+"""The only module that touches django-celery-beat rows: one PeriodicTask per scheduled activation.
+
+Beat fires the task `activations.run_scheduled_activation` at each slot of the schedule; the
+delay of execution is applied by that task (it records the slot with scheduled_slot() and
+starts the run `delay_seconds` later), so the crontab row holds exactly the times we show.
+
+django-celery-beat traps handled here:
+- each CrontabSchedule carries its own time zone; we store the activation's zone there, and
+  the fields come from schedules.to_crontab_fields() (explicit lists), never the user's text;
+- beat reloads only when the PeriodicTasks change counter moves, which PeriodicTask.save() and
+  delete() do but a queryset update() does not, so rows are only changed through the model;
+- beat catches up a slot that passed since `last_run_at`, so a changed schedule restarts from
+  now instead of firing at once for a slot of the old one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from activations import schedules
+from activations.models import Activation
+
+RUN_SCHEDULED_ACTIVATION_TASK = "activations.run_scheduled_activation"
+
+
+def periodic_task_name(activation: Activation) -> str:
+    return f"activation:{activation.pk}"
+
+
+@transaction.atomic
+def sync_periodic_task(activation: Activation) -> PeriodicTask | None:
+    """Make the activation's PeriodicTask match its schedule, time zone and `enabled`.
+
+    Creates, updates or (schedule "none") deletes the row named `activation:<pk>` and stores
+    it on `activation.periodic_task` (written with an UPDATE of that one column, so the caller's
+    other unsaved changes are neither saved nor lost). The activation's schedule must be valid
+    (services validate it with schedules.validate first). Returns the task, or None.
+    """
+    expression = schedules.expression_for(activation.schedule_type, activation.cron)
+    if expression is None:
+        remove_periodic_task(activation)
+        return None
+
+    fields = schedules.to_crontab_fields(schedules.parse(expression))
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        **fields, timezone=ZoneInfo(activation.timezone)
+    )
+    task = _existing_task(activation) or PeriodicTask(name=periodic_task_name(activation))
+    schedule_changed = task.pk is None or task.crontab_id != crontab.pk
+    task.name = periodic_task_name(activation)
+    task.task = RUN_SCHEDULED_ACTIVATION_TASK
+    task.kwargs = json.dumps({"activation_id": activation.pk})
+    task.args = "[]"
+    task.crontab = crontab
+    task.interval = task.solar = task.clocked = None
+    task.one_off = False
+    task.enabled = activation.enabled
+    task.description = f"Scheduled runs of activation {activation.pk} ({activation.name})"
+    if schedule_changed and activation.enabled:
+        # Without this, beat would fire at once for a slot of the old schedule that passed
+        # since the last run; the next run is the one next_runs() shows from now.
+        task.last_run_at = timezone.now()
+    task.save()  # bumps PeriodicTasks, so a running beat reloads within seconds
+
+    if activation.periodic_task_id != task.pk:
+        Activation.objects.filter(pk=activation.pk).update(periodic_task=task)
+        activation.periodic_task = task
+    return task
+
+
+@transaction.atomic
+def remove_periodic_task(activation: Activation) -> None:
+    """Delete the activation's PeriodicTask, if any, and clear `activation.periodic_task`.
+
+    Call it before deleting an activation (its foreign key does not cascade to the task).
+    """
+    task = _existing_task(activation)
+    if task is not None:
+        task.delete()  # bumps PeriodicTasks too
+    if activation.periodic_task_id is not None:
+        if activation.pk is not None:
+            Activation.objects.filter(pk=activation.pk).update(periodic_task=None)
+        activation.periodic_task = None
+
+
+def _existing_task(activation: Activation) -> PeriodicTask | None:
+    # By id first; by name too, for a row left behind by an interrupted earlier sync.
+    if activation.periodic_task_id is not None:
+        task = PeriodicTask.objects.filter(pk=activation.periodic_task_id).first()
+        if task is not None:
+            return task
+    return PeriodicTask.objects.filter(name=periodic_task_name(activation)).first()
+
+
+def scheduled_slot(activation: Activation, fired_at: datetime) -> datetime:
+    """The schedule slot a beat firing at `fired_at` belongs to, as an aware datetime.
+
+    It is the latest run time of the activation's schedule at or before `fired_at` (a few
+    seconds of clock skew between beat and the worker allowed), so a late or repeated firing
+    of one slot gives the same value, which Run.scheduled_for keeps unique. When the schedule
+    has no such run (it was set to "none" meanwhile), `fired_at` rounded down to the minute.
+    """
+    slot = schedules.latest_run(
+        activation.schedule_type, activation.cron, activation.timezone, at=fired_at
+    )
+    if slot is None:
+        return fired_at.replace(second=0, microsecond=0)
+    return slot
