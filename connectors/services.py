@@ -1,5 +1,6 @@
 """Creating, changing and testing connections; the one place their rules are checked."""
 
+import copy
 import math
 
 from django.db import transaction
@@ -55,9 +56,11 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
     """Validate `data` and change the connection. A missing or blank secret keeps the stored
     one. Changing the login URL or client id of an OAuth connection drops its refresh token
     (it belongs to the old app or org), unless a new one is given."""
+    draft = copy.copy(connection)  # the caller's object stays as it was if `data` is refused
+    _apply(draft, data, creating=False)
     with transaction.atomic():
-        _apply(connection, data, creating=False)
-        connection.save()
+        draft.save()
+    connection.__dict__.update(draft.__dict__)
     return connection
 
 
@@ -128,9 +131,9 @@ def _apply(connection: Connection, data: dict, *, creating: bool) -> None:
     _apply_retry_settings(connection, data, errors)
 
     method = connection.auth_method
-    if method in REQUIRED_BY_METHOD:
+    if "auth_method" not in errors.errors:
         for name in REQUIRED_BY_METHOD[method]:
-            if not getattr(connection, name):
+            if not getattr(connection, name) and name not in errors.errors:
                 errors.add(name, f"Enter the {FIELD_LABELS[name]}.")
     errors.raise_if_any()
 
