@@ -1,0 +1,569 @@
+"""Executes runs: checks the destination, streams the segment through the mapping into the
+connector, and keeps the score (counts, job ids, failed rows, log) in the database as it goes.
+
+Every step leaves its mark on the Run row, so a task message delivered twice, or again after
+a worker died, never does a step twice: the run is claimed by a conditional update, a run
+whose worker died is found by its stale heartbeat and marked failed, and the bookkeeping after
+the end (auto-disable, mail) is flagged in `Run.progress` once done.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection as database_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from common.validation import InvalidInput
+from connectors.base import ConnectorError, ExportParams
+from connectors.base import FailedRow as FailedOutcome
+
+from . import beat, mapping, notifications
+from .models import Activation, FailedRow, Run
+
+logger = logging.getLogger(__name__)
+
+# Rows between two checkpoints (counts and heartbeat stored, cancellation looked at).
+CHECKPOINT_EVERY_ROWS = 1000
+# Seconds between two checkpoints while rows stream, whatever their number.
+CHECKPOINT_EVERY_SECONDS = 5.0
+FAILED_ROWS_PER_INSERT = 1000
+# A connector that logs every poll must not grow a run's log without bound.
+LOG_LIMIT = 1000
+
+
+class RunCancelled(Exception):
+    """Raised inside a write when someone asked the run to stop."""
+
+
+class RunTakenOver(Exception):
+    """Raised when the run is no longer ours: marked failed as stale, or deleted."""
+
+
+# --- What a run sends -------------------------------------------------------------------
+
+
+def export_params(activation: Activation) -> ExportParams:
+    """The activation's export settings, as a connector reads them."""
+    return ExportParams(
+        mode=activation.mode,
+        object_name=activation.object_name,
+        upsert=activation.upsert,
+        key=activation.key,
+        hard_delete=activation.hard_delete,
+        concurrency_mode=activation.concurrency_mode,
+        batch_size=activation.batch_size,
+        api_version=activation.api_version,
+        retry_initial_delay=activation.retry_initial_delay,
+        retry_limit=activation.retry_limit,
+    )
+
+
+def output_columns(activation: Activation) -> list[str]:
+    """The output column names; raises InvalidInput (paths under `output_mapping`) when the
+    mapping no longer fits the parent segment's columns."""
+    columns = activation.segment.parent_segment.columns
+    try:
+        mapping.validate(activation.output_mapping, columns)
+    except InvalidInput as invalid:
+        raise InvalidInput(invalid.prefixed("output_mapping")) from None
+    return mapping.output_columns(activation.output_mapping, columns)
+
+
+def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
+    """Segment rows (attributes dicts) as final CSV cells; the one render path of runs and
+    previews. `timestamp` is the run's export timestamp, the same for every row."""
+    segment = activation.segment
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=segment.parent_segment_id,
+        timestamp=timestamp,
+    )
+    return mapping.render_rows(
+        activation.output_mapping,
+        columns=segment.parent_segment.columns,
+        rows=rows,
+        context=context,
+        null_value=activation.null_value,
+    )
+
+
+# --- The run's record in the database ---------------------------------------------------
+
+
+class RunRecorder:
+    """The ResultSink of a run: stores outcomes, job ids, log lines and the heartbeat as the
+    connector reports them, and stops the write when the run is cancelled or taken over.
+
+    It must be called from the thread that called `execute_run` (database connections are
+    per thread, and a test's transaction is only visible there).
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run_id = run.pk
+        self.rows_read = 0
+        self.cancelled = False
+        self.taken_over = False
+        self._stored_rows_read = run.rows_read
+        self._last_checkpoint = time.monotonic()
+        self._secrets = [
+            value
+            for value in (getattr(run.activation.connection, name) for name in SECRET_FIELDS)
+            if value and len(value) >= 4
+        ]
+        self._rows_between_checkpoints = min(CHECKPOINT_EVERY_ROWS, run.activation.batch_size)
+
+    # ResultSink
+
+    def job_started(self, job_id: str) -> None:
+        with transaction.atomic():
+            run = self._locked_run()
+            run.salesforce_job_ids = [*run.salesforce_job_ids, job_id]
+            run.save(update_fields=["salesforce_job_ids"])
+        self.log(f"Salesforce job {job_id} started.")
+        self.checkpoint()
+
+    def rows_succeeded(self, count: int) -> None:
+        if count:
+            self._update(rows_succeeded=F("rows_succeeded") + count)
+        self.checkpoint()
+
+    def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
+        rows = list(rows)
+        if rows:
+            with transaction.atomic():
+                self._update(rows_failed=F("rows_failed") + len(rows))
+                FailedRow.objects.bulk_create(
+                    [
+                        FailedRow(run_id=self.run_id, values=list(row.values), error=row.error)
+                        for row in rows
+                    ],
+                    batch_size=FAILED_ROWS_PER_INSERT,
+                )
+        self.checkpoint()
+
+    def log(self, message: str) -> None:
+        append_log(self.run_id, self.scrub(message))
+
+    # Rows and checkpoints
+
+    def counted(self, rows: Iterable[dict]) -> Iterator[dict]:
+        """Pass rows through, counting them and checkpointing between batches."""
+        for row in rows:
+            self.rows_read += 1
+            if (
+                self.rows_read % self._rows_between_checkpoints == 0
+                or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY_SECONDS
+            ):
+                self.checkpoint()
+            yield row
+        self.store_rows_read()
+
+    def checkpoint(self) -> None:
+        """Store the rows read and the heartbeat; raise RunCancelled if a stop was asked for,
+        RunTakenOver if the run is no longer running."""
+        self.store_rows_read()
+        self._last_checkpoint = time.monotonic()
+        cancel = Run.objects.filter(pk=self.run_id).values_list("progress__cancel", flat=True)
+        if cancel.first():
+            self.cancelled = True
+            raise RunCancelled()
+
+    def store_rows_read(self) -> None:
+        unstored = self.rows_read - self._stored_rows_read
+        self._update(rows_read=F("rows_read") + unstored)
+        self._stored_rows_read = self.rows_read
+
+    def scrub(self, text: str) -> str:
+        """`text` without any of the connection's secrets, should a message quote one."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[hidden]")
+        return text
+
+    def _update(self, **fields) -> None:
+        updated = Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
+            heartbeat_at=timezone.now(), **fields
+        )
+        if not updated:
+            self.taken_over = True
+            raise RunTakenOver()
+
+    def _locked_run(self) -> Run:
+        run = Run.objects.select_for_update().filter(pk=self.run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            self.taken_over = True
+            raise RunTakenOver()
+        return run
+
+
+SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token", "session_id")
+
+
+def append_log(run_id: int, message: str) -> None:
+    """Add a line to the run's log (never row data or secrets: callers make sure)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return
+        if len(run.log) > LOG_LIMIT:
+            return
+        if len(run.log) == LOG_LIMIT:
+            message = "Further log lines were dropped."
+        run.log = [*run.log, {"at": timezone.now().isoformat(), "message": message}]
+        run.save(update_fields=["log"])
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes a run's heartbeat from a side thread while a connector waits on Salesforce
+    (a big job can take longer than the stale limit with no row moving). It dies with the
+    worker process, which is the point: a dead worker's run goes stale."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.interval = max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:
+                    logger.exception("Could not refresh the heartbeat of run %s", self.run_id)
+        finally:
+            database_connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)
+
+
+# --- Executing a run --------------------------------------------------------------------
+
+
+def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | None:
+    """Execute a queued run to its end, once, whatever the number of task deliveries.
+
+    The run is claimed by a conditional update (queued → running); a delivery that finds it
+    already running with a fresh heartbeat leaves it to its worker; one that finds its
+    heartbeat stale marks it failed (the worker died; rows may have been written, so it is
+    not resumed: re-running an upsert activation is the safe retry). `background_heartbeat`
+    keeps the heartbeat fresh from a side thread, for real workers. Returns the run as it
+    ended, or None if this call did not execute it.
+    """
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        _handle_unclaimed(run_id)
+        return None
+    run = Run.objects.select_related(
+        "activation__segment__parent_segment", "activation__connection"
+    ).get(pk=run_id)
+    recorder = RunRecorder(run)
+    heartbeat = Heartbeat(run_id) if background_heartbeat else None
+    if heartbeat is not None:
+        heartbeat.start()
+    try:
+        outcome = _write(run, recorder)
+    except RunTakenOver:
+        logger.warning("Run %s was taken over (marked failed or deleted) while running", run_id)
+        return None
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
+    if not _finish(run_id, recorder, **outcome):
+        return None
+    after_finish(run_id)
+    return Run.objects.get(pk=run_id)
+
+
+def _write(run: Run, recorder: RunRecorder) -> dict:
+    """The run's work; returns how it ended as keyword arguments for _finish."""
+    activation = run.activation
+    try:
+        recorder.log("Started.")
+        columns = output_columns(activation)
+        Run.objects.filter(pk=run.pk).update(columns=columns)
+        params = export_params(activation)
+        connector = activation.connection.connector
+        recorder.log(
+            f"Checking {len(columns)} output columns against the Salesforce object "
+            f"{activation.object_name}."
+        )
+        connector.validate_export(params, columns)
+        recorder.checkpoint()
+        timestamp = _run_timestamp(run)
+        from segments import audience
+
+        rows = recorder.counted(audience.iter_rows(activation.segment))
+        recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
+        result = connector.write(
+            params, columns, render(activation, rows, timestamp=timestamp), recorder
+        )
+        recorder.store_rows_read()
+    except RunTakenOver:
+        raise
+    except Exception as error:
+        if recorder.taken_over:
+            raise RunTakenOver() from error
+        if recorder.cancelled or isinstance(error, RunCancelled):
+            return {"status": Run.Status.CANCELLED, "error": "Cancelled while running."}
+        if isinstance(error, ConnectorError):
+            return {
+                "status": Run.Status.FAILED,
+                "error": recorder.scrub(error.message),
+                "config_error": not error.retryable,
+            }
+        if isinstance(error, InvalidInput):
+            message = (
+                "The output mapping no longer fits the parent segment's columns: "
+                f"{recorder.scrub(str(error))}"
+            )
+            return {"status": Run.Status.FAILED, "error": message, "config_error": True}
+        logger.exception("Run %s failed on an internal error", run.pk)
+        return {
+            "status": Run.Status.FAILED,
+            "error": f"Internal error ({type(error).__name__}); see the worker log.",
+        }
+    return {"status": None, "error": "", "rows_sent": result.rows_sent}
+
+
+def _run_timestamp(run: Run) -> datetime:
+    """The run's export timestamp: one for all its rows, kept in progress so it survives."""
+    stored = run.progress.get("timestamp")
+    if stored:
+        return datetime.fromisoformat(stored)
+    timestamp = timezone.now()
+    _merge_progress(run.pk, timestamp=timestamp.isoformat())
+    return timestamp
+
+
+def _operation(params: ExportParams) -> str:
+    if params.mode == Activation.Mode.UPDATE:
+        kind = "upsert" if params.upsert else "update"
+        return f"{kind} by {params.key}"
+    if params.mode == Activation.Mode.TRUNCATE:
+        return "hard delete all, then insert" if params.hard_delete else "delete all, then insert"
+    return "insert"
+
+
+def _finish(
+    run_id: int,
+    recorder: RunRecorder,
+    *,
+    status: str | None,
+    error: str,
+    config_error: bool = False,
+    rows_sent: int | None = None,
+) -> bool:
+    """Store the final status. A None status means the write returned: the counts decide.
+    Returns False if the run was no longer ours to finish."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return False
+        accounted = run.rows_succeeded + run.rows_failed
+        if rows_sent is None:
+            rows_sent = accounted
+        unconfirmed = run.rows_read - accounted
+        if status is None:
+            if unconfirmed:
+                status = Run.Status.FAILED
+                error = (
+                    f"Salesforce reported on {accounted:,} of the {run.rows_read:,} rows read; "
+                    f"{unconfirmed:,} rows were not confirmed."
+                )
+            elif run.rows_failed == 0:
+                status = Run.Status.SUCCEEDED
+            elif run.rows_succeeded == 0:
+                status = Run.Status.FAILED
+                error = (
+                    f"Salesforce refused all {run.rows_failed:,} rows; "
+                    "see the failed rows for the reasons."
+                )
+            else:
+                status = Run.Status.PARTIALLY_FAILED
+        elif unconfirmed > 0:
+            error = f"{error} {_unconfirmed_sentence(unconfirmed, run.rows_read)}"
+        now = timezone.now()
+        run.status = status
+        run.error = error
+        run.config_error = config_error
+        run.rows_sent = rows_sent
+        run.finished_at = now
+        run.heartbeat_at = now
+        run.progress = {**run.progress, "accounted": False, "notified": False}
+        run.log = [*run.log, {"at": now.isoformat(), "message": _summary(run)}]
+        run.save()
+    return True
+
+
+def _unconfirmed_sentence(unconfirmed: int, rows_read: int) -> str:
+    return (
+        f"{unconfirmed:,} of the {rows_read:,} rows read were not confirmed by Salesforce "
+        "(never sent, or sent without a result)."
+    )
+
+
+def _summary(run: Run) -> str:
+    counts = (
+        f"{run.rows_read:,} read, {run.rows_sent:,} sent, {run.rows_succeeded:,} succeeded, "
+        f"{run.rows_failed:,} failed"
+    )
+    if run.status == Run.Status.SUCCEEDED and run.rows_read == 0:
+        return "Succeeded: the segment had no rows, nothing was sent."
+    return f"{Run.Status(run.status).label}: {counts}."
+
+
+def _handle_unclaimed(run_id: int) -> None:
+    """A delivery for a run that is not queued: leave it, fail it if its worker died, or
+    finish the bookkeeping a previous delivery did not get to."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        logger.info("Run %s no longer exists; nothing to do", run_id)
+        return
+    if run.status == Run.Status.RUNNING:
+        cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
+        if run.heartbeat_at is None or run.heartbeat_at < cutoff:
+            if _fail_stale(run_id, cutoff):
+                after_finish(run_id)
+        else:
+            logger.info("Run %s is already running on another worker", run_id)
+        return
+    if run.status != Run.Status.QUEUED and run.progress.get("notified") is False:
+        after_finish(run_id)
+
+
+# --- After the end: auto-disable and mail -----------------------------------------------
+
+
+def after_finish(run_id: int) -> None:
+    """Account the run toward auto-disable and send its mail, each once."""
+    disabled = _account(run_id)
+    run = Run.objects.select_related("activation__segment", "activation__connection").get(pk=run_id)
+    if disabled:
+        notifications.notify_activation_disabled(run.activation, run)
+    if run.progress.get("notified") is False:
+        notifications.notify_run_finished(run)
+        _merge_progress(run_id, notified=True)
+
+
+def _account(run_id: int) -> bool:
+    """Count a scheduled configuration failure (any success resets the count) and disable
+    the activation at the limit. Returns True if this call disabled it."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.progress.get("accounted") is not False:
+            return False
+        activation = Activation.objects.select_for_update().get(pk=run.activation_id)
+        disabled = False
+        if run.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED):
+            activation.consecutive_failures = 0
+        elif (
+            run.status == Run.Status.FAILED
+            and run.config_error
+            and run.trigger == Run.Trigger.SCHEDULE
+        ):
+            activation.consecutive_failures += 1
+            limit = settings.ACTIVATION_DISABLE_AFTER_FAILURES
+            if activation.enabled and activation.consecutive_failures >= limit:
+                activation.enabled = False
+                activation.disabled_reason = (
+                    f"Disabled automatically after {activation.consecutive_failures} scheduled "
+                    f"runs in a row failed on a configuration error. Last error: {run.error}"
+                )
+                disabled = True
+        activation.save(update_fields=["consecutive_failures", "enabled", "disabled_reason"])
+        if disabled:
+            beat.sync_periodic_task(activation)
+        run.progress = {**run.progress, "accounted": True}
+        if disabled:
+            run.log = [
+                *run.log,
+                {"at": timezone.now().isoformat(), "message": activation.disabled_reason},
+            ]
+        run.save(update_fields=["progress", "log"])
+    return disabled
+
+
+def _merge_progress(run_id: int, **changes) -> None:
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is not None:
+            run.progress = {**run.progress, **changes}
+            run.save(update_fields=["progress"])
+
+
+# --- Dead runs and lost messages --------------------------------------------------------
+
+
+def mark_stale_runs() -> int:
+    """Fail running runs whose heartbeat is older than RUN_STALE_AFTER_SECONDS (their worker
+    died), and send again the task of queued runs no worker started within that time (the
+    message was lost; a duplicate message is harmless, the claim is conditional). Returns
+    the number of runs marked failed."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
+    stale = Run.objects.filter(status=Run.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    failed = 0
+    for run_id in stale.values_list("pk", flat=True):
+        if _fail_stale(run_id, cutoff):
+            failed += 1
+            after_finish(run_id)
+    for run in Run.objects.filter(status=Run.Status.QUEUED, queued_at__lt=cutoff):
+        _republish_if_lost(run, now=now, cutoff=cutoff)
+    return failed
+
+
+def _fail_stale(run_id: int, cutoff: datetime) -> bool:
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return False
+        last_sign = run.heartbeat_at or run.started_at
+        if last_sign is not None and last_sign >= cutoff:
+            return False
+        since = last_sign.strftime("%Y-%m-%d %H:%M:%S UTC") if last_sign else "its start"
+        error = f"The worker stopped while the run was in progress (no heartbeat since {since})."
+        unconfirmed = run.rows_read - run.rows_succeeded - run.rows_failed
+        if unconfirmed > 0:
+            error = f"{error} {_unconfirmed_sentence(unconfirmed, run.rows_read)}"
+        now = timezone.now()
+        run.status = Run.Status.FAILED
+        run.error = error
+        run.config_error = False
+        run.rows_sent = run.rows_succeeded + run.rows_failed
+        run.finished_at = now
+        run.progress = {**run.progress, "accounted": False, "notified": False}
+        run.log = [*run.log, {"at": now.isoformat(), "message": error}]
+        run.save()
+    logger.warning("Run %s marked failed: %s", run_id, error)
+    return True
+
+
+def _republish_if_lost(run: Run, *, now: datetime, cutoff: datetime) -> None:
+    due = run.progress.get("due_at")
+    due_at = datetime.fromisoformat(due) if due else run.queued_at
+    last = run.progress.get("republished_at")
+    last_at = datetime.fromisoformat(last) if last else None
+    if due_at >= cutoff or (last_at is not None and last_at >= cutoff):
+        return
+    from .services import publish_run
+
+    _merge_progress(run.pk, republished_at=now.isoformat())
+    append_log(run.pk, "No worker had started the run; its task message was sent again.")
+    logger.warning("Run %s was still queued; its task message was sent again", run.pk)
+    publish_run(run.pk)

@@ -1,0 +1,632 @@
+"""Activation services: validate and save activations, request and cancel runs, preview rows."""
+
+import itertools
+import logging
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.validation import ErrorCollector, InvalidInput
+from connectors.models import Connection
+from segments.models import Segment
+
+from . import beat, mapping, runner, schedules
+from .models import Activation, Run
+
+logger = logging.getLogger(__name__)
+
+# Salesforce API names: a letter, then letters, digits and single underscores, with `__`
+# only before a suffix or after a namespace (`ns__Audience_Member__c`).
+API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:__?[A-Za-z0-9]+)*")
+API_VERSION = re.compile(r"[0-9]{2,3}\.[0-9]")
+# Bulk API 2.0 (the /jobs/ingest resource) exists from this version on.
+MINIMUM_API_VERSION = 41.0
+# One upload chunk is one Bulk API job; 100,000 rows of a wide object stay well under the
+# 100 MB of raw CSV a job may hold, and the connector also cuts chunks by size.
+MAXIMUM_BATCH_SIZE = 100_000
+MAXIMUM_RETRY_INITIAL_DELAY = 300
+MAXIMUM_RETRY_LIMIT = 10
+MAXIMUM_DELAY_SECONDS = 86_400
+MAXIMUM_NOTIFY_EMAILS = 50
+
+EXPORT_KEYS = {
+    "mode",
+    "object",
+    "upsert",
+    "key",
+    "hard_delete",
+    "concurrency_mode",
+    "batch_size",
+    "api_version",
+    "retry_initial_delay",
+    "retry_limit",
+    "null_value",
+}
+SCHEDULE_KEYS = {"type", "cron", "timezone", "delay_seconds"}
+# Read-only keys of activation_payload(); a client may send a payload back unchanged.
+SCHEDULE_READ_ONLY_KEYS = {"next_runs", "description"}
+NOTIFICATION_KEYS = {"emails", "on"}
+TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "segment",
+    "connection",
+    "enabled",
+    "export",
+    "output_mapping",
+    "schedule",
+    "notifications",
+}
+TOP_LEVEL_READ_ONLY_KEYS = {
+    "id",
+    "workspace",
+    "created_at",
+    "updated_at",
+    "consecutive_failures",
+    "disabled_reason",
+}
+
+
+class RunConflict(Exception):
+    """A run was requested while another run of the same activation is queued or running."""
+
+    def __init__(self, message: str, *, run: Run) -> None:
+        super().__init__(message)
+        self.message = message
+        self.run = run
+
+
+# --- Validation -------------------------------------------------------------------------
+
+
+def validate_activation(data: dict, *, workspace, instance: Activation | None = None) -> dict:
+    """Turn a canonical activation payload into Activation field values, or raise InvalidInput.
+
+    `data` has the REST API's shape (see activation_payload). For a new activation, missing
+    keys take the model defaults; for an `instance`, missing keys (top-level, or inside
+    `export`, `schedule` and `notifications`) keep the stored values, except that a setting
+    the new export mode or schedule type does not use is reset when the caller did not send
+    it (switching to append mode drops the stored update key). `output_mapping` is replaced
+    whole. Errors are keyed by paths such as `export.key`, `output_mapping.columns[2].output`
+    and `schedule.cron`. Keys the shape does not know are errors; read-only keys are ignored.
+    """
+    errors = ErrorCollector()
+    if not isinstance(data, dict):
+        raise InvalidInput({"": ["Expected an object."]})
+    for key in data:
+        if key not in TOP_LEVEL_KEYS and key not in TOP_LEVEL_READ_ONLY_KEYS:
+            errors.add(str(key), "Unknown field.")
+
+    stored = stored_payload(instance or Activation())
+    merged = {**stored, **{key: data[key] for key in TOP_LEVEL_KEYS & data.keys()}}
+    # Sections are merged key by key over the stored ones; output_mapping is replaced whole.
+    malformed = set()
+    for section, known in (
+        ("export", EXPORT_KEYS),
+        ("schedule", SCHEDULE_KEYS | SCHEDULE_READ_ONLY_KEYS),
+        ("notifications", NOTIFICATION_KEYS),
+    ):
+        given = data.get(section)
+        if section not in data:
+            continue
+        if not isinstance(given, dict):
+            errors.add(section, "Expected an object.")
+            merged[section] = stored[section]
+            malformed.add(section)
+            continue
+        for key in given:
+            if key not in known:
+                errors.add(f"{section}.{key}", "Unknown field.")
+        merged[section] = {**stored[section], **{k: v for k, v in given.items() if k in known}}
+    sent_export = data.get("export") if isinstance(data.get("export"), dict) else {}
+
+    values: dict = {}
+    values["name"] = _text(errors, "name", merged["name"], required=True, max_length=200)
+    values["description"] = _text(errors, "description", merged["description"])
+    values["enabled"] = _boolean(errors, "enabled", merged["enabled"])
+    segment = _owned(errors, "segment", merged["segment"], Segment, workspace)
+    connection = _owned(errors, "connection", merged["connection"], Connection, workspace)
+    values["segment"] = segment
+    values["connection"] = connection
+    if connection is not None and connection.kind != "salesforce":
+        errors.add("connection", "Choose a Salesforce connection.")
+
+    if "export" in malformed:
+        # Its settings cannot be judged; "Expected an object" says all there is to say.
+        export_errors = ErrorCollector()
+        values.update(_validate_export(export_errors, merged["export"], {}))
+    else:
+        values.update(_validate_export(errors, merged["export"], sent_export))
+    output_names = _validate_mapping(errors, merged["output_mapping"], segment)
+    values["output_mapping"] = merged["output_mapping"]
+    if (
+        output_names is not None
+        and values.get("mode") == Activation.Mode.UPDATE
+        and values.get("key")
+        and values["key"] not in output_names
+    ):
+        errors.add(
+            "export.key",
+            f"The key {values['key']} must be one of the output columns "
+            f"({', '.join(output_names) or 'none'}).",
+        )
+    values.update(_validate_schedule(errors, merged["schedule"]))
+    values.update(_validate_notifications(errors, merged["notifications"]))
+    errors.raise_if_any()
+    return values
+
+
+def _text(errors, path, value, *, required=False, max_length=None) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors.add(path, "Expected a string.")
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors.add(path, "This field is required.")
+    if max_length is not None and len(value) > max_length:
+        errors.add(path, f"Use at most {max_length} characters.")
+    return value
+
+
+def _boolean(errors, path, value) -> bool:
+    if not isinstance(value, bool):
+        errors.add(path, "Expected true or false.")
+        return False
+    return value
+
+
+def _number(errors, path, value, *, minimum, maximum, integer) -> float | int:
+    valid_types = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, valid_types) or value != value:
+        errors.add(path, "Expected a whole number." if integer else "Expected a number.")
+        return minimum
+    if not minimum <= value <= maximum:
+        errors.add(path, f"Must be between {minimum} and {maximum:,}.")
+    return value
+
+
+def _choice(errors, path, value, choices) -> str:
+    allowed = [choice.value for choice in choices]
+    if value not in allowed:
+        errors.add(path, f"Must be one of: {', '.join(allowed)}.")
+        return allowed[0]
+    return value
+
+
+def _owned(errors, path, value, model, workspace):
+    """The `model` row named by an id (or given as an instance) in the workspace."""
+    if value is None or value == "":
+        errors.add(path, "This field is required.")
+        return None
+    if isinstance(value, model):
+        if value.pk is not None and value.workspace_id == workspace.pk:
+            return value
+        value = value.pk
+    elif isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, "Expected the id of a " + model._meta.verbose_name + ".")
+        return None
+    found = model.objects.filter(workspace=workspace, pk=value).first()
+    if found is None:
+        errors.add(path, f"There is no {model._meta.verbose_name} {value} in this workspace.")
+    return found
+
+
+def _api_name(errors, path, value, *, what) -> str:
+    value = _text(errors, path, value, required=True, max_length=100)
+    if value and not API_NAME.fullmatch(value):
+        errors.add(
+            path,
+            f"{value!r} is not a Salesforce {what} API name "
+            "(letters, digits and underscores, starting with a letter; custom ones end in __c).",
+        )
+    return value
+
+
+def _validate_export(errors, export: dict, sent: dict) -> dict:
+    mode = export.get("mode")
+    if mode not in Activation.Mode.values:
+        errors.add("export.mode", f"Must be one of: {', '.join(Activation.Mode.values)}.")
+        # Which settings fit cannot be said without a mode; judge them as in update mode,
+        # which allows them all.
+        mode = Activation.Mode.UPDATE if export.get("key") else Activation.Mode.APPEND
+    # A setting the new mode does not use is dropped when the caller did not send it.
+    if mode != Activation.Mode.UPDATE:
+        for key, default in (("upsert", False), ("key", "")):
+            if key not in sent:
+                export[key] = default
+    if mode != Activation.Mode.TRUNCATE and "hard_delete" not in sent:
+        export["hard_delete"] = False
+
+    values = {
+        "mode": export.get("mode") if "export.mode" in errors.errors else mode,
+        "object_name": _api_name(errors, "export.object", export.get("object"), what="object"),
+        "upsert": _boolean(errors, "export.upsert", export.get("upsert")),
+        "hard_delete": _boolean(errors, "export.hard_delete", export.get("hard_delete")),
+        "concurrency_mode": _choice(
+            errors,
+            "export.concurrency_mode",
+            export.get("concurrency_mode"),
+            Activation.ConcurrencyMode,
+        ),
+        "batch_size": _number(
+            errors,
+            "export.batch_size",
+            export.get("batch_size"),
+            minimum=1,
+            maximum=MAXIMUM_BATCH_SIZE,
+            integer=True,
+        ),
+        "retry_initial_delay": _number(
+            errors,
+            "export.retry_initial_delay",
+            export.get("retry_initial_delay"),
+            minimum=0,
+            maximum=MAXIMUM_RETRY_INITIAL_DELAY,
+            integer=False,
+        ),
+        "retry_limit": _number(
+            errors,
+            "export.retry_limit",
+            export.get("retry_limit"),
+            minimum=0,
+            maximum=MAXIMUM_RETRY_LIMIT,
+            integer=True,
+        ),
+        "null_value": _choice(
+            errors, "export.null_value", export.get("null_value"), Activation.NullValue
+        ),
+    }
+
+    key = export.get("key")
+    if key is None or key == "":
+        values["key"] = ""
+        if mode == Activation.Mode.UPDATE:
+            errors.add("export.key", "Update mode needs a key field to match records by.")
+    elif mode != Activation.Mode.UPDATE:
+        values["key"] = ""
+        errors.add("export.key", "A key is used only in update mode.")
+    else:
+        values["key"] = _api_name(errors, "export.key", key, what="field")
+    if values["upsert"] and mode != Activation.Mode.UPDATE:
+        errors.add("export.upsert", "Upsert is available only in update mode.")
+    if values["hard_delete"] and mode != Activation.Mode.TRUNCATE:
+        errors.add("export.hard_delete", "Hard delete is available only in truncate mode.")
+
+    api_version = export.get("api_version")
+    if not isinstance(api_version, str) or not API_VERSION.fullmatch(api_version):
+        errors.add("export.api_version", "Enter an API version such as 59.0.")
+        values["api_version"] = ""
+    else:
+        values["api_version"] = api_version
+        if float(api_version) < MINIMUM_API_VERSION:
+            errors.add(
+                "export.api_version",
+                f"Bulk API 2.0 needs API version {MINIMUM_API_VERSION} or later.",
+            )
+    return values
+
+
+def _validate_mapping(errors, output_mapping, segment) -> list[str] | None:
+    """The output column names, or None when the mapping could not be checked."""
+    if not isinstance(output_mapping, dict):
+        errors.add("output_mapping", "Expected an object.")
+        return None
+    if segment is None:
+        return None
+    columns = segment.parent_segment.columns
+    try:
+        mapping.validate(output_mapping, columns)
+    except InvalidInput as invalid:
+        for path, messages in invalid.prefixed("output_mapping").items():
+            for message in messages:
+                errors.add(path, message)
+        return None
+    return mapping.output_columns(output_mapping, columns)
+
+
+def _validate_schedule(errors, schedule: dict) -> dict:
+    values = {}
+    for key, path in (
+        ("type", "schedule.type"),
+        ("cron", "schedule.cron"),
+        ("timezone", "schedule.timezone"),
+    ):
+        value = schedule.get(key)
+        if value is None and key == "cron":
+            value = ""
+        if not isinstance(value, str):
+            errors.add(path, "Expected a string.")
+            value = ""
+        values[key] = value.strip()
+    if values["type"] != Activation.ScheduleType.CRON:
+        # The cron text of another type is not kept, so it cannot come back unnoticed.
+        values["cron"] = ""
+    try:
+        schedules.validate(values["type"], values["cron"], values["timezone"])
+    except InvalidInput as invalid:
+        for path, messages in invalid.prefixed("schedule").items():
+            for message in messages:
+                errors.add(path, message)
+    delay_seconds = _number(
+        errors,
+        "schedule.delay_seconds",
+        schedule.get("delay_seconds"),
+        minimum=0,
+        maximum=MAXIMUM_DELAY_SECONDS,
+        integer=True,
+    )
+    return {
+        "schedule_type": values["type"],
+        "cron": values["cron"],
+        "timezone": values["timezone"],
+        "delay_seconds": delay_seconds,
+    }
+
+
+def _validate_notifications(errors, notifications: dict) -> dict:
+    emails = notifications.get("emails")
+    if emails is None:
+        emails = []
+    cleaned: list[str] = []
+    if not isinstance(emails, list):
+        errors.add("notifications.emails", "Expected a list of e-mail addresses.")
+    elif len(emails) > MAXIMUM_NOTIFY_EMAILS:
+        errors.add("notifications.emails", f"Use at most {MAXIMUM_NOTIFY_EMAILS} addresses.")
+    else:
+        validator = EmailValidator()
+        for index, email in enumerate(emails):
+            path = f"notifications.emails[{index}]"
+            if not isinstance(email, str):
+                errors.add(path, "Expected an e-mail address.")
+                continue
+            email = email.strip()
+            try:
+                validator(email)
+            except ValidationError:
+                errors.add(path, f"{email!r} is not a valid e-mail address.")
+                continue
+            if email not in cleaned:
+                cleaned.append(email)
+    notify_on = _choice(errors, "notifications.on", notifications.get("on"), Activation.NotifyOn)
+    return {"notify_emails": cleaned, "notify_on": notify_on}
+
+
+# --- Activations ------------------------------------------------------------------------
+
+
+def stored_payload(activation: Activation) -> dict:
+    """The canonical payload of what is stored, without read-only parts."""
+    return {
+        "name": activation.name,
+        "description": activation.description,
+        "segment": activation.segment_id,
+        "connection": activation.connection_id,
+        "enabled": activation.enabled,
+        "export": {
+            "mode": activation.mode,
+            "object": activation.object_name,
+            "upsert": activation.upsert,
+            "key": activation.key,
+            "hard_delete": activation.hard_delete,
+            "concurrency_mode": activation.concurrency_mode,
+            "batch_size": activation.batch_size,
+            "api_version": activation.api_version,
+            "retry_initial_delay": activation.retry_initial_delay,
+            "retry_limit": activation.retry_limit,
+            "null_value": activation.null_value,
+        },
+        "output_mapping": activation.output_mapping,
+        "schedule": {
+            "type": activation.schedule_type,
+            "cron": activation.cron,
+            "timezone": activation.timezone,
+            "delay_seconds": activation.delay_seconds,
+        },
+        "notifications": {"emails": list(activation.notify_emails), "on": activation.notify_on},
+    }
+
+
+def activation_payload(activation: Activation) -> dict:
+    """The canonical payload (the REST API's JSON shape) with `id`, `workspace`, and the
+    read-only `schedule.next_runs` (the next five run times as ISO 8601 strings with their
+    offset, in the schedule's time zone, delay not included; empty when the activation is
+    disabled or has no schedule) and `schedule.description`."""
+    payload = stored_payload(activation)
+    payload = {"id": activation.pk, "workspace": activation.workspace_id, **payload}
+    schedule = payload["schedule"]
+    if activation.enabled and activation.schedule_type != Activation.ScheduleType.NONE:
+        runs = schedules.next_runs(
+            activation.schedule_type, activation.cron, activation.timezone, count=5
+        )
+        schedule["next_runs"] = [moment.isoformat() for moment in runs]
+    else:
+        schedule["next_runs"] = []
+    schedule["description"] = schedules.describe(activation.schedule_type, activation.cron)
+    return payload
+
+
+def create_activation(*, workspace, data: dict) -> Activation:
+    """Validate `data` (the canonical payload), save the activation and its beat rows."""
+    values = validate_activation(data, workspace=workspace)
+    with transaction.atomic():
+        activation = Activation.objects.create(workspace=workspace, **values)
+        beat.sync_periodic_task(activation)
+    return activation
+
+
+def update_activation(activation: Activation, *, data: dict) -> Activation:
+    """Validate `data` over the stored activation (see validate_activation for what missing
+    keys mean), save it and bring its beat rows in step."""
+    values = validate_activation(data, workspace=activation.workspace, instance=activation)
+    with transaction.atomic():
+        if values["enabled"] and not activation.enabled:
+            # Enabled again by hand: an automatic disable's reason and count are history.
+            activation.disabled_reason = ""
+            activation.consecutive_failures = 0
+        for name, value in values.items():
+            setattr(activation, name, value)
+        activation.save()
+        beat.sync_periodic_task(activation)
+    return activation
+
+
+def delete_activation(activation: Activation) -> None:
+    """Delete the activation, its runs and its beat rows."""
+    with transaction.atomic():
+        beat.remove_periodic_task(activation)
+        activation.delete()
+
+
+def set_enabled(activation: Activation, enabled: bool) -> Activation:
+    """Enable or disable scheduled running. Enabling forgets an automatic disable's reason
+    and failure count, so the schedule gets a fresh start."""
+    with transaction.atomic():
+        activation.enabled = enabled
+        fields = ["enabled", "updated_at"]
+        if enabled:
+            activation.disabled_reason = ""
+            activation.consecutive_failures = 0
+            fields += ["disabled_reason", "consecutive_failures"]
+        activation.save(update_fields=fields)
+        beat.sync_periodic_task(activation)
+    return activation
+
+
+# --- Runs -------------------------------------------------------------------------------
+
+
+def request_run(
+    *,
+    activation: Activation,
+    trigger: str,
+    user=None,
+    idempotency_key: str = "",
+    scheduled_for=None,
+    publish: bool = True,
+) -> Run | None:
+    """Queue a run of the activation and publish its task once the transaction commits.
+
+    At most one run of an activation is queued or running at a time. A manual or API request
+    while one is active raises RunConflict; a scheduled one is skipped and returns None (the
+    schedule comes back at its next slot). A second request with the same idempotency key
+    returns the first run, whatever its state; a second firing of the same schedule slot
+    (`scheduled_for`) returns None. Scheduled runs start after the activation's delay.
+    `publish=False` leaves the run for the caller to execute inline (`run_activation --wait`).
+    """
+    with transaction.atomic():
+        # The row lock serialises requests for one activation on PostgreSQL; on SQLite the
+        # IMMEDIATE transaction mode already serialises all writers.
+        Activation.objects.select_for_update().filter(pk=activation.pk).first()
+        if idempotency_key:
+            existing = activation.runs.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        active = activation.runs.filter(status__in=Run.ACTIVE_STATUSES).first()
+        if active is not None:
+            if trigger == Run.Trigger.SCHEDULE:
+                logger.info(
+                    "Skipped the scheduled run of activation %s: run %s is %s",
+                    activation.pk,
+                    active.pk,
+                    active.status,
+                )
+                return None
+            raise RunConflict(
+                f"Activation {activation.name} already has a run in progress (run {active.pk}).",
+                run=active,
+            )
+        delay_seconds = activation.delay_seconds if trigger == Run.Trigger.SCHEDULE else 0
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                run = Run.objects.create(
+                    activation=activation,
+                    trigger=trigger,
+                    requested_by=user,
+                    idempotency_key=idempotency_key,
+                    scheduled_for=scheduled_for,
+                    progress={
+                        "due_at": (now + timezone.timedelta(seconds=delay_seconds)).isoformat()
+                    },
+                    log=[{"at": now.isoformat(), "message": _queued_message(trigger, user)}],
+                )
+        except IntegrityError:
+            # The same slot or key, inserted by a concurrent request since we looked.
+            if idempotency_key:
+                return activation.runs.filter(idempotency_key=idempotency_key).first()
+            return None
+        if publish:
+            transaction.on_commit(lambda: publish_run(run.pk, countdown=delay_seconds))
+    return run
+
+
+def _queued_message(trigger: str, user) -> str:
+    if trigger == Run.Trigger.SCHEDULE:
+        return "Queued by the schedule."
+    who = f" by {user.get_username()}" if user is not None else ""
+    return f"Queued{who} ({Run.Trigger(trigger).label.lower()} run)."
+
+
+def publish_run(run_id: int, *, countdown: int = 0) -> None:
+    """Send the task message that executes a queued run."""
+    from .tasks import run_activation  # tasks imports this module
+
+    if countdown:
+        run_activation.apply_async(args=[run_id], countdown=countdown)
+    else:
+        run_activation.delay(run_id)
+
+
+def cancel_run(run: Run, *, user=None) -> Run:
+    """Cancel a run: a queued run is cancelled at once; a running run is asked to stop, and
+    the runner stops before its next batch (aborting the Salesforce job in flight). A
+    finished run is left as it is."""
+    now = timezone.now()
+    who = f" by {user.get_username()}" if user is not None else ""
+    with transaction.atomic():
+        current = Run.objects.select_for_update().get(pk=run.pk)
+        if current.status == Run.Status.QUEUED:
+            current.status = Run.Status.CANCELLED
+            current.finished_at = now
+            current.error = f"Cancelled{who} before it started."
+            current.log = [*current.log, {"at": now.isoformat(), "message": current.error}]
+            current.save(update_fields=["status", "finished_at", "error", "log"])
+        elif current.status == Run.Status.RUNNING and not current.progress.get("cancel"):
+            current.progress = {**current.progress, "cancel": True}
+            message = f"Cancellation requested{who}."
+            current.log = [*current.log, {"at": now.isoformat(), "message": message}]
+            current.save(update_fields=["progress", "log"])
+    run.refresh_from_db()
+    return run
+
+
+# --- Preview and destination check ------------------------------------------------------
+
+
+def preview(activation: Activation, *, limit: int = 10) -> tuple[list[str], list[list[str]]]:
+    """The output columns and the first `limit` rows exactly as a run would send them now.
+    Raises InvalidInput (paths under `output_mapping`) if the mapping no longer fits the
+    parent segment's columns."""
+    from segments import audience
+
+    columns = runner.output_columns(activation)
+    source_rows = itertools.islice(
+        audience.iter_rows(activation.segment, chunk_size=max(1, limit)), limit
+    )
+    rows = list(runner.render(activation, source_rows, timestamp=timezone.now()))
+    return columns, rows
+
+
+def check_destination(activation: Activation) -> None:
+    """Check the export settings and output columns against the Salesforce object's
+    describe, before any row moves. Raises InvalidInput for a mapping that no longer fits
+    the parent segment, and ConnectorError (whose `field` names the culprit) otherwise."""
+    columns = runner.output_columns(activation)
+    activation.connection.connector.validate_export(runner.export_params(activation), columns)

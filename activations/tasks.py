@@ -1,0 +1,54 @@
+"""Celery tasks of activations. Arguments are ids only; the work is in runner and services.
+
+The names are explicit and stable: django-celery-beat stores them in PeriodicTask.task.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.utils import timezone
+
+from . import beat, runner, services
+from .models import Activation, Run
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="activations.run_activation", bind=True)
+def run_activation(self, run_id: int) -> None:
+    """Execute a queued run (a repeated message for the same run does nothing)."""
+    # In a real worker a side thread keeps the heartbeat fresh while Salesforce works; an
+    # eager call (tests, inline execution) runs in the caller's thread and transaction.
+    runner.execute_run(run_id, background_heartbeat=not self.request.is_eager)
+
+
+@shared_task(name="activations.run_scheduled_activation")
+def run_scheduled_activation(activation_id: int) -> None:
+    """Fired by celery beat: queue the run of the slot that fired, after the activation's
+    delay. A second firing of the same slot, a disabled or deleted activation, or a run
+    still active from before, queue nothing."""
+    activation = Activation.objects.filter(pk=activation_id).first()
+    if activation is None or not activation.enabled:
+        return
+    slot = beat.scheduled_slot(activation, timezone.now())
+    run = services.request_run(
+        activation=activation, trigger=Run.Trigger.SCHEDULE, scheduled_for=slot
+    )
+    if run is None:
+        logger.info("No run queued for activation %s at %s", activation_id, slot)
+
+
+@shared_task(name="activations.mark_stale_runs")
+def mark_stale_runs() -> int:
+    """Fail runs whose worker died; send again the messages of runs no worker started."""
+    return runner.mark_stale_runs()
+
+
+@worker_ready.connect
+def mark_stale_runs_at_start(**kwargs) -> None:
+    """A restarted machine's runs are found at once, not a minute later."""
+    try:
+        runner.mark_stale_runs()
+    except Exception:
+        logger.exception("Could not look for stale runs at worker start")

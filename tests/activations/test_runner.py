@@ -1,0 +1,431 @@
+"""The runner against a scriptable in-memory destination: counts, statuses, failed rows,
+cancellation, redelivery, auto-disable. End to end against the emulator: test_pipeline.py."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from activations import beat, runner, services
+from activations.exports import failed_rows_csv
+from activations.models import Activation, FailedRow, Run
+from connectors.base import ConnectorError
+from segments.models import Profile
+from tests.activations.fake_connector import register_fake_connector
+from tests.factories import (
+    make_activation,
+    make_connection,
+    make_parent_segment,
+    make_segment,
+    make_user,
+    make_workspace,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_connector(monkeypatch):
+    return register_fake_connector(monkeypatch)
+
+
+CONTACT_MAPPING = {
+    "export_all_columns": False,
+    "columns": [
+        {"source": "customer_id", "output": "Customer_Key__c"},
+        {"source": "last_name", "output": "LastName"},
+        {"source": "email", "output": "Email"},
+    ],
+    "strings": [],
+}
+
+
+def make_profiles(parent, count: int) -> None:
+    Profile.objects.bulk_create(
+        Profile(
+            parent_segment=parent,
+            key=f"C{number:04d}",
+            attributes={
+                "customer_id": f"C{number:04d}",
+                "email": f"customer{number}@example.com",
+                "first_name": f"First{number}",
+                "last_name": f"Last{number}",
+                "country": "JP",
+                "age": 30 + number % 40,
+                "lifetime_value": number * 10.5,
+                "consent": number % 2 == 0,
+                "signup_date": "2024-01-02",
+                "last_seen_at": "2024-05-01T10:00:00Z",
+            },
+        )
+        for number in range(1, count + 1)
+    )
+
+
+def expected_row(number: int) -> list[str]:
+    return [f"C{number:04d}", f"Last{number}", f"customer{number}@example.com"]
+
+
+def make_fake_activation(*, rows: int = 25, **fields) -> Activation:
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, rows)
+    segment = make_segment(parent=parent, name="Japan")
+    connection = make_connection(workspace=workspace, kind="fake", name="Fake org")
+    fields.setdefault("batch_size", 10)
+    fields.setdefault("output_mapping", CONTACT_MAPPING)
+    return make_activation(segment=segment, connection=connection, **fields)
+
+
+def queue_run(activation, trigger=Run.Trigger.MANUAL, **fields) -> Run:
+    return Run.objects.create(activation=activation, trigger=trigger, **fields)
+
+
+def test_successful_run_sends_every_row_in_batches_and_counts_them(fake_connector):
+    activation = make_fake_activation(rows=25)
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.SUCCEEDED
+    assert finished.error == ""
+    assert finished.config_error is False
+    assert (finished.rows_read, finished.rows_sent) == (25, 25)
+    assert (finished.rows_succeeded, finished.rows_failed) == (25, 0)
+    assert finished.salesforce_job_ids == [
+        "750FAKE00000000001",
+        "750FAKE00000000002",
+        "750FAKE00000000003",
+    ]
+    assert finished.columns == ["Customer_Key__c", "LastName", "Email"]
+    assert fake_connector.columns == ["Customer_Key__c", "LastName", "Email"]
+    assert sorted(fake_connector.written) == [expected_row(n) for n in range(1, 26)]
+    assert finished.started_at is not None
+    assert finished.finished_at >= finished.started_at
+    messages = [entry["message"] for entry in finished.log]
+    assert messages[0] == "Started."
+    assert "Job 750FAKE00000000002: 10 succeeded, 0 failed." in messages
+    assert messages[-1] == "Succeeded: 25 read, 25 sent, 25 succeeded, 0 failed."
+
+
+def test_run_with_some_refused_rows_is_partially_failed_and_keeps_them(fake_connector):
+    activation = make_fake_activation(rows=12)
+    fake_connector.refuse = lambda row: (
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --"
+        if row[0] in ("C0003", "C0011")
+        else None
+    )
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.PARTIALLY_FAILED
+    assert (finished.rows_read, finished.rows_sent) == (12, 12)
+    assert (finished.rows_succeeded, finished.rows_failed) == (10, 2)
+    stored = list(FailedRow.objects.filter(run=finished).values_list("values", "error"))
+    assert stored == [
+        (
+            expected_row(3),
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+        ),
+        (
+            expected_row(11),
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+        ),
+    ]
+    csv_text = b"".join(failed_rows_csv(finished)).decode()
+    assert csv_text == (
+        "Customer_Key__c,LastName,Email,sf__Error\n"
+        "C0003,Last3,customer3@example.com,"
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --\n"
+        "C0011,Last11,customer11@example.com,"
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --\n"
+    )
+
+
+def test_run_where_every_row_is_refused_is_failed(fake_connector):
+    activation = make_fake_activation(rows=3)
+    fake_connector.refuse = lambda row: "DUPLICATE_VALUE:duplicate value found:--"
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.FAILED
+    assert finished.config_error is False
+    assert (finished.rows_succeeded, finished.rows_failed) == (0, 3)
+    assert finished.error == "Salesforce refused all 3 rows; see the failed rows for the reasons."
+
+
+def test_empty_segment_succeeds_with_nothing_sent(fake_connector):
+    activation = make_fake_activation(rows=0)
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.SUCCEEDED
+    assert (finished.rows_read, finished.rows_sent, finished.rows_succeeded) == (0, 0, 0)
+    assert finished.salesforce_job_ids == []
+    assert finished.log[-1]["message"] == "Succeeded: the segment had no rows, nothing was sent."
+
+
+def test_configuration_error_from_the_destination_fails_the_run_before_any_row(fake_connector):
+    activation = make_fake_activation(rows=5)
+    fake_connector.validate_error = ConnectorError(
+        "Contact has no field Loyalty_Tier__c.", retryable=False, field="Loyalty_Tier__c"
+    )
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.FAILED
+    assert finished.config_error is True
+    assert finished.error == "Contact has no field Loyalty_Tier__c."
+    assert (finished.rows_read, finished.rows_sent) == (0, 0)
+    assert fake_connector.written == []
+
+
+def test_transient_error_past_the_retries_fails_and_explains_the_unsent_rows(fake_connector):
+    activation = make_fake_activation(rows=25)
+    fake_connector.write_error = ConnectorError(
+        "Salesforce answered 503 Service Unavailable 4 times; gave up.", retryable=True
+    )
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.FAILED
+    assert finished.config_error is False
+    assert finished.rows_read == 10
+    assert (finished.rows_succeeded, finished.rows_failed) == (0, 0)
+    assert finished.error == (
+        "Salesforce answered 503 Service Unavailable 4 times; gave up. "
+        "10 of the 10 rows read were not confirmed by Salesforce "
+        "(never sent, or sent without a result)."
+    )
+    assert finished.salesforce_job_ids == ["750FAKE00000000001"]
+
+
+def test_error_messages_never_carry_the_connection_secrets(fake_connector):
+    activation = make_fake_activation(rows=1)
+    fake_connector.validate_error = ConnectorError(
+        "Login failed for marketer@example.com with password hunter2TOKEN123", retryable=False
+    )
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.error == "Login failed for marketer@example.com with password [hidden][hidden]"
+    assert "hunter2" not in str(finished.log)
+
+
+def test_mapping_that_no_longer_fits_the_parent_segment_is_a_configuration_error(
+    fake_connector,
+):
+    activation = make_fake_activation(rows=2)
+    parent = activation.segment.parent_segment
+    parent.columns = [column for column in parent.columns if column["name"] != "email"]
+    parent.save()
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.FAILED
+    assert finished.config_error is True
+    assert finished.error.startswith(
+        "The output mapping no longer fits the parent segment's columns: "
+        "output_mapping.columns[2].source: "
+    )
+    assert fake_connector.written == []
+
+
+def test_one_export_timestamp_for_all_rows_of_a_run(fake_connector):
+    activation = make_fake_activation(
+        rows=15,
+        output_mapping={
+            "export_all_columns": False,
+            "columns": [{"source": "customer_id", "output": "Customer_Key__c"}],
+            "strings": [{"output": "Exported_At__c", "parts": [{"type": "timestamp"}]}],
+        },
+    )
+    run = queue_run(activation)
+
+    finished = runner.execute_run(run.pk)
+
+    stamps = {row[1] for row in fake_connector.written}
+    assert len(fake_connector.written) == 15
+    assert len(stamps) == 1
+    stored = datetime.fromisoformat(finished.progress["timestamp"])
+    assert stamps == {stored.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_a_second_delivery_of_the_same_run_does_nothing(fake_connector):
+    activation = make_fake_activation(rows=5)
+    run = queue_run(activation)
+    runner.execute_run(run.pk)
+
+    again = runner.execute_run(run.pk)
+
+    assert again is None
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.rows_succeeded == 5
+    assert len(fake_connector.written) == 5
+    assert fake_connector.jobs == 1
+
+
+def test_a_delivery_while_another_worker_runs_it_leaves_the_run_alone(fake_connector):
+    activation = make_fake_activation(rows=5)
+    started = timezone.now() - timedelta(seconds=30)
+    run = queue_run(
+        activation, status=Run.Status.RUNNING, started_at=started, heartbeat_at=timezone.now()
+    )
+
+    assert runner.execute_run(run.pk) is None
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING
+    assert run.finished_at is None
+    assert fake_connector.jobs == 0
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=600)
+def test_a_redelivery_after_the_worker_died_marks_the_run_failed(fake_connector):
+    activation = make_fake_activation(rows=5)
+    last_beat = timezone.now() - timedelta(seconds=601)
+    run = queue_run(
+        activation,
+        status=Run.Status.RUNNING,
+        started_at=last_beat,
+        heartbeat_at=last_beat,
+        rows_read=5,
+        rows_succeeded=2,
+    )
+
+    assert runner.execute_run(run.pk) is None
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert run.error == (
+        "The worker stopped while the run was in progress (no heartbeat since "
+        f"{last_beat:%Y-%m-%d %H:%M:%S} UTC). 3 of the 5 rows read were not confirmed by "
+        "Salesforce (never sent, or sent without a result)."
+    )
+    assert fake_connector.jobs == 0
+
+
+def test_cancelling_a_running_run_stops_it_before_the_next_batch(fake_connector):
+    activation = make_fake_activation(rows=25)
+    run = queue_run(activation)
+
+    def cancel_during_first_job(job_number):
+        if job_number == 1:
+            services.cancel_run(Run.objects.get(pk=run.pk))
+
+    fake_connector.before_report = cancel_during_first_job
+
+    finished = runner.execute_run(run.pk)
+
+    assert finished.status == Run.Status.CANCELLED
+    assert finished.error == "Cancelled while running."
+    assert (finished.rows_read, finished.rows_succeeded, finished.rows_failed) == (10, 10, 0)
+    assert fake_connector.jobs == 1
+    assert len(fake_connector.written) == 10
+    assert "Cancellation requested." in [entry["message"] for entry in finished.log]
+
+
+def test_run_mail_follows_notify_on(fake_connector):
+    activation = make_fake_activation(
+        rows=2, notify_emails=["ops@example.com"], notify_on=Activation.NotifyOn.FAILURE
+    )
+    runner.execute_run(queue_run(activation).pk)
+    assert mail.outbox == []
+
+    fake_connector.refuse = lambda row: "INVALID_EMAIL_ADDRESS:bad:Email --"
+    failed = runner.execute_run(queue_run(activation).pk)
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ops@example.com"]
+    assert mail.outbox[0].subject == (
+        f"Activation Push to Contacts: run {failed.pk} failed (0 of 2 rows succeeded)"
+    )
+    assert failed.progress["notified"] is True
+
+
+def scheduled_config_failure(activation, fake_connector, minutes_ago: int) -> Run:
+    fake_connector.validate_error = ConnectorError(
+        "INVALID_LOGIN: Invalid username, password, security token; or user locked out.",
+        retryable=False,
+    )
+    run = queue_run(
+        activation,
+        trigger=Run.Trigger.SCHEDULE,
+        scheduled_for=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+    return runner.execute_run(run.pk)
+
+
+@override_settings(ACTIVATION_DISABLE_AFTER_FAILURES=3)
+def test_scheduled_configuration_failures_in_a_row_disable_the_activation_and_tell_owners(
+    fake_connector,
+):
+    activation = make_fake_activation(
+        rows=2, notify_emails=["ops@example.com"], schedule_type=Activation.ScheduleType.HOURLY
+    )
+    make_user("olivia", workspace=activation.workspace, role="owner", email="olivia@example.com")
+    make_user("eddie", workspace=activation.workspace, role="editor", email="eddie@example.com")
+    beat.sync_periodic_task(activation)
+    assert activation.periodic_task.enabled is True
+
+    scheduled_config_failure(activation, fake_connector, 180)
+    scheduled_config_failure(activation, fake_connector, 120)
+    activation.refresh_from_db()
+    assert (activation.enabled, activation.consecutive_failures) == (True, 2)
+
+    last = scheduled_config_failure(activation, fake_connector, 60)
+
+    activation.refresh_from_db()
+    assert activation.enabled is False
+    assert activation.consecutive_failures == 3
+    assert activation.disabled_reason == (
+        "Disabled automatically after 3 scheduled runs in a row failed on a configuration "
+        "error. Last error: INVALID_LOGIN: Invalid username, password, security token; "
+        "or user locked out."
+    )
+    assert activation.periodic_task.enabled is False
+    disabled_mails = [m for m in mail.outbox if "was disabled" in m.subject]
+    assert len(disabled_mails) == 1
+    assert disabled_mails[0].to == ["olivia@example.com", "ops@example.com"]
+    assert disabled_mails[0].subject == (
+        "Activation Push to Contacts was disabled after 3 failed scheduled runs"
+    )
+    assert f"/activations/{activation.pk}/" in disabled_mails[0].body
+    assert "hunter2" not in disabled_mails[0].body
+    # Each failure was also mailed to the recipients (notify_on defaults to failure).
+    run_mails = [m for m in mail.outbox if m.subject.startswith("Activation Push to Contacts: run")]
+    assert len(run_mails) == 3
+    assert last.progress["accounted"] is True
+
+
+@override_settings(ACTIVATION_DISABLE_AFTER_FAILURES=2)
+def test_a_success_resets_the_failure_count_and_manual_failures_do_not_count(fake_connector):
+    activation = make_fake_activation(rows=2)
+    scheduled_config_failure(activation, fake_connector, 180)
+    activation.refresh_from_db()
+    assert activation.consecutive_failures == 1
+
+    fake_connector.validate_error = None
+    runner.execute_run(queue_run(activation).pk)
+    activation.refresh_from_db()
+    assert activation.consecutive_failures == 0
+
+    fake_connector.validate_error = ConnectorError("INVALID_LOGIN", retryable=False)
+    runner.execute_run(queue_run(activation).pk)
+    runner.execute_run(queue_run(activation, trigger=Run.Trigger.API).pk)
+    activation.refresh_from_db()
+    assert (activation.enabled, activation.consecutive_failures) == (True, 0)
+
+    scheduled_config_failure(activation, fake_connector, 120)
+    activation.refresh_from_db()
+    assert (activation.enabled, activation.consecutive_failures) == (True, 1)
