@@ -1,0 +1,51 @@
+"""RFC 4180 CSV for Salesforce Bulk API uploads: UTF-8, LF line endings, quoted only when needed."""
+
+import csv
+import io
+import threading
+from collections.abc import Iterable, Sequence
+from typing import BinaryIO
+
+# The csv module quotes a field (QUOTE_MINIMAL) when it holds the delimiter, the quote, or a
+# character of the line terminator. With "\n" alone a bare CR would go out unquoted, so rows
+# are written with "\r\n" and the CR is cut off the end of each row.
+_TERMINATOR = "\r\n"
+
+
+class _RowEncoder(threading.local):
+    """One reusable writer and buffer per thread: building a writer per row costs more."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator=_TERMINATOR)
+
+    def encode(self, values: Sequence[str]) -> bytes:
+        buffer = self.buffer
+        self.writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return (text[:-2] + "\n").encode()
+
+
+_encoder = _RowEncoder()
+
+
+def encode_row(values: Sequence[str]) -> bytes:
+    """One CSV line, ending in LF, as UTF-8 bytes (no BOM).
+
+    A field is quoted when it holds a comma, a double quote, CR or LF, with quotes doubled;
+    every other field, including an empty one and `#N/A`, goes out as is. A row of one empty
+    field is written `""` so that it is not mistaken for a blank line.
+    """
+    return _encoder.encode(values)
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[str]], file: BinaryIO) -> int:
+    """Write the header and then each row to the binary `file`; return the number of rows."""
+    file.write(encode_row(columns))
+    count = 0
+    for row in rows:
+        file.write(encode_row(row))
+        count += 1
+    return count
