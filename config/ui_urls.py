@@ -1,3 +1,17 @@
-"""The web UI's URLs."""
+"""The web UI's URLs: sign in and out, the workspace switcher, and each app's pages."""
 
-urlpatterns: list = []
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from segments.views import home
+from workspaces.views import switch_workspace
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("workspace/", switch_workspace, name="workspace-switch"),
+    path("", include("segments.urls")),
+    path("", include("activations.urls")),
+    path("", include("connectors.urls")),
+]

@@ -1,0 +1,359 @@
+"""Activation pages: the editor in panels, the activation page with its runs, and run details."""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from common.validation import InvalidInput
+from segments.models import Segment
+from workspaces.models import can_write
+from workspaces.views import current_workspace, require_write
+
+from . import runner, schedules, services
+from .exports import failed_rows_csv
+from .forms import (
+    PART_TYPES,
+    ActivationForm,
+    default_initial,
+    initial_from_payload,
+    mapping_from_post,
+    mapping_payload,
+)
+from .models import Activation, Run
+
+PREVIEW_ROWS = 5
+FAILED_ROWS_SHOWN = 50
+RUNS_SHOWN = 50
+
+
+def visible_activations(request):
+    return Activation.objects.visible_to(request.user).select_related(
+        "segment__parent_segment", "connection"
+    )
+
+
+@login_required
+def activation_list(request: HttpRequest) -> HttpResponse:
+    workspace = current_workspace(request)
+    activations = list(
+        Activation.objects.filter(workspace=workspace).select_related(
+            "segment__parent_segment", "connection"
+        )
+    )
+    latest = {}
+    for run in Run.objects.filter(activation__in=activations).order_by("activation", "-queued_at"):
+        latest.setdefault(run.activation_id, run)
+    rows = [
+        {
+            "activation": activation,
+            "schedule": schedule_text(activation),
+            "last_run": latest.get(activation.pk),
+        }
+        for activation in activations
+    ]
+    return render(request, "activations/activation_list.html", {"rows": rows})
+
+
+def schedule_text(activation: Activation) -> str:
+    try:
+        return schedules.describe(activation.schedule_type, activation.cron)
+    except InvalidInput:
+        return activation.cron
+
+
+# ---- The editor ----
+
+
+@login_required
+def activation_create(request: HttpRequest) -> HttpResponse:
+    segment_id = request.POST.get("segment") or request.GET.get("segment")
+    if not segment_id:
+        messages.info(request, "Open a segment and choose “Create Activation”.")
+        return redirect("segments:segment-list")
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"),
+        pk=segment_id if str(segment_id).isdigit() else 0,
+    )
+    require_write(request, segment.workspace)
+    if request.method == "POST":
+        form = ActivationForm(request.POST, segment=segment)
+        if form.is_valid():
+            try:
+                activation = services.create_activation(
+                    workspace=segment.workspace, data=form.payload()
+                )
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, f"Activation “{activation.name}” created.")
+                return redirect("activations:detail", pk=activation.pk)
+    else:
+        form = ActivationForm(initial=default_initial(segment), segment=segment)
+    return render_editor(request, form, activation=None)
+
+
+@login_required
+def activation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    segment = activation.segment
+    if request.method == "POST":
+        form = ActivationForm(request.POST, segment=segment)
+        if form.is_valid():
+            try:
+                services.update_activation(activation, data=form.payload())
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, "Activation saved.")
+                return redirect("activations:detail", pk=activation.pk)
+    else:
+        payload = services.activation_payload(activation)
+        form = ActivationForm(initial=initial_from_payload(payload), segment=segment)
+    return render_editor(request, form, activation=activation)
+
+
+def render_editor(request, form, *, activation):
+    segment = form.segment
+    has_errors = bool(form.errors) or form.panel_has_errors()["mapping"]
+    return render(
+        request,
+        "activations/activation_form.html",
+        {
+            "form": form,
+            "activation": activation,
+            "segment": segment,
+            "parent": segment.parent_segment,
+            "source_columns": segment.parent_segment.column_names,
+            "part_types": PART_TYPES,
+            "export_all_checked": form.export_all_checked(),
+            "panel_errors": form.panel_has_errors(),
+            "schedule_preview": schedule_preview_context(
+                form["schedule_type"].value() or "none",
+                form["cron"].value() or "",
+                form["timezone"].value() or "UTC",
+            ),
+        },
+        status=400 if has_errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def mapping_preview(request: HttpRequest) -> HttpResponse:
+    """The first rows the editor's unsaved mapping would send (an htmx fragment)."""
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"),
+        pk=request.POST.get("segment") if str(request.POST.get("segment", "")).isdigit() else 0,
+    )
+    export_all = request.POST.get("export_all_columns") in ("on", "true", "1")
+    output_mapping = mapping_payload(mapping_from_post(request.POST), export_all_columns=export_all)
+    null_value = request.POST.get("null_value")
+    if null_value not in Activation.NullValue.values:
+        null_value = Activation.NullValue.LEAVE
+    unsaved = Activation(
+        workspace=segment.workspace,
+        segment=segment,
+        output_mapping=output_mapping,
+        null_value=null_value,
+    )
+    context = {"errors": {}, "columns": [], "rows": []}
+    try:
+        context["columns"], context["rows"] = services.preview(unsaved, limit=PREVIEW_ROWS)
+    except InvalidInput as error:
+        context["errors"] = error.errors
+        context["error_list"] = [
+            (describe_mapping_path(path), messages_) for path, messages_ in error.errors.items()
+        ]
+    return render(request, "activations/_preview.html", context)
+
+
+def describe_mapping_path(path: str) -> str:
+    """`output_mapping.columns[2].output` -> `Column 3 · output`, for the preview's error list."""
+    text = path.removeprefix("output_mapping").lstrip(".")
+    for word, label in (("columns[", "Column "), ("strings[", "String column ")):
+        if text.startswith(word):
+            index, _, rest = text[len(word) :].partition("]")
+            if index.isdigit():
+                text = f"{label}{int(index) + 1}"
+                rest = rest.lstrip(".")
+                if rest.startswith("parts["):
+                    part, _, rest = rest[len("parts[") :].partition("]")
+                    if part.isdigit():
+                        text += f" · part {int(part) + 1}"
+                    rest = rest.lstrip(".")
+                if rest:
+                    text += f" · {rest.replace('_', ' ')}"
+            break
+    return text or "Output mapping"
+
+
+@login_required
+def schedule_preview(request: HttpRequest) -> HttpResponse:
+    """The human description and next run times of a schedule as typed (an htmx fragment)."""
+    context = schedule_preview_context(
+        request.GET.get("schedule_type", "none"),
+        request.GET.get("cron", ""),
+        request.GET.get("timezone", "UTC"),
+    )
+    return render(request, "activations/_schedule_preview.html", context)
+
+
+def schedule_preview_context(schedule_type: str, cron: str, tz_name: str) -> dict:
+    if schedule_type == "cron" and not cron.strip():
+        return {"description": "", "next_runs": [], "errors": ["Enter a cron expression."]}
+    try:
+        description = schedules.describe(schedule_type, cron)
+        next_runs = schedules.next_runs(schedule_type, cron, tz_name, count=5)
+    except InvalidInput as error:
+        messages_ = [
+            f"{path}: {message}" if path else message
+            for path, items in error.errors.items()
+            for message in items
+        ]
+        return {"description": "", "next_runs": [], "errors": messages_}
+    return {"description": description, "next_runs": next_runs, "errors": [], "timezone": tz_name}
+
+
+# ---- The activation page ----
+
+
+@login_required
+def activation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    payload = services.activation_payload(activation)
+    try:
+        output_columns = runner.output_columns(activation)
+        mapping_error = ""
+    except InvalidInput as error:
+        output_columns = []
+        mapping_error = str(error)
+    return render(
+        request,
+        "activations/activation_detail.html",
+        {
+            "activation": activation,
+            "payload": payload,
+            "next_runs": [
+                datetime.datetime.fromisoformat(moment)
+                for moment in payload["schedule"]["next_runs"]
+            ],
+            "schedule_description": payload["schedule"].get("description", ""),
+            "output_columns": output_columns,
+            "mapping_error": mapping_error,
+            "can_write": can_write(request.user, activation.workspace),
+            **runs_context(activation),
+        },
+    )
+
+
+def runs_context(activation: Activation) -> dict:
+    runs = list(activation.runs.all()[:RUNS_SHOWN])
+    return {"runs": runs, "any_run_active": any(run.is_active for run in runs)}
+
+
+@login_required
+def run_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run history table alone; the activation page polls it while a run is active."""
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    return render(
+        request,
+        "activations/_run_history.html",
+        {"activation": activation, **runs_context(activation)},
+    )
+
+
+@login_required
+@require_POST
+def activation_set_enabled(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    enabled = request.POST.get("enabled") == "true"
+    services.set_enabled(activation, enabled)
+    messages.success(request, "Activation enabled." if enabled else "Activation disabled.")
+    return redirect("activations:detail", pk=activation.pk)
+
+
+@login_required
+@require_POST
+def activation_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run now: queue a manual run and show it."""
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    try:
+        run = services.request_run(
+            activation=activation, trigger=Run.Trigger.MANUAL, user=request.user
+        )
+    except services.RunConflict as conflict:
+        messages.warning(request, conflict.message)
+        run = conflict.run
+    else:
+        messages.success(request, "Run started.")
+    return redirect("activations:run-detail", pk=activation.pk, run_id=run.pk)
+
+
+@login_required
+@require_POST
+def activation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    segment_id = activation.segment_id
+    services.delete_activation(activation)
+    messages.success(request, f"Activation “{activation.name}” deleted.")
+    return redirect("segments:segment-detail", pk=segment_id)
+
+
+# ---- Runs ----
+
+
+def get_run(request, pk: int, run_id: int) -> Run:
+    return get_object_or_404(
+        Run.objects.filter(
+            activation__in=Activation.objects.visible_to(request.user)
+        ).select_related("activation__segment", "requested_by"),
+        pk=run_id,
+        activation_id=pk,
+    )
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    run = get_run(request, pk, run_id)
+    template = (
+        "activations/_run_body.html"
+        if request.headers.get("HX-Request")
+        else ("activations/run_detail.html")
+    )
+    return render(
+        request,
+        template,
+        {
+            "run": run,
+            "activation": run.activation,
+            "failed_rows": run.failed_rows.all()[:FAILED_ROWS_SHOWN],
+            "can_write": can_write(request.user, run.activation.workspace),
+        },
+    )
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    run = get_run(request, pk, run_id)
+    require_write(request, run.activation.workspace)
+    services.cancel_run(run, user=request.user)
+    messages.info(request, "Cancellation requested.")
+    return redirect("activations:run-detail", pk=pk, run_id=run.pk)
+
+
+@login_required
+def run_failed_rows(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    """The run's failed rows as CSV: its output columns plus Salesforce's sf__Error."""
+    run = get_run(request, pk, run_id)
+    response = StreamingHttpResponse(failed_rows_csv(run), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-failed-rows.csv"'
+    return response

@@ -1,0 +1,18 @@
+"""Connection URLs, including the OAuth callback registered in the Salesforce connected app."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "connectors"
+
+urlpatterns = [
+    path("connections/", views.connection_list, name="list"),
+    path("connections/new/", views.connection_create, name="create"),
+    path("connections/test/", views.connection_test, name="test-selected"),
+    path("connections/oauth/callback/", views.oauth_callback, name="oauth-callback"),
+    path("connections/<int:pk>/", views.connection_edit, name="edit"),
+    path("connections/<int:pk>/test/", views.connection_test, name="test"),
+    path("connections/<int:pk>/delete/", views.connection_delete, name="delete"),
+    path("connections/<int:pk>/oauth/", views.oauth_start, name="oauth-start"),
+]

@@ -1,0 +1,343 @@
+"""Audience Studio pages: parent segments (with CSV upload) and segments (with the rule builder)."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from common.validation import InvalidInput
+from workspaces.models import can_write
+from workspaces.views import current_workspace, require_write
+
+from . import audience, rules, services
+from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadForm
+from .models import ParentSegment, Profile, Segment
+
+SAMPLE_ROWS = 20
+# An upload can report thousands of bad rows; the page shows the first ones and the total.
+SHOWN_IMPORT_ERRORS = 200
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("segments:parent-list")
+
+
+# ---- Parent segments ----
+
+
+@login_required
+def parent_list(request: HttpRequest) -> HttpResponse:
+    workspace = current_workspace(request)
+    parents = ParentSegment.objects.filter(workspace=workspace).prefetch_related("segments")
+    return render(request, "segments/parent_list.html", {"parents": parents})
+
+
+@login_required
+def parent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
+    return render_parent_detail(request, parent, UploadForm())
+
+
+def render_parent_detail(request, parent, upload_form, *, import_result=None, status=200):
+    names = parent.column_names
+    sample = [
+        [profile.attributes.get(name) for name in names]
+        for profile in Profile.objects.filter(parent_segment=parent).order_by("pk")[:SAMPLE_ROWS]
+    ]
+    context = {
+        "parent": parent,
+        "sample_rows": sample,
+        "segments": parent.segments.all(),
+        "upload_form": upload_form,
+        "can_write": can_write(request.user, parent.workspace),
+        "import_result": import_result,
+        "import_errors": import_result.errors[:SHOWN_IMPORT_ERRORS] if import_result else [],
+    }
+    return render(request, "segments/parent_detail.html", context, status=status)
+
+
+@login_required
+def parent_create(request: HttpRequest) -> HttpResponse:
+    workspace = current_workspace(request)
+    if request.method == "POST":
+        require_write(request, workspace)
+        form = ParentSegmentForm(request.POST)
+        if form.is_valid():
+            try:
+                parent = services.create_parent_segment(workspace=workspace, data=form.payload())
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, f"Parent segment “{parent.name}” created.")
+                return redirect("segments:parent-detail", pk=parent.pk)
+    else:
+        form = ParentSegmentForm(initial={"columns": [{"name": "customer_id", "type": "string"}]})
+    return render(
+        request,
+        "segments/parent_form.html",
+        {"form": form, "column_types": COLUMN_TYPE_CHOICES, "parent": None},
+        status=400 if form.errors or form.column_errors else 200,
+    )
+
+
+@login_required
+def parent_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
+    require_write(request, parent.workspace)
+    if request.method == "POST":
+        form = ParentSegmentForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_parent_segment(parent, data=form.payload())
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, "Parent segment saved.")
+                return redirect("segments:parent-detail", pk=parent.pk)
+    else:
+        form = ParentSegmentForm(
+            initial={
+                "name": parent.name,
+                "description": parent.description,
+                "key_column": parent.key_column,
+                "columns": parent.columns,
+            }
+        )
+    return render(
+        request,
+        "segments/parent_form.html",
+        {"form": form, "column_types": COLUMN_TYPE_CHOICES, "parent": parent},
+        status=400 if form.errors or form.column_errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Import a CSV of profiles. Answers JSON to the page's XHR uploader, HTML otherwise."""
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
+    require_write(request, parent.workspace)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        if wants_json:
+            return JsonResponse({"form_errors": form.errors.get_json_data()}, status=400)
+        return render_parent_detail(request, parent, form, status=400)
+    result = services.import_profiles_file(
+        parent_segment=parent, file=form.cleaned_data["file"], mode=form.cleaned_data["mode"]
+    )
+    parent.refresh_from_db()
+    status = 400 if result.errors else 200
+    if wants_json:
+        if not result.errors:
+            # The uploader reloads the page on success; the message is shown there.
+            messages.success(request, f"Imported {result.rows_imported} rows.")
+        return JsonResponse(
+            {
+                "rows_imported": result.rows_imported,
+                "row_count": parent.row_count,
+                "error_count": result.error_count,
+                "errors": [
+                    {"line": error.line, "column": error.column, "message": error.message}
+                    for error in result.errors[:SHOWN_IMPORT_ERRORS]
+                ],
+            },
+            status=status,
+        )
+    if not result.errors:
+        messages.success(request, f"Imported {result.rows_imported} rows.")
+        return redirect("segments:parent-detail", pk=parent.pk)
+    return render_parent_detail(request, parent, form, import_result=result, status=status)
+
+
+# ---- Segments ----
+
+
+@login_required
+def segment_list(request: HttpRequest) -> HttpResponse:
+    workspace = current_workspace(request)
+    segments = Segment.objects.filter(workspace=workspace).select_related("parent_segment")
+    folders: dict[str, list[Segment]] = {}
+    for segment in segments:
+        folders.setdefault(segment.folder, []).append(segment)
+    return render(
+        request,
+        "segments/segment_list.html",
+        {"folders": sorted(folders.items()), "nav_item": "segments"},
+    )
+
+
+@login_required
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
+    )
+    return render(
+        request,
+        "segments/segment_detail.html",
+        {
+            "segment": segment,
+            "rules_text": describe_rules(segment.rules),
+            "activations": segment.activations.select_related("connection"),
+            "can_write": can_write(request.user, segment.workspace),
+            "nav_item": "segments",
+        },
+    )
+
+
+@login_required
+def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
+    """The audience size as text, loaded lazily by the lists (counting can take a moment)."""
+    segment = get_object_or_404(Segment.objects.visible_to(request.user), pk=pk)
+    return HttpResponse(f"{audience.size(segment):,}")
+
+
+@login_required
+def segment_create(request: HttpRequest) -> HttpResponse:
+    workspace = current_workspace(request)
+    parents = ParentSegment.objects.filter(workspace=workspace)
+    if request.method == "POST":
+        require_write(request, workspace)
+        form = SegmentForm(request.POST, parent_segments=parents)
+        if form.is_valid():
+            try:
+                segment = services.create_segment(workspace=workspace, data=form.payload())
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, f"Segment “{segment.name}” created.")
+                return redirect("segments:segment-detail", pk=segment.pk)
+    else:
+        form = SegmentForm(
+            parent_segments=parents,
+            initial={
+                "parent_segment": request.GET.get("parent"),
+                "folder": request.GET.get("folder", ""),
+            },
+        )
+    return render_segment_form(request, form, parents, segment=None)
+
+
+@login_required
+def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment.objects.visible_to(request.user), pk=pk)
+    require_write(request, segment.workspace)
+    parents = ParentSegment.objects.filter(workspace=segment.workspace)
+    if request.method == "POST":
+        form = SegmentForm(request.POST, parent_segments=parents)
+        if form.is_valid():
+            try:
+                services.update_segment(segment, data=form.payload())
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                messages.success(request, "Segment saved.")
+                return redirect("segments:segment-detail", pk=segment.pk)
+    else:
+        form = SegmentForm(
+            parent_segments=parents,
+            initial={
+                "parent_segment": segment.parent_segment_id,
+                "name": segment.name,
+                "description": segment.description,
+                "folder": segment.folder,
+                "rules": segment.rules,
+            },
+        )
+    return render_segment_form(request, form, parents, segment=segment)
+
+
+def render_segment_form(request, form, parents, *, segment):
+    columns_by_parent = {str(parent.pk): parent.columns for parent in parents}
+    return render(
+        request,
+        "segments/segment_form.html",
+        {
+            "form": form,
+            "segment": segment,
+            "builder_config": {
+                "columns_by_parent": columns_by_parent,
+                "rules": json.loads(form.rules_json() or "{}"),
+                "errors": form.rule_errors,
+                "operators_by_type": rules.OPERATORS_BY_TYPE,
+            },
+            "nav_item": "segments",
+        },
+        status=400 if form.errors or form.rule_errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def audience_size(request: HttpRequest) -> JsonResponse:
+    """The size of an unsaved rule tree, for the builder's live count.
+
+    Body: {"parent_segment": id, "rules": {...}} -> {"size": n} or {"errors": {path: [...]}}.
+    """
+    try:
+        body = json.loads(request.body)
+        parent_id = int(body["parent_segment"])
+        rule_tree = body["rules"]
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"errors": {"": ["The request could not be read."]}}, status=400)
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=parent_id)
+    try:
+        rules.validate(rule_tree, parent.columns)
+    except InvalidInput as error:
+        return JsonResponse({"errors": error.errors})
+    unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
+    return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
+
+
+OPERATOR_TEXT = {
+    "eq": "=",
+    "ne": "≠",
+    "in": "in",
+    "not_in": "not in",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "between": "between",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "is_null": "is empty",
+    "is_not_null": "is not empty",
+    "before": "before",
+    "after": "after",
+    "within_last_days": "within the last",
+}
+
+
+def describe_rules(tree: dict, *, nested: bool = False) -> str:
+    """A one-line reading of a rule tree, e.g. `country = "JP" AND (age ≥ 30 OR consent = true)`."""
+    conditions = (tree or {}).get("conditions") or []
+    if not conditions:
+        return "" if nested else "Every profile (no conditions)"
+    joiner = f" {str(tree.get('type', 'and')).upper()} "
+    parts = []
+    for item in conditions:
+        if "conditions" in item:
+            inner = describe_rules(item, nested=True)
+            if inner:
+                parts.append(f"({inner})" if len(item["conditions"]) > 1 else inner)
+        else:
+            parts.append(describe_condition(item))
+    return joiner.join(parts)
+
+
+def describe_condition(condition: dict) -> str:
+    operator = condition.get("operator", "")
+    text = f"{condition.get('column', '?')} {OPERATOR_TEXT.get(operator, operator)}"
+    value = condition.get("value")
+    if operator in ("is_null", "is_not_null"):
+        return text
+    if operator == "between" and isinstance(value, list) and len(value) == 2:
+        return f"{text} {json.dumps(value[0])} and {json.dumps(value[1])}"
+    if operator == "within_last_days":
+        return f"{text} {value} days"
+    return f"{text} {json.dumps(value, ensure_ascii=False)}"
