@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from activations import services
+from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
 from activations.serializers import (
     ActivationSerializer,
@@ -25,6 +26,7 @@ from common.api import (
     CSVRenderer,
     PageNumberPagination,
     RunCreateThrottle,
+    WorkspaceScopedModelViewSet,
     WorkspaceScopedViewSetMixin,
     idempotency_key,
     invalid_input_errors,
@@ -33,7 +35,7 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError
 
 
-class ActivationViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
+class ActivationViewSet(WorkspaceScopedModelViewSet):
     """Activations: a segment, a connection, export settings, an output mapping, a schedule
     and notifications. Preview and validate change nothing, so viewers may call them."""
 
@@ -114,6 +116,7 @@ class ActivationViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
         methods=["get", "post"],
         throttle_classes=[RunCreateThrottle],
         pagination_class=PageNumberPagination,
+        filter_backends=[],
     )
     def runs(self, request, pk=None):
         """GET: this activation's runs, newest first. POST: queue a run now (202); 409 while
@@ -162,9 +165,12 @@ class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = RunFilter
 
     def get_queryset(self):
-        return Run.objects.filter(
-            activation__workspace__memberships__user=self.request.user
-        ).select_related("activation")
+        user = self.request.user
+        if not user.is_authenticated:
+            return Run.objects.none()
+        return Run.objects.filter(activation__workspace__memberships__user=user).select_related(
+            "activation"
+        )
 
     def workspace_id_of(self, run) -> int:
         return run.activation.workspace_id
@@ -180,7 +186,7 @@ class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """The rows Salesforce refused, as CSV: the run's columns plus `sf__Error`."""
         run = self.get_object()
         response = StreamingHttpResponse(
-            services.failed_rows_csv(run), content_type="text/csv; charset=utf-8"
+            failed_rows_csv(run), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-failed-rows.csv"'
         return response

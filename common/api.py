@@ -18,7 +18,8 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
 from django.db.models import ProtectedError
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import exceptions, pagination, permissions, serializers, status
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import exceptions, pagination, permissions, serializers, status, viewsets
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
@@ -263,6 +264,7 @@ class WorkspaceField(serializers.IntegerField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_JSON_INTEGER)
         kwargs.setdefault(
@@ -412,7 +414,11 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        error = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
+        component = ResolvedComponent(
+            name="Error", type=ResolvedComponent.SCHEMA, schema=ERROR_SCHEMA, object="Error"
+        )
+        self.registry.register_on_missing(component)
+        error = {"content": {"application/json": {"schema": component.ref}}}
         codes = {"400": "Invalid input, parameters or body"}
         if self.view.get_authenticators() and self.view.get_permissions():
             codes["401"] = "Not authenticated"
@@ -438,9 +444,10 @@ class WorkspaceScopedViewSetMixin:
     """A viewset over a model with a `workspace` foreign key.
 
     Lists and lookups only ever see the user's workspaces (others' objects are 404); a user
-    with no workspace gets a personal one on first use; creating resolves the workspace
-    (given, or the user's only one) and needs the owner or editor role in it; writes run in
-    one transaction, so a rejected request changes nothing.
+    with no workspace gets a personal one on first use. WorkspaceScopedModelViewSet adds the
+    writes: creating resolves the workspace (given, or the user's only one) and needs the
+    owner or editor role in it; writes run in one transaction, so a rejected request changes
+    nothing.
     """
 
     model = None
@@ -477,12 +484,12 @@ class WorkspaceScopedViewSetMixin:
                 )
             workspace = workspaces[0] if workspaces else ensure_personal_workspace(user)
         else:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 0 < value <= MAX_JSON_INTEGER
-            ):
+            if isinstance(value, bool):
                 raise exceptions.ValidationError({"workspace": ["A valid integer is required."]})
+            try:
+                value = WorkspaceField().run_validation(value)
+            except exceptions.ValidationError as invalid:
+                raise exceptions.ValidationError({"workspace": invalid.detail}) from None
             workspace = workspaces_of(user).filter(pk=value).first()
             if workspace is None:
                 raise exceptions.ValidationError(
@@ -505,6 +512,10 @@ class WorkspaceScopedViewSetMixin:
         }
         if errors:
             raise exceptions.ValidationError(errors)
+
+
+class WorkspaceScopedModelViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
+    """A full CRUD viewset over a workspace-owned model; perform_* hooks call the services."""
 
     def create(self, request, *args, **kwargs):
         self.workspace = self.resolve_workspace(request.data)

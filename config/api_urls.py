@@ -9,10 +9,12 @@ from drf_spectacular.views import (
 from rest_framework.routers import DefaultRouter
 
 from activations.api import ActivationViewSet, RunViewSet
+from connectors.api import ConnectionViewSet
 from workspaces.api import LogoutAllView, LogoutView, TokenView, WorkspaceViewSet
 
 router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("connections", ConnectionViewSet, basename="connection")
 router.register("activations", ActivationViewSet, basename="activation")
 router.register("runs", RunViewSet, basename="run")
 

@@ -1,0 +1,66 @@
+"""API shape of connections: secrets are write-only, a response says only which are set."""
+
+from rest_framework import serializers
+
+from common.api import MAX_JSON_INTEGER, StrictSerializer, WorkspaceField
+from connectors.models import Connection
+from connectors.registry import KIND_CHOICES
+
+
+def secret_field(label: str) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=10_000,
+        help_text=f"{label}; write-only. Left out or blank on update keeps the stored one.",
+    )
+
+
+class SecretsSetSerializer(serializers.Serializer):
+    """Which secrets are stored (never their values)."""
+
+    password = serializers.BooleanField()
+    security_token = serializers.BooleanField()
+    client_secret = serializers.BooleanField()
+    refresh_token = serializers.BooleanField()
+    session_id = serializers.BooleanField()
+
+
+class ConnectionSerializer(StrictSerializer):
+    """A saved Salesforce login."""
+
+    id = serializers.IntegerField(read_only=True)
+    workspace = WorkspaceField()
+    name = serializers.CharField(max_length=200)
+    type = serializers.ChoiceField(choices=KIND_CHOICES, source="kind", required=False)
+    login_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        help_text="Login host (login, test or My Domain); for Session ID, the instance URL.",
+    )
+    auth_method = serializers.ChoiceField(choices=Connection.AuthMethod.choices, required=False)
+    username = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    password = secret_field("Password")
+    security_token = secret_field("Security token (may also be appended to the password)")
+    client_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    client_secret = secret_field("Connected app client secret")
+    refresh_token = secret_field("OAuth refresh token")
+    session_id = secret_field("Session ID")
+    retry_initial_delay = serializers.FloatField(
+        required=False, help_text="Seconds before the first retry (0-300); doubles each time."
+    )
+    retry_limit = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_JSON_INTEGER, help_text="0-10"
+    )
+    secrets = SecretsSetSerializer(source="secrets_set", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    """The outcome of logging in: {"ok": true} or {"ok": false, "error": "..."}."""
+
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False)
