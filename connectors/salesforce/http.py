@@ -71,6 +71,13 @@ def error_message(response: requests.Response) -> str:
     return status_text(response)
 
 
+def answer_text(response: requests.Response) -> str:
+    """ "503 Service Unavailable (SERVER_UNAVAILABLE: ...)": the status and Salesforce's error."""
+    status = status_text(response)
+    detail = error_message(response)
+    return status if detail == status else f"{status} ({detail})"
+
+
 def status_text(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason or ''}".strip()
 
@@ -129,7 +136,7 @@ class HttpClient:
                 logger.debug("%s %s -> %s", method, path, response.status_code)
                 if transient is None or not transient(response):
                     return response
-                problem = error_message(response)
+                problem = answer_text(response)
                 response.close()
             logger.info(
                 "%s %s failed (attempt %s of %s): %s", method, path, attempt + 1, attempts, problem
