@@ -10,10 +10,13 @@ from rest_framework.routers import DefaultRouter
 
 from activations.api import ActivationViewSet, RunViewSet
 from connectors.api import ConnectionViewSet
+from segments.api import ParentSegmentViewSet, SegmentViewSet
 from workspaces.api import LogoutAllView, LogoutView, TokenView, WorkspaceViewSet
 
 router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("parent-segments", ParentSegmentViewSet, basename="parent-segment")
+router.register("segments", SegmentViewSet, basename="segment")
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("activations", ActivationViewSet, basename="activation")
 router.register("runs", RunViewSet, basename="run")

@@ -1,0 +1,135 @@
+"""API views for parent segments (with their CSV upload) and segments."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from activations.models import Activation
+from common.api import (
+    ERROR_SCHEMA,
+    Conflict,
+    CSVUploadParser,
+    WorkspaceScopedModelViewSet,
+)
+from segments import services
+from segments.loading import MODES
+from segments.models import ParentSegment, Segment
+from segments.serializers import (
+    ImportResultSerializer,
+    ParentSegmentSerializer,
+    ProfileUploadSerializer,
+    SegmentSerializer,
+)
+
+
+def service_data(serializer) -> dict:
+    """The fields sent, as plain data; on update the services keep the others."""
+    data = {key: value for key, value in serializer.validated_data.items() if key != "workspace"}
+    if "columns" in data:
+        data["columns"] = [dict(column) for column in data["columns"]]
+    return data
+
+
+def refuse_if_activated(activations) -> None:
+    """409 while activations depend on what is being deleted: deleting it would delete them
+    (and their schedules) as a side effect nobody asked for."""
+    names = list(activations.values_list("name", flat=True)[:5])
+    if names:
+        raise Conflict(f"Used by activation(s) {', '.join(names)}: delete those first.")
+
+
+class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
+    """Customer master tables; their rows come from CSV uploads."""
+
+    model = ParentSegment
+    serializer_class = ParentSegmentSerializer
+    filterset_fields = ["workspace"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_parent_segment(
+            workspace=self.workspace, data=service_data(serializer)
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_parent_segment(
+            serializer.instance, data=service_data(serializer)
+        )
+
+    def perform_destroy(self, instance):
+        refuse_if_activated(Activation.objects.filter(segment__parent_segment=instance))
+        instance.delete()
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ProfileUploadSerializer,
+            "text/csv": OpenApiTypes.BINARY,
+        },
+        parameters=[
+            OpenApiParameter(
+                "mode",
+                str,
+                enum=list(MODES),
+                description=(
+                    "replace (default): the rows become exactly the file's; "
+                    "upsert: the file's rows are added or replaced by key."
+                ),
+            )
+        ],
+        responses={
+            200: ImportResultSerializer,
+            400: OpenApiResponse(
+                {"oneOf": [{"$ref": "#/components/schemas/ImportResult"}, ERROR_SCHEMA]},
+                description="The file has errors (nothing was imported), or the request is bad",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, CSVUploadParser])
+    def profiles(self, request, pk=None):
+        """Upload the rows as CSV; a file with any error imports nothing (400)."""
+        parent = self.get_object()
+        file = request.data.get("file")
+        if not hasattr(file, "read"):
+            raise exceptions.ValidationError(
+                {
+                    "file": [
+                        "Send the CSV in the multipart field `file`, "
+                        "or as the body with Content-Type: text/csv."
+                    ]
+                }
+            )
+        try:
+            result = services.import_profiles_file(
+                parent_segment=parent, file=file, mode=request.query_params.get("mode", "replace")
+            )
+        finally:
+            file.close()
+        body = ImportResultSerializer(result).data
+        return Response(body, status=status.HTTP_200_OK if result.ok else 400)
+
+
+class SegmentViewSet(WorkspaceScopedModelViewSet):
+    """Audiences defined by rules over a parent segment; `size` is counted on every read."""
+
+    model = Segment
+    serializer_class = SegmentSerializer
+    filterset_fields = ["workspace", "parent_segment", "folder"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("parent_segment")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_segment(
+            workspace=self.workspace, data=service_data(serializer)
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_segment(
+            serializer.instance, data=service_data(serializer)
+        )
+
+    def perform_destroy(self, instance):
+        refuse_if_activated(instance.activations.all())
+        instance.delete()
