@@ -1041,3 +1041,349 @@ def test_multipart_create_starts_at_upload_complete(salesforce_emulator):
     assert response.json()["state"] == "UploadComplete"
     assert info["state"] == "JobComplete"
     assert [r["LastName"] for r in salesforce_emulator.records("Contact")] == ["Multi"]
+
+
+# --- query jobs ------------------------------------------------------------------------------
+
+
+def create_query(api: Api, soql: str, operation: str = "query") -> dict:
+    response = api.request(
+        "POST", f"{API}/jobs/query", json={"operation": operation, "query": soql}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_query_job_selects_by_key_list(salesforce_emulator):
+    ada, _, alan = salesforce_emulator.insert_records(
+        "Contact",
+        [
+            {"LastName": "Lovelace", "Customer_Key__c": "K-1", "Email": "ada@example.com"},
+            {"LastName": "Hopper", "Customer_Key__c": "K-2"},
+            {"LastName": "Turing", "Customer_Key__c": "K-3", "HasOptedOutOfEmail": True},
+        ],
+    )
+    api = Api(salesforce_emulator)
+
+    job = create_query(
+        api,
+        "SELECT Id, Customer_Key__c, Email, HasOptedOutOfEmail FROM Contact WHERE Customer_Key__c IN ('K-1', 'k-3')",
+    )
+    info = api.wait(job["id"], kind="query")
+    response = api.request(
+        "GET", f"{API}/jobs/query/{job['id']}/results", headers={"Accept": "text/csv"}
+    )
+
+    assert job["state"] == "UploadComplete"
+    assert job["operation"] == "query"
+    assert job["object"] == "Contact"
+    assert info["jobType"] == "V2Query"
+    assert info["numberRecordsProcessed"] == 2
+    assert response.text == (
+        '"Id","Customer_Key__c","Email","HasOptedOutOfEmail"\n'
+        f'"{ada}","K-1","ada@example.com","false"\n'
+        f'"{alan}","K-3","","true"\n'
+    )
+    assert response.headers["Sforce-Locator"] == "null"
+    assert response.headers["Sforce-NumberOfRecords"] == "2"
+
+
+def test_query_job_where_equals_and_and(salesforce_emulator):
+    salesforce_emulator.insert_records(
+        "Lead",
+        [
+            {"LastName": "A", "Company": "Acme", "Email": "a@acme.test"},
+            {"LastName": "B", "Company": "Acme"},
+            {"LastName": "C", "Company": "Other", "Email": "a@acme.test"},
+        ],
+    )
+    api = Api(salesforce_emulator)
+
+    job = create_query(
+        api, "select LastName from Lead where Company = 'Acme' and Email = 'A@acme.test'"
+    )
+    api.wait(job["id"], kind="query")
+
+    text = api.request("GET", f"{API}/jobs/query/{job['id']}/results").text
+    assert text == '"LastName"\n"A"\n'
+
+
+def test_query_results_page_with_locator(salesforce_emulator):
+    ids = salesforce_emulator.insert_records("Contact", [{"LastName": f"N{i}"} for i in range(5)])
+    api = Api(salesforce_emulator)
+    job = create_query(api, "SELECT Id FROM Contact")
+    api.wait(job["id"], kind="query")
+    pages, locator = [], None
+
+    while locator != "null":
+        params = {"maxRecords": 2, **({"locator": locator} if locator else {})}
+        response = api.request("GET", f"{API}/jobs/query/{job['id']}/results", params=params)
+        locator = response.headers["Sforce-Locator"]
+        pages.append((response.headers["Sforce-NumberOfRecords"], rows(response.text)[1:]))
+
+    assert [count for count, _ in pages] == ["2", "2", "1"]
+    assert [row[0] for _, page in pages for row in page] == ids
+
+
+def test_query_all_includes_deleted_records(salesforce_emulator):
+    kept, deleted = salesforce_emulator.insert_records(
+        "Contact", [{"LastName": "Kept"}, {"LastName": "Deleted"}]
+    )
+    api = Api(salesforce_emulator)
+    api.run(f"Id\n{deleted}\n", object="Contact", operation="delete")
+
+    query_job = create_query(api, "SELECT Id, IsDeleted FROM Contact")
+    all_job = create_query(api, "SELECT Id, IsDeleted FROM Contact", operation="queryAll")
+    api.wait(query_job["id"], kind="query")
+    api.wait(all_job["id"], kind="query")
+
+    assert rows(api.request("GET", f"{API}/jobs/query/{query_job['id']}/results").text)[1:] == [
+        [kept, "false"]
+    ]
+    assert rows(api.request("GET", f"{API}/jobs/query/{all_job['id']}/results").text)[1:] == [
+        [kept, "false"],
+        [deleted, "true"],
+    ]
+
+
+def test_query_with_unknown_field_or_object_is_rejected(salesforce_emulator):
+    api = Api(salesforce_emulator)
+
+    field = api.request(
+        "POST", f"{API}/jobs/query", json={"operation": "query", "query": "SELECT Foo FROM Contact"}
+    )
+    entity = api.request(
+        "POST", f"{API}/jobs/query", json={"operation": "query", "query": "SELECT Id FROM Nope"}
+    )
+
+    assert field.status_code == 400
+    assert field.json()[0]["errorCode"] == "INVALID_FIELD"
+    assert field.json()[0]["message"].startswith("No such column 'Foo' on entity 'Contact'.")
+    assert entity.status_code == 400
+    assert entity.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_query_jobs_need_api_47(salesforce_emulator):
+    response = Api(salesforce_emulator).request(
+        "POST",
+        "/services/data/v46.0/jobs/query",
+        json={"operation": "query", "query": "SELECT Id FROM Contact"},
+    )
+
+    assert response.status_code == 404
+
+
+def test_rest_query_returns_records_with_attributes(salesforce_emulator):
+    [record_id] = salesforce_emulator.insert_records(
+        "Contact", [{"LastName": "Q", "Customer_Key__c": "K"}]
+    )
+
+    body = (
+        Api(salesforce_emulator)
+        .request("GET", f"{API}/query/", params={"q": "SELECT Id, LastName FROM Contact"})
+        .json()
+    )
+
+    assert body == {
+        "totalSize": 1,
+        "done": True,
+        "records": [
+            {
+                "attributes": {"type": "Contact", "url": f"{API}/sobjects/Contact/{record_id}"},
+                "Id": record_id,
+                "LastName": "Q",
+            }
+        ],
+    }
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_injected_503_answers_the_next_matching_call_only(salesforce_emulator):
+    salesforce_emulator.inject("http_error", status=503, path=r"/jobs/ingest$", method="POST")
+    api = Api(salesforce_emulator)
+
+    first = api.request(
+        "POST", f"{API}/jobs/ingest", json={"object": "Contact", "operation": "insert"}
+    )
+    second = api.request(
+        "POST", f"{API}/jobs/ingest", json={"object": "Contact", "operation": "insert"}
+    )
+
+    assert first.status_code == 503
+    assert first.json()[0]["errorCode"] == "SERVER_UNAVAILABLE"
+    assert second.status_code == 200
+    assert len(salesforce_emulator.jobs) == 1
+
+
+def test_injected_errors_can_repeat(salesforce_emulator):
+    salesforce_emulator.inject("http_error", status=500, path="/limits", times=2)
+    api = Api(salesforce_emulator)
+
+    statuses = [api.request("GET", f"{API}/limits/").status_code for _ in range(3)]
+
+    assert statuses == [500, 500, 200]
+
+
+def test_injected_timeout_outlasts_the_client_and_the_call_still_takes_effect(salesforce_emulator):
+    salesforce_emulator.inject("timeout", seconds=1.5, path=r"/jobs/ingest$", method="POST")
+    api = Api(salesforce_emulator)
+
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.session.post(
+            f"{salesforce_emulator.url}{API}/jobs/ingest",
+            json={"object": "Contact", "operation": "insert"},
+            headers={"Authorization": f"Bearer {api.token}"},
+            timeout=0.3,
+        )
+    time.sleep(1.5)
+
+    assert [job.state for job in salesforce_emulator.jobs] == ["Open"]
+
+
+def test_injected_request_limit_is_403(salesforce_emulator):
+    salesforce_emulator.inject("request_limit")
+    api = Api(salesforce_emulator)
+
+    response = api.request("GET", f"{API}/sobjects/Contact/describe")
+
+    assert response.status_code == 403
+    assert response.json() == [
+        {"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}
+    ]
+    assert api.request("GET", f"{API}/sobjects/Contact/describe").status_code == 200
+
+
+def test_injected_session_expiry_then_login_again_works(salesforce_emulator):
+    token = xml_text(soap_login(salesforce_emulator), "sessionId")
+    api = Api(salesforce_emulator, token=token)
+    job = api.create_job(object="Contact", operation="insert")
+    salesforce_emulator.inject("session_expired", path="/batches")
+
+    expired = api.upload(job, "LastName\nA\n")
+    still_expired = api.request("GET", f"{API}/jobs/ingest/{job['id']}")
+    api.token = xml_text(soap_login(salesforce_emulator), "sessionId")
+    uploaded = api.upload(job, "LastName\nA\n")
+
+    assert expired.status_code == 401
+    assert expired.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert still_expired.status_code == 401
+    assert uploaded.status_code == 201
+
+
+def test_injected_lock_errors_fail_the_next_rows(salesforce_emulator):
+    salesforce_emulator.inject("unable_to_lock_row", times=2)
+    api = Api(salesforce_emulator)
+
+    info = api.run("LastName\nA\nB\nC\n", object="Contact", operation="insert")
+
+    assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (3, 2)
+    failed = rows(api.result(info["id"], "failedResults"))
+    assert [row[2] for row in failed[1:]] == ["A", "B"]
+    for row in failed[1:]:
+        assert re.fullmatch(
+            r"UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records: 003\w{15}:--",
+            row[1],
+        )
+    assert [r["LastName"] for r in salesforce_emulator.records("Contact")] == ["C"]
+
+
+def test_injected_lock_errors_can_pick_rows(salesforce_emulator):
+    [existing] = salesforce_emulator.insert_records(
+        "Contact", [{"LastName": "Old", "Customer_Key__c": "K-2"}]
+    )
+    salesforce_emulator.inject(
+        "unable_to_lock_row", times=None, when=lambda row: row["Customer_Key__c"] == "K-2"
+    )
+    api = Api(salesforce_emulator)
+
+    info = api.run(
+        "Customer_Key__c,LastName\nK-1,A\nK-2,B\n",
+        object="Contact",
+        operation="upsert",
+        externalIdFieldName="Customer_Key__c",
+    )
+
+    failed = rows(api.result(info["id"], "failedResults"))
+    assert failed[1][:2] == [
+        existing,
+        f"UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records: {existing}:--",
+    ]
+    assert len(failed) == 2
+
+
+def test_injected_job_failure_leaves_rows_unprocessed(salesforce_emulator):
+    salesforce_emulator.inject(
+        "job_failed", message="InternalServerError : retried 20 times", processed_rows=1
+    )
+    api = Api(salesforce_emulator)
+
+    info = api.run("LastName\nA\nB\nC\n", object="Contact", operation="insert")
+
+    assert info["state"] == "Failed"
+    assert info["errorMessage"] == "InternalServerError : retried 20 times"
+    assert info["numberRecordsProcessed"] == 1
+    assert len(rows(api.result(info["id"], "successfulResults"))) == 2
+    assert api.result(info["id"], "unprocessedrecords") == "LastName\nB\nC\n"
+    assert [r["LastName"] for r in salesforce_emulator.records("Contact")] == ["A"]
+
+
+def test_upload_over_the_byte_limit_is_rejected(salesforce_emulator):
+    salesforce_emulator.settings.max_upload_bytes = 20
+    api = Api(salesforce_emulator)
+    job = api.create_job(object="Contact", operation="insert")
+
+    small = api.upload(api.create_job(object="Contact", operation="insert"), "LastName\nA\n")
+    large = api.upload(job, "LastName\n" + "A\n" * 20)
+
+    assert small.status_code == 201
+    assert large.status_code == 400
+    assert large.json()[0]["errorCode"] == "CLIENTINPUTERROR"
+
+
+def test_upload_over_the_record_limit_is_rejected(salesforce_emulator):
+    salesforce_emulator.settings.max_records_per_upload = 2
+    api = Api(salesforce_emulator)
+
+    two = api.upload(api.create_job(object="Contact", operation="insert"), "LastName\nA\nB\n")
+    three = api.upload(api.create_job(object="Contact", operation="insert"), "LastName\nA\nB\nC\n")
+
+    assert two.status_code == 201
+    assert three.status_code == 400
+    assert three.json()[0]["errorCode"] == "CLIENTINPUTERROR"
+
+
+def test_requests_log_records_the_call_sequence(salesforce_emulator):
+    api = Api(salesforce_emulator)
+
+    info = api.run("LastName\nA\n", object="Contact", operation="insert")
+
+    log = salesforce_emulator.requests_log
+    assert log[:3] == [
+        ("POST", f"{API}/jobs/ingest"),
+        ("PUT", f"{API}/jobs/ingest/{info['id']}/batches"),
+        ("PATCH", f"{API}/jobs/ingest/{info['id']}"),
+    ]
+    assert set(log[3:]) == {("GET", f"{API}/jobs/ingest/{info['id']}")}
+
+
+def test_reset_forgets_records_jobs_and_faults(salesforce_emulator):
+    salesforce_emulator.insert_records("Contact", [{"LastName": "A"}])
+    salesforce_emulator.inject("request_limit", times=None)
+
+    salesforce_emulator.reset()
+
+    assert salesforce_emulator.records("Contact") == []
+    assert salesforce_emulator.jobs == []
+    assert Api(salesforce_emulator).request("GET", f"{API}/limits/").status_code == 200
+
+
+def test_fixture_allows_and_trusts_the_emulator(salesforce_emulator, settings):
+    import os
+
+    assert salesforce_emulator.host in settings.SALESFORCE_ALLOWED_HOSTS
+    assert os.environ["REQUESTS_CA_BUNDLE"] == salesforce_emulator.ca_path
+    # A plain requests call with verification on, trusting what the environment says.
+    response = requests.get(f"{salesforce_emulator.url}/services/data/", timeout=10)
+    assert response.status_code == 200

@@ -57,12 +57,16 @@ class Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        too_large = (
-            self.command in ("PUT", "POST") and length > emulator.org.settings.max_upload_bytes
-        )
+        too_large = self.command == "PUT" and length > emulator.org.settings.max_upload_bytes
         if too_large:
-            # Answer without reading the body, then drop the connection.
-            self.close_connection = True
+            # Drain the body without keeping it; closing with unread data would reset the
+            # connection and the client would never see the answer.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             response = Response.json(
                 [
                     {
