@@ -196,12 +196,20 @@ def render_rows(
     if null_value not in NULL_CELLS:
         raise ValueError(f"null_value must be one of: {', '.join(NULL_CELLS)}")
     validate(mapping, columns)
-    plan = [
-        (source, _timestamp_cell if column_type == "timestamp" else _cell)
-        for _, source, column_type in _sources(mapping, columns)
+    sources = _sources(mapping, columns)
+    timestamp_positions = [
+        position
+        for position, (_, _, column_type) in enumerate(sources)
+        if column_type == "timestamp"
     ]
     tail = [_build_string(builder["parts"], context) for builder in mapping.get("strings") or []]
-    return _render(plan, tail, rows, NULL_CELLS[null_value])
+    return _render(
+        [source for _, source, _ in sources],
+        timestamp_positions,
+        tail,
+        rows,
+        NULL_CELLS[null_value],
+    )
 
 
 def format_timestamp(moment: datetime.datetime, timestamp_format: str | None = None) -> str:
@@ -335,14 +343,18 @@ def _build_string(parts: list[dict], context: RenderContext) -> str:
     return "".join(pieces)
 
 
-def _render(plan, tail, rows, null_cell) -> Iterator[list[str]]:
+def _render(sources, timestamp_positions, tail, rows, null_cell) -> Iterator[list[str]]:
+    # This runs once per cell on millions of rows: strings, the common case, pass through
+    # without a function call, and timestamps are fixed up afterwards.
+    cell = _cell
     for row in rows:
-        cells = []
-        append = cells.append
-        for source, cell in plan:
-            value = row.get(source)
-            append(null_cell if value is None else cell(value, null_cell))
-        cells.extend(tail)
+        cells = [
+            value if type(value) is str else null_cell if value is None else cell(value, null_cell)
+            for value in map(row.get, sources)
+        ]
+        for position in timestamp_positions:
+            cells[position] = _timestamp_cell(cells[position])
+        cells += tail
         yield cells
 
 
@@ -374,10 +386,11 @@ def _number(value: float, null_cell: str) -> str:
     return text
 
 
-def _timestamp_cell(value, null_cell: str) -> str:
-    """Stored "...T09:30:00Z" / "...T09:30:00.250000Z" -> Salesforce's ".SSS" precision."""
-    if type(value) is not str or not value.endswith("Z") or len(value) < 20:
-        return _cell(value, null_cell)
-    if value[19:20] != ".":
-        return value
-    return value[:19] + "." + (value[20:-1] + "000")[:3] + "Z"
+def _timestamp_cell(text: str) -> str:
+    """Stored "...T09:30:00Z" / "...T09:30:00.250000Z" -> Salesforce's ".SSS" precision.
+
+    Gets the cell text, so a null cell or a value of another type passes through unchanged.
+    """
+    if len(text) < 21 or text[19] != "." or text[-1] != "Z" or text[10] != "T":
+        return text
+    return text[:19] + "." + (text[20:-1] + "000")[:3] + "Z"
