@@ -203,6 +203,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# Fixed jobs; beat's DatabaseScheduler copies them into its PeriodicTask table at start.
+CELERY_BEAT_SCHEDULE = {
+    # Runs whose worker died are failed (heartbeat older than RUN_STALE_AFTER_SECONDS), and
+    # queued runs whose task message was lost are sent again.
+    "activations-mark-stale-runs": {"task": "activations.mark_stale_runs", "schedule": 60.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
