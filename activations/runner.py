@@ -410,8 +410,9 @@ def _finish(
 
 
 def _unconfirmed_sentence(unconfirmed: int, rows_read: int) -> str:
+    verb = "was" if unconfirmed == 1 else "were"
     return (
-        f"{unconfirmed:,} of the {rows_read:,} rows read were not confirmed by Salesforce "
+        f"{unconfirmed:,} of the {rows_read:,} rows read {verb} not confirmed by Salesforce "
         "(never sent, or sent without a result)."
     )
 

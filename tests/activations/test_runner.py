@@ -1,6 +1,7 @@
 """The runner against a scriptable in-memory destination: counts, statuses, failed rows,
-cancellation, redelivery, auto-disable. End to end against the emulator: test_pipeline.py."""
+cancellation, redelivery, auto-disable; then the pipeline end to end against the emulator."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -429,3 +430,144 @@ def test_a_success_resets_the_failure_count_and_manual_failures_do_not_count(fak
     scheduled_config_failure(activation, fake_connector, 120)
     activation.refresh_from_db()
     assert (activation.enabled, activation.consecutive_failures) == (True, 1)
+
+
+# --- End to end against the Salesforce emulator -----------------------------------------
+
+UPSERT_MAPPING = {
+    "export_all_columns": False,
+    "columns": [
+        {"source": "customer_id", "output": "Customer_Key__c"},
+        {"source": "first_name", "output": "FirstName"},
+        {"source": "last_name", "output": "LastName"},
+        {"source": "email", "output": "Email"},
+    ],
+    "strings": [],
+}
+
+
+def make_emulated_activation(emulator, *, rows: int, **fields) -> Activation:
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, rows)
+    segment = make_segment(parent=parent, name="Japan")
+    connection = make_connection(
+        workspace=workspace, login_url=emulator.url, **fields.pop("connection", {})
+    )
+    fields.setdefault("mode", Activation.Mode.UPDATE)
+    fields.setdefault("upsert", True)
+    fields.setdefault("key", "Customer_Key__c")
+    fields.setdefault("batch_size", 10)
+    fields.setdefault("retry_initial_delay", 0)
+    fields.setdefault("output_mapping", UPSERT_MAPPING)
+    return make_activation(segment=segment, connection=connection, **fields)
+
+
+def run_through_the_task(activation, capture) -> Run:
+    """Request a run and let its task message (published on commit) execute it."""
+    with capture(execute=True):
+        run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL)
+    run.refresh_from_db()
+    return run
+
+
+def contacts_by_key(emulator) -> dict[str, dict]:
+    return {record["Customer_Key__c"]: record for record in emulator.records("Contact")}
+
+
+def test_pipeline_upserts_the_segment_into_salesforce(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_emulated_activation(salesforce_emulator, rows=25)
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert (run.rows_read, run.rows_sent, run.rows_succeeded, run.rows_failed) == (25, 25, 25, 0)
+    assert len(run.salesforce_job_ids) == 3
+    assert set(run.salesforce_job_ids) == {job.id for job in salesforce_emulator.jobs}
+    contacts = contacts_by_key(salesforce_emulator)
+    assert sorted(contacts) == [f"C{number:04d}" for number in range(1, 26)]
+    assert contacts["C0007"]["LastName"] == "Last7"
+    assert contacts["C0007"]["FirstName"] == "First7"
+    assert contacts["C0007"]["Email"] == "customer7@example.com"
+
+
+def test_pipeline_partial_failure_keeps_the_refused_rows_with_sf_error(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_emulated_activation(salesforce_emulator, rows=12)
+    parent = activation.segment.parent_segment
+    for key in ("C0004", "C0009"):
+        profile = Profile.objects.get(parent_segment=parent, key=key)
+        profile.attributes["last_name"] = None  # LastName is required on insert
+        profile.save()
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.PARTIALLY_FAILED
+    assert (run.rows_read, run.rows_sent, run.rows_succeeded, run.rows_failed) == (12, 12, 10, 2)
+    assert sorted(contacts_by_key(salesforce_emulator)) == [
+        f"C{number:04d}" for number in range(1, 13) if number not in (4, 9)
+    ]
+    lines = b"".join(failed_rows_csv(run)).decode().splitlines()
+    assert lines[0] == "Customer_Key__c,FirstName,LastName,Email,sf__Error"
+    assert sorted(lines[1:]) == [
+        "C0004,First4,,customer4@example.com,"
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+        "C0009,First9,,customer9@example.com,"
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+    ]
+
+
+def test_pipeline_with_bad_credentials_fails_on_configuration_and_sends_nothing(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_emulated_activation(
+        salesforce_emulator, rows=5, connection={"password": "wrong-password"}
+    )
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.FAILED
+    assert run.config_error is True
+    assert run.error == (
+        "Salesforce rejected the username, password or security token (or the user is locked out)."
+    )
+    assert (run.rows_read, run.rows_sent, run.rows_succeeded, run.rows_failed) == (0, 0, 0, 0)
+    assert salesforce_emulator.records("Contact") == []
+    assert salesforce_emulator.jobs == []
+    assert "wrong-password" not in str(run.log)
+
+
+def test_pipeline_with_a_field_salesforce_does_not_have_fails_before_any_job(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    mapping = copy.deepcopy(UPSERT_MAPPING)
+    mapping["columns"].append({"source": "country", "output": "Country_Code__c"})
+    activation = make_emulated_activation(salesforce_emulator, rows=5, output_mapping=mapping)
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.FAILED
+    assert run.config_error is True
+    assert "Country_Code__c" in run.error
+    assert salesforce_emulator.jobs == []
+
+
+def test_check_destination_and_preview_use_the_run_settings(salesforce_emulator):
+    activation = make_emulated_activation(salesforce_emulator, rows=3)
+
+    services.check_destination(activation)
+    columns, rows = services.preview(activation, limit=2)
+
+    assert columns == ["Customer_Key__c", "FirstName", "LastName", "Email"]
+    assert rows == [
+        ["C0001", "First1", "Last1", "customer1@example.com"],
+        ["C0002", "First2", "Last2", "customer2@example.com"],
+    ]
+    activation.key = "FirstName"  # neither an External ID nor an idLookup field
+    with pytest.raises(ConnectorError) as raised:
+        services.check_destination(activation)
+    assert raised.value.retryable is False
+    assert "FirstName" in raised.value.message

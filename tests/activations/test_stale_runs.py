@@ -1,0 +1,270 @@
+"""Runs whose worker died are found by their stale heartbeat and failed; lost task messages
+are sent again; an upsert activation killed halfway and run again leaves no duplicates."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from activations import runner, services
+from activations.models import Activation, Run
+from connectors import registry
+from connectors.salesforce.connector import SalesforceConnector
+from tests.activations.fake_connector import register_fake_connector
+from tests.activations.test_runner import UPSERT_MAPPING, make_profiles
+from tests.factories import (
+    make_activation,
+    make_connection,
+    make_parent_segment,
+    make_segment,
+    make_workspace,
+)
+
+pytestmark = pytest.mark.django_db
+
+STALE_AFTER = 600
+
+
+def make_fake_activation(workspace, name: str, **fields) -> Activation:
+    parent = make_parent_segment(workspace=workspace, name=f"{name} parent")
+    make_profiles(parent, 3)
+    return make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=workspace, kind="fake"),
+        name=name,
+        output_mapping={"export_all_columns": True, "columns": [], "strings": []},
+        **fields,
+    )
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_only_runs_silent_for_longer_than_the_limit_are_marked_failed(monkeypatch):
+    register_fake_connector(monkeypatch)
+    workspace = make_workspace()
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=STALE_AFTER + 5)
+    silent = Run.objects.create(
+        activation=make_fake_activation(workspace, "Silent"),
+        status=Run.Status.RUNNING,
+        started_at=long_ago - timedelta(minutes=3),
+        heartbeat_at=long_ago,
+        rows_read=300,
+        rows_succeeded=100,
+        rows_failed=0,
+    )
+    never_beat = Run.objects.create(
+        activation=make_fake_activation(workspace, "Never beat"),
+        status=Run.Status.RUNNING,
+        started_at=long_ago,
+    )
+    alive = Run.objects.create(
+        activation=make_fake_activation(workspace, "Alive"),
+        status=Run.Status.RUNNING,
+        started_at=long_ago,
+        heartbeat_at=now - timedelta(seconds=STALE_AFTER - 30),
+    )
+
+    assert runner.mark_stale_runs() == 2
+
+    silent.refresh_from_db()
+    assert silent.status == Run.Status.FAILED
+    assert silent.error == (
+        "The worker stopped while the run was in progress (no heartbeat since "
+        f"{long_ago:%Y-%m-%d %H:%M:%S} UTC). 200 of the 300 rows read were not confirmed by "
+        "Salesforce (never sent, or sent without a result)."
+    )
+    assert silent.rows_sent == 100
+    assert silent.finished_at is not None
+    assert silent.log[-1]["message"] == silent.error
+    never_beat.refresh_from_db()
+    assert never_beat.status == Run.Status.FAILED
+    assert never_beat.error == (
+        "The worker stopped while the run was in progress (no heartbeat since "
+        f"{long_ago:%Y-%m-%d %H:%M:%S} UTC)."
+    )
+    alive.refresh_from_db()
+    assert alive.status == Run.Status.RUNNING
+    assert alive.error == ""
+    assert runner.mark_stale_runs() == 0
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_a_dead_run_is_mailed_as_a_failure(monkeypatch):
+    register_fake_connector(monkeypatch)
+    activation = make_fake_activation(
+        make_workspace(), "Nightly", notify_emails=["ops@example.com"]
+    )
+    long_ago = timezone.now() - timedelta(seconds=STALE_AFTER + 5)
+    run = Run.objects.create(
+        activation=activation,
+        status=Run.Status.RUNNING,
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+    )
+
+    runner.mark_stale_runs()
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == f"Activation Nightly: run {run.pk} failed"
+    assert "The worker stopped while the run was in progress" in mail.outbox[0].body
+    # Dying is not a configuration error: it does not count toward auto-disable.
+    activation.refresh_from_db()
+    assert activation.consecutive_failures == 0
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_a_queued_run_no_worker_started_is_sent_again(monkeypatch):
+    destination = register_fake_connector(monkeypatch)
+    activation = make_fake_activation(make_workspace(), "Lost message")
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    long_ago = timezone.now() - timedelta(seconds=STALE_AFTER + 5)
+    Run.objects.filter(pk=run.pk).update(
+        queued_at=long_ago, progress={"due_at": long_ago.isoformat()}
+    )
+
+    runner.mark_stale_runs()
+
+    # Celery is eager in tests, so the message sent again ran the run at once.
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.rows_succeeded == 3
+    assert len(destination.written) == 3
+    messages = [entry["message"] for entry in run.log]
+    assert "No worker had started the run; its task message was sent again." in messages
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_a_delayed_scheduled_run_is_not_sent_again_before_it_is_due(monkeypatch):
+    destination = register_fake_connector(monkeypatch)
+    activation = make_fake_activation(make_workspace(), "Delayed", delay_seconds=3600)
+    with time_machine.travel(timezone.now() - timedelta(seconds=STALE_AFTER + 5)):
+        run = services.request_run(
+            activation=activation,
+            trigger=Run.Trigger.SCHEDULE,
+            scheduled_for=timezone.now().replace(second=0, microsecond=0),
+            publish=False,
+        )
+
+    runner.mark_stale_runs()
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED
+    assert len(run.log) == 1
+    assert destination.written == []
+
+
+# --- A worker killed halfway through an upsert ------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """What the runner sees of a SIGKILL: nothing after this point runs in the worker."""
+
+
+class DyingSink:
+    """Passes everything to the real sink, then dies once `reports` jobs were reported."""
+
+    def __init__(self, sink, reports: int) -> None:
+        self.sink = sink
+        self.reports_left = reports
+
+    def job_started(self, job_id):
+        self.sink.job_started(job_id)
+
+    def rows_succeeded(self, count):
+        self.sink.rows_succeeded(count)
+        self.reports_left -= 1
+        if self.reports_left == 0:
+            raise WorkerKilled()
+
+    def rows_failed(self, rows):
+        self.sink.rows_failed(rows)
+
+    def log(self, message):
+        self.sink.log(message)
+
+
+class ConnectorKilledAfterTwoJobs(SalesforceConnector):
+    """The real Salesforce connector in a worker that dies after two jobs completed."""
+
+    def write(self, params, columns, rows, sink):
+        return super().write(params, columns, rows, DyingSink(sink, reports=2))
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_an_upsert_killed_halfway_and_run_again_leaves_no_duplicates(
+    salesforce_emulator, monkeypatch
+):
+    monkeypatch.setitem(
+        registry.CONNECTORS,
+        "salesforce_killed",
+        ("Dies", "tests.activations.test_stale_runs.ConnectorKilledAfterTwoJobs"),
+    )
+    registry.connector_class.cache_clear()
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, 50)
+    connection = make_connection(
+        workspace=workspace, login_url=salesforce_emulator.url, kind="salesforce_killed"
+    )
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=connection,
+        mode=Activation.Mode.UPDATE,
+        upsert=True,
+        key="Customer_Key__c",
+        batch_size=10,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        retry_initial_delay=0,
+        output_mapping=UPSERT_MAPPING,
+    )
+    killed = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+
+    # Given a worker that dies after Salesforce took the first two jobs
+    with pytest.raises(WorkerKilled):
+        runner.execute_run(killed.pk)
+
+    killed.refresh_from_db()
+    assert killed.status == Run.Status.RUNNING
+    assert killed.rows_succeeded == 20
+    first_ids = {
+        record["Customer_Key__c"]: record["Id"] for record in salesforce_emulator.records("Contact")
+    }
+    assert len(first_ids) == 20
+    # and the run blocks a new one while it looks alive,
+    with pytest.raises(services.RunConflict):
+        services.request_run(activation=activation, trigger=Run.Trigger.MANUAL)
+
+    # when the heartbeat has been silent past the limit, the run is found dead
+    with time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)):
+        assert runner.mark_stale_runs() == 1
+    killed.refresh_from_db()
+    assert killed.status == Run.Status.FAILED
+    # The writer had read one row of the third chunk when the worker died.
+    assert killed.rows_read == 21
+    assert killed.error.startswith("The worker stopped while the run was in progress")
+    assert killed.error.endswith(
+        "1 of the 21 rows read was not confirmed by Salesforce "
+        "(never sent, or sent without a result)."
+    )
+
+    # and running the activation again upserts every row once.
+    connection.kind = "salesforce"
+    connection.save()
+    again = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    finished = runner.execute_run(again.pk)
+
+    assert finished.status == Run.Status.SUCCEEDED
+    assert (finished.rows_read, finished.rows_succeeded) == (50, 50)
+    records = salesforce_emulator.records("Contact")
+    keys = [record["Customer_Key__c"] for record in records]
+    assert len(records) == 50
+    assert sorted(keys) == [f"C{number:04d}" for number in range(1, 51)]
+    # The rows the dead run wrote were updated in place, not inserted again.
+    assert {key: first_ids[key] for key in first_ids} == {
+        record["Customer_Key__c"]: record["Id"]
+        for record in records
+        if record["Customer_Key__c"] in first_ids
+    }
