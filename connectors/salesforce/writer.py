@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
+from common.csvio import encode_row
 from connectors.base import ConnectorError, ExportParams, FailedRow, ResultSink, WriteResult
 
 from .bulk import BulkApi, Cancelled
@@ -31,13 +32,6 @@ MAX_SOQL_CHARS = 90_000
 SPOOL_BYTES = 8 * 1024 * 1024
 LOCK_ERROR_CODE = "UNABLE_TO_LOCK_ROW"
 NUMERIC_TYPES = {"int", "long", "double", "currency", "percent"}
-
-
-def encode_row(values: Sequence[str]) -> bytes:
-    """One CSV line: RFC 4180 quoting where needed, UTF-8, LF ending (the job's lineEnding)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue().encode("utf-8")
 
 
 @dataclass
