@@ -1387,3 +1387,14 @@ def test_fixture_allows_and_trusts_the_emulator(salesforce_emulator, settings):
     # A plain requests call with verification on, trusting what the environment says.
     response = requests.get(f"{salesforce_emulator.url}/services/data/", timeout=10)
     assert response.status_code == 200
+
+
+def test_daily_request_allowance_runs_out(salesforce_emulator):
+    salesforce_emulator.settings.daily_api_requests = 2
+    api = Api(salesforce_emulator)
+
+    responses = [api.request("GET", f"{API}/limits/") for _ in range(3)]
+
+    assert [response.status_code for response in responses] == [200, 200, 403]
+    assert responses[0].headers["Sforce-Limit-Info"] == "api-usage=1/2"
+    assert responses[2].json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"

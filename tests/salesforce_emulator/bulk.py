@@ -395,7 +395,8 @@ def list_jobs(org: Org, request: Request, version: float) -> Response:
     job_type = request.query.get("jobType")
     records = []
     if job_type in (None, "", "V2Ingest"):
-        records = [job.list_info() for job in org.ingest_jobs.values() if not job.deleted]
+        with org.lock:
+            records = [job.list_info() for job in org.ingest_jobs.values() if not job.deleted]
     return Response.json({"done": True, "records": records, "nextRecordsUrl": None})
 
 

@@ -141,7 +141,8 @@ def info(org: Org, request: Request, version: float, job_id: str) -> Response:
 
 
 def list_jobs(org: Org, request: Request, version: float) -> Response:
-    records = [job.info(full=True) for job in org.query_jobs.values() if not job.deleted]
+    with org.lock:
+        records = [job.info(full=True) for job in org.query_jobs.values() if not job.deleted]
     return Response.json({"done": True, "records": records, "nextRecordsUrl": None})
 
 

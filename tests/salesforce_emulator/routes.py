@@ -103,6 +103,8 @@ def call(org: Org, request: Request, item: Route, params: dict) -> Response:
         if session is None:
             raise invalid_session()
         request.user = org.user(session.username)
+    if data_call and org.api_requests >= org.settings.daily_api_requests:
+        raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     if "kind" in params:
         params["kind"] = params["kind"].lower()
     response = item.handler(org, request, **params)

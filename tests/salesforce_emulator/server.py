@@ -221,11 +221,13 @@ class SalesforceEmulator:
     @property
     def jobs(self) -> list:
         """Ingest jobs in creation order (IngestJob objects; .full_info() gives the JSON)."""
-        return list(self.org.ingest_jobs.values())
+        with self.org.lock:
+            return list(self.org.ingest_jobs.values())
 
     @property
     def query_jobs(self) -> list:
-        return list(self.org.query_jobs.values())
+        with self.org.lock:
+            return list(self.org.query_jobs.values())
 
     @property
     def requests_log(self) -> list[tuple[str, str]]:
