@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import requests
+from django.db import DatabaseError
+from django.db import connection as db_connection
 
 from connectors.base import ConnectorError
 
@@ -48,6 +50,9 @@ SOAP_FAULT_MESSAGES = {
         "use OAuth or client credentials instead."
     ),
 }
+
+# The writer's job threads are named so; a database connection one of them opens is its own.
+WORKER_THREAD_PREFIX = "salesforce-job"
 
 SESSION_EXPIRED_MESSAGE = (
     "The Salesforce session id has expired or is invalid: paste a new session id into the "
@@ -265,7 +270,25 @@ def _token_request(connection, http: HttpClient, form: dict[str, str]) -> Token:
     if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
         raise _not_salesforce(login_url, path, response)
     instance_url = _instance_url(str(body.get("instance_url") or login_url))
+    rotated = body.get("refresh_token")
+    if form["grant_type"] == "refresh_token" and rotated and rotated != connection.refresh_token:
+        _store_rotated_refresh_token(connection, str(rotated))
     return Token(instance_url=instance_url, access_token=str(body["access_token"]))
+
+
+def _store_rotated_refresh_token(connection, refresh_token: str) -> None:
+    """With refresh token rotation on, each refresh hands out a new token and retires the
+    old one, so the new one must be saved or the next run could not log in."""
+    connection.refresh_token = refresh_token
+    if connection.pk is None:
+        return
+    try:
+        type(connection).objects.filter(pk=connection.pk).update(refresh_token=refresh_token)
+    except DatabaseError:
+        logger.exception("Could not save the rotated refresh token of connection %s", connection.pk)
+    finally:
+        if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            db_connection.close()  # the job worker's own connection, opened just for this
 
 
 class SalesforceSession:

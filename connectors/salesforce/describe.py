@@ -90,9 +90,9 @@ def check_export(
         raise ConnectorError(f"Unknown mode {params.mode!r}.", field="export.mode")
     version = api_version_number(params.api_version)
     if needs_query(params) and version < MIN_QUERY_API_VERSION:
-        what = "truncate" if params.mode == "truncate" else f"update by {params.key}"
+        what = "Truncate" if params.mode == "truncate" else f"Update by {params.key}"
         raise ConnectorError(
-            f"{what.capitalize()} runs Bulk API 2.0 query jobs, which need API version "
+            f"{what} runs Bulk API 2.0 query jobs, which need API version "
             f"{MIN_QUERY_API_VERSION} or later.",
             field="export.api_version",
         )

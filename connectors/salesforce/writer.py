@@ -17,6 +17,7 @@ from typing import IO
 from common.csvio import encode_row
 from connectors.base import ConnectorError, ExportParams, FailedRow, ResultSink, WriteResult
 
+from .auth import WORKER_THREAD_PREFIX
 from .bulk import BulkApi, Cancelled
 from .http import RetryPolicy
 
@@ -397,7 +398,9 @@ def run_chunks(
             finally:
                 chunk.close()
 
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_JOBS, thread_name_prefix="bulk") as pool:
+    with ThreadPoolExecutor(
+        max_workers=MAX_PARALLEL_JOBS, thread_name_prefix=WORKER_THREAD_PREFIX
+    ) as pool:
         try:
             for chunk in chunks:
                 while len(in_flight) >= MAX_PARALLEL_JOBS and not first_error:
