@@ -1398,3 +1398,74 @@ def test_daily_request_allowance_runs_out(salesforce_emulator):
     assert [response.status_code for response in responses] == [200, 200, 403]
     assert responses[0].headers["Sforce-Limit-Info"] == "api-usage=1/2"
     assert responses[2].json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_lead_requires_company_and_defaults_status(salesforce_emulator):
+    api = Api(salesforce_emulator)
+
+    info = api.run(
+        "LastName,Company,Status\nA,Acme,\nB,,\nC,Acme,Bogus\n", object="Lead", operation="insert"
+    )
+
+    failed = rows(api.result(info["id"], "failedResults"))
+    assert [row[1] for row in failed[1:]] == [
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [Company]:Company --",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:bad value for restricted picklist field: Bogus:Status --",
+    ]
+    [lead] = salesforce_emulator.records("Lead")
+    assert (lead["LastName"], lead["Status"], lead["Id"][:3]) == (
+        "A",
+        "Open - Not Contacted",
+        "00Q",
+    )
+
+
+def test_text_checks_length_email_and_read_only_fields(salesforce_emulator):
+    api = Api(salesforce_emulator)
+
+    info = api.run(
+        f"LastName,Email,Name\n{'x' * 81},,\nB,not-an-email,\nC,,Full Name\n",
+        object="Contact",
+        operation="insert",
+    )
+
+    failed = rows(api.result(info["id"], "failedResults"))
+    assert [row[1] for row in failed[1:]] == [
+        f"STRING_TOO_LONG:Last Name: data value too large: {'x' * 81} (max length=80):LastName --",
+        "INVALID_EMAIL_ADDRESS:Email: invalid email address: not-an-email:Email --",
+        "INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: Name. Please check the "
+        "security settings of this field and verify that it is read/write for your profile or "
+        "permission set.:Name --",
+    ]
+
+
+def test_update_clearing_a_required_field_fails(salesforce_emulator):
+    [record_id] = salesforce_emulator.insert_records("Contact", [{"LastName": "Keep"}])
+    api = Api(salesforce_emulator)
+
+    info = api.run(f"Id,LastName\n{record_id},#N/A\n", object="Contact", operation="update")
+
+    failed = rows(api.result(info["id"], "failedResults"))
+    assert failed[1][:2] == [
+        record_id,
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+    ]
+    assert salesforce_emulator.records("Contact")[0]["LastName"] == "Keep"
+
+
+def test_custom_object_upsert_stores_typed_values(salesforce_emulator):
+    api = Api(salesforce_emulator)
+
+    info = api.run(
+        "Customer_Key__c,Name,Email__c,Segment_Name__c,Exported_At__c,Lifetime_Value__c,Consent__c\n"
+        "K-1,Ada,ada@example.com,VIP,2024-03-01T09:30:00+09:00,1234.5,true\n",
+        object="Audience_Member__c",
+        operation="upsert",
+        externalIdFieldName="Customer_Key__c",
+    )
+
+    assert info["numberRecordsFailed"] == 0
+    [member] = salesforce_emulator.records("Audience_Member__c")
+    assert member["Id"].startswith("a0A")
+    assert member["Exported_At__c"] == "2024-03-01T00:30:00.000+0000"
+    assert (member["Lifetime_Value__c"], member["Consent__c"]) == (1234.5, True)
