@@ -347,16 +347,16 @@ def process(org: Org, job: IngestJob, started: float) -> None:
 
 def apply_row(org: Org, writer: RowWriter, row: list[str]) -> RowResult:
     named = dict(zip(writer.header, row, strict=False))
-    if org.faults.lock_row(named):
-        record_id = writer.target_id(row) or org.id_maker.make(
-            org.schema.key_prefix(writer.object_name)
-        )
-        error = RowError(
-            "UNABLE_TO_LOCK_ROW",
-            f"unable to obtain exclusive access to this record or 1 records: {record_id}",
-        )
-        return RowResult(False, writer.target_id(row), error=error.cell())
-    return writer.apply(row)
+    if not org.faults.lock_row(named):
+        return writer.apply(row)
+    known_id = writer.target_id(row)
+    # The locked record of an insert is some other record (a parent, say): invent its id.
+    locked_id = known_id or org.id_maker.make(org.schema.key_prefix(writer.object_name))
+    error = RowError(
+        "UNABLE_TO_LOCK_ROW",
+        f"unable to obtain exclusive access to this record or 1 records: {locked_id}",
+    )
+    return RowResult(False, known_id, error=error.cell())
 
 
 def record(job: IngestJob, writer: RowWriter, row: list[str], result: RowResult) -> None:
