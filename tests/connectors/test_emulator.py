@@ -1469,3 +1469,11 @@ def test_custom_object_upsert_stores_typed_values(salesforce_emulator):
     assert member["Id"].startswith("a0A")
     assert member["Exported_At__c"] == "2024-03-01T00:30:00.000+0000"
     assert (member["Lifetime_Value__c"], member["Consent__c"]) == (1234.5, True)
+
+
+def test_salesforce_connection_fixture_points_at_the_emulator(
+    salesforce_connection, salesforce_emulator
+):
+    assert salesforce_connection.pk is not None
+    assert salesforce_connection.login_url == salesforce_emulator.url
+    assert salesforce_connection.username == salesforce_emulator.username
