@@ -4,7 +4,7 @@ import pytest
 
 from common.validation import InvalidInput
 from connectors.models import Connection
-from connectors.services import create_connection, update_connection
+from connectors.services import create_connection, test_connection, update_connection
 from tests.factories import make_connection, make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -220,3 +220,17 @@ def test_changing_the_oauth_app_drops_the_refresh_token():
 
     update_connection(connection, data={"client_id": "new-app"})
     assert Connection.objects.get(pk=connection.pk).refresh_token == ""
+
+
+def test_test_connection_answers_none_or_the_reason(salesforce_emulator):
+    connection = create_connection(
+        workspace=make_workspace(),
+        data={**CREDENTIALS, "login_url": salesforce_emulator.url},
+    )
+
+    assert test_connection(connection) is None
+
+    update_connection(connection, data={"password": "wrong"})
+    assert test_connection(connection) == (
+        "Salesforce rejected the username, password or security token (or the user is locked out)."
+    )
