@@ -211,7 +211,7 @@ def schedule_preview_context(schedule_type: str, cron: str, tz_name: str) -> dic
         next_runs = schedules.next_runs(schedule_type, cron, tz_name, count=5)
     except InvalidInput as error:
         messages_ = [
-            f"{path}: {message}" if path else message
+            f"{path.replace('_', ' ')}: {message}" if path else message
             for path, items in error.errors.items()
             for message in items
         ]

@@ -15,6 +15,7 @@
     menu.style.position = "";
     menu.style.left = "";
     menu.style.top = "";
+    menu.style.right = "";
     if (button) button.setAttribute("aria-expanded", "false");
     if (returnFocus && button) button.focus();
     openMenu = null;
@@ -26,6 +27,7 @@
     if (point) {
       // A context menu opens where the pointer is, kept inside the viewport.
       menu.style.position = "fixed";
+      menu.style.right = "auto";
       const width = menu.offsetWidth;
       const height = menu.offsetHeight;
       menu.style.left = Math.min(point.x, window.innerWidth - width - 8) + "px";

@@ -1,0 +1,103 @@
+"""Browser tests: Debian's Chromium driven by Playwright against Django's live server."""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from segments import services as segment_services
+from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_user, make_workspace
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+AXE_SOURCE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+CUSTOMERS_CSV = """customer_id,email,first_name,last_name,country,age,lifetime_value,consent,signup_date,last_seen_at
+C001,aiko@example.jp,Aiko,Tanaka,JP,34,1200.50,true,2023-04-01,2024-05-01T09:30:00Z
+C002,kenji@example.jp,Kenji,Sato,JP,41,310,false,2022-11-15,2024-04-20T18:00:00Z
+C003,mia@example.com,Mia,Smith,US,28,75.25,true,2024-01-09,
+C004,yuki@example.jp,Yuki,Suzuki,JP,,980,true,2021-06-30,2024-05-02T07:15:00Z
+C005,liam@example.co.uk,Liam,Brown,GB,52,4300,true,2020-02-29,2024-03-11T12:00:00Z
+"""
+JAPAN_RULES = {
+    "type": "and",
+    "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
+}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 900}}
+
+
+@pytest.fixture
+def site(live_server, settings):
+    """The live server, with links and the OAuth callback pointing at it."""
+    settings.SITE_URL = live_server.url
+    return live_server
+
+
+@pytest.fixture
+def marketer(transactional_db):
+    """A workspace owner with a parent segment of five customers and a "Japan" segment."""
+    workspace = make_workspace("Acme Marketing")
+    user = make_user("marketer", workspace=workspace, role="owner")
+    parent = make_parent_segment(workspace=workspace, name="Customers", columns=CUSTOMER_COLUMNS)
+    result = segment_services.import_profiles_file(
+        parent_segment=parent, file=io.BytesIO(CUSTOMERS_CSV.encode())
+    )
+    assert result.errors == []
+    segment = segment_services.create_segment(
+        workspace=workspace,
+        data={
+            "parent_segment": parent,
+            "name": "Japan",
+            "description": "Customers in Japan",
+            "folder": "Regions",
+            "rules": JAPAN_RULES,
+        },
+    )
+    return {"workspace": workspace, "user": user, "parent": parent, "segment": segment}
+
+
+def sign_in(page, site, username="marketer", password="password"):
+    page.goto(site.url + "/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url + "/audience/")
+
+
+# While one panel is photographed, the sticky bars stay in place instead of covering it.
+UNSTICK = ".topbar, .sticky-actions, .stepper { position: static !important; }"
+
+
+def screenshot(target, name: str) -> None:
+    """Save a PNG for the README (committed under docs/screenshots/): a whole page, or one
+    element such as an editor panel."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    if hasattr(target, "goto"):
+        target.screenshot(path=path, full_page=True)
+        return
+    style = target.page.add_style_tag(content=UNSTICK)
+    try:
+        target.screenshot(path=path)
+    finally:
+        style.evaluate("node => node.remove()")
