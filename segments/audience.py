@@ -28,21 +28,34 @@ def size(segment: Segment) -> int:
 def iter_rows(segment: Segment, *, chunk_size: int = 2000) -> Iterator[dict]:
     """Yield each matching profile's attributes dict, in key order, in constant memory.
 
-    Pages by key (`key > last key seen`, which the (parent_segment, key) unique index serves)
-    rather than by offset, so each page costs the same however deep into the audience it is,
-    and only one page of rows is held at a time. The rules are compiled once, so a run
-    straddling midnight keeps one meaning of `within_last_days`. Key order is the database's
-    collation order (the same on both backends for ASCII keys).
+    Walks the parent's profiles in windows of `chunk_size` consecutive keys: one query finds
+    the window's last key on the (parent_segment, key) unique index, a second fetches the
+    window's matching rows. Each window costs the same however deep into the parent it is
+    and however selective the rules are; paging the filtered rows with `key > last ORDER BY
+    key LIMIT n` instead lets PostgreSQL, which cannot estimate the JSON conditions, sort all
+    remaining matches for every page. At most one window of rows is held at a time. The rules
+    are compiled once, so a run straddling midnight keeps one meaning of `within_last_days`.
+    Key order is the database's collation order (the same on both backends for ASCII keys).
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    profiles = profiles_of(segment)
+    matching = profiles_of(segment).values_list("attributes", flat=True)
+    keys = (
+        Profile.objects.filter(parent_segment_id=segment.parent_segment_id)
+        .order_by("key")
+        .values_list("key", flat=True)
+    )
     last_key = None
     while True:
-        page = profiles if last_key is None else profiles.filter(key__gt=last_key)
-        chunk = list(page.values_list("key", "attributes")[:chunk_size])
-        for _key, attributes in chunk:
-            yield attributes
-        if len(chunk) < chunk_size:
+        if last_key is None:
+            window_keys, window = keys, matching
+        else:
+            window_keys = keys.filter(key__gt=last_key)
+            window = matching.filter(key__gt=last_key)
+        window_end = list(window_keys[chunk_size - 1 : chunk_size])
+        if window_end:
+            window = window.filter(key__lte=window_end[0])
+        yield from list(window)
+        if not window_end:
             return
-        last_key = chunk[-1][0]
+        last_key = window_end[0]

@@ -1,5 +1,8 @@
 """A segment's audience: the matching profiles, their count, and the row stream."""
 
+import collections
+import tracemalloc
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -77,8 +80,10 @@ def test_iter_rows_yields_attribute_dicts_in_key_order(parent):
     assert rows[3] == {"customer_id": "d4", "country": "JP", "age": None}
 
 
-@pytest.mark.parametrize(("chunk_size", "queries"), [(1, 6), (2, 3), (4, 2), (5, 2), (6, 1)])
-def test_iter_rows_pages_by_key_in_chunks(parent, chunk_size, queries):
+# Two queries per window of chunk_size keys (its last key, then its matching rows), and a
+# final window past the last full one.
+@pytest.mark.parametrize(("chunk_size", "queries"), [(1, 12), (2, 6), (4, 4), (5, 4), (6, 2)])
+def test_iter_rows_walks_the_keys_in_windows(parent, chunk_size, queries):
     everyone = make_segment(parent=parent)
 
     with CaptureQueriesContext(connection) as captured:
@@ -86,9 +91,20 @@ def test_iter_rows_pages_by_key_in_chunks(parent, chunk_size, queries):
 
     assert keys == ["a1", "b2", "c3", "d4", "e5"]
     assert len(captured) == queries
-    # Keyset pagination: each page asks for at most chunk_size rows, none skips by OFFSET.
-    assert all(f"LIMIT {chunk_size}" in query["sql"] for query in captured)
-    assert not any("OFFSET" in query["sql"] for query in captured)
+
+
+def test_a_window_without_matches_is_skipped(parent):
+    only_e5 = make_segment(
+        parent=parent,
+        rules={
+            "type": "and",
+            "conditions": [{"column": "country", "operator": "eq", "value": "US"}],
+        },
+    )
+
+    rows = list(audience.iter_rows(only_e5, chunk_size=2))
+
+    assert rows == [{"customer_id": "e5", "country": "US", "age": 50}]
 
 
 def test_iter_rows_filters_by_the_rules(adults_in_japan):
@@ -105,12 +121,12 @@ def test_iter_rows_is_lazy_and_holds_one_chunk(parent):
         first = next(rows)
         second = next(rows)
     assert (first["customer_id"], second["customer_id"]) == ("a1", "b2")
-    assert len(captured) == 1
+    assert len(captured) == 2
 
     with CaptureQueriesContext(connection) as captured:
         third = next(rows)
     assert third["customer_id"] == "c3"
-    assert len(captured) == 1
+    assert len(captured) == 2
 
 
 def test_iter_rows_survives_rows_deleted_between_pages(parent):
@@ -138,3 +154,33 @@ def test_rules_that_no_longer_fit_the_parent_raise_invalid_input(parent, adults_
         audience.size(adults_in_japan)
 
     assert list(caught.value.errors) == ["conditions[1].column"]
+
+
+def test_iter_rows_memory_stays_flat_as_the_audience_grows(db):
+    parent = make_parent_segment(workspace=make_workspace())
+    Profile.objects.bulk_create(
+        Profile(
+            parent_segment=parent,
+            key=f"k{number:05d}",
+            attributes={"customer_id": f"k{number:05d}", "email": "x" * 500, "age": number},
+        )
+        for number in range(4000)
+    )
+    everyone = make_segment(parent=parent)
+
+    def peak_bytes(consume):
+        tracemalloc.start()
+        try:
+            consume()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    holding_all = peak_bytes(lambda: list(audience.iter_rows(everyone, chunk_size=100)))
+    streaming = peak_bytes(
+        lambda: collections.deque(audience.iter_rows(everyone, chunk_size=100), maxlen=0)
+    )
+
+    # All 4,000 rows held take well over 2 MB; a stream holds one window of 100 rows.
+    assert holding_all > 2_000_000
+    assert streaming < holding_all / 8
