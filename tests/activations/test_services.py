@@ -2,10 +2,13 @@
 runs, preview."""
 
 import copy
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.db import connection as db_connection
 from django_celery_beat.models import PeriodicTask
 
 from activations import runner, services
@@ -648,3 +651,74 @@ def test_preview_gives_the_first_rows_as_a_run_would_send_them(fake_activation):
 
     assert columns == ["Customer_Key__c", "LastName", "Email"]
     assert rows == [["C1", "#N/A", "c1@x.jp"], ["C2", "#N/A", "c2@x.jp"]]
+
+
+# --- Races (PostgreSQL: row locks; SQLite serialises every writer anyway) ----------------
+
+requires_postgres = pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="concurrent writers need PostgreSQL; SQLite's IMMEDIATE transactions serialise them",
+)
+
+
+def at_once(count: int, request) -> list[str]:
+    """Call `request` from `count` threads released together; their outcomes."""
+    barrier = threading.Barrier(count)
+
+    def attempt(_):
+        barrier.wait()
+        try:
+            run = request()
+            return "queued" if run is not None else "skipped"
+        except services.RunConflict:
+            return "refused"
+        finally:
+            db_connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return sorted(pool.map(attempt, range(count)))
+
+
+def plain_activation() -> Activation:
+    workspace = make_workspace()
+    return make_activation(
+        segment=make_segment(parent=make_parent_segment(workspace=workspace)),
+        connection=make_connection(workspace=workspace),
+    )
+
+
+@pytest.mark.postgres
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("trigger", [Run.Trigger.MANUAL, Run.Trigger.API])
+def test_concurrent_run_requests_queue_exactly_one_run(trigger):
+    activation = plain_activation()
+
+    outcomes = at_once(
+        8,
+        lambda: services.request_run(activation=activation, trigger=trigger, publish=False),
+    )
+
+    assert outcomes == ["queued"] + ["refused"] * 7
+    assert Run.objects.filter(activation=activation).count() == 1
+
+
+@pytest.mark.postgres
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_firings_of_one_slot_queue_exactly_one_run():
+    activation = plain_activation()
+    slot = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+
+    outcomes = at_once(
+        8,
+        lambda: services.request_run(
+            activation=activation,
+            trigger=Run.Trigger.SCHEDULE,
+            scheduled_for=slot,
+            publish=False,
+        ),
+    )
+
+    assert outcomes == ["queued"] + ["skipped"] * 7
+    assert Run.objects.filter(activation=activation, scheduled_for=slot).count() == 1

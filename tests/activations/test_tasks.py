@@ -221,7 +221,10 @@ def test_stale_runs_are_looked_for_by_the_periodic_task_and_at_worker_start(
 def test_beat_installs_the_stale_run_task_to_run_every_minute():
     from django_celery_beat.schedulers import DatabaseScheduler
 
-    DatabaseScheduler(app=app)
+    # What beat's setup_schedule does for each configured entry (the scheduler itself would
+    # close the test's database connection).
+    for name, fields in app.conf.beat_schedule.items():
+        DatabaseScheduler.Entry.from_entry(name, app=app, **fields)
 
     task = PeriodicTask.objects.get(name="activations-mark-stale-runs")
     assert task.task == "activations.mark_stale_runs"
