@@ -255,7 +255,11 @@ class JobRunner:
         return outcome
 
     def _run_job(self, chunk: Chunk) -> dict:
-        """Create, upload, close and wait for one job; returns its final JobInfo."""
+        """Create, upload, close and wait for one job; returns its final JobInfo.
+
+        Whatever goes wrong once the job exists, the job is aborted, so that Salesforce
+        does not go on with rows we are about to report as failed.
+        """
         bulk = self.bulk
         for attempt in range(self.retry.limit + 1):
             try:
@@ -267,17 +271,17 @@ class JobRunner:
             except ConnectorError as exc:
                 raise _JobTrouble(exc, f"Not sent: {exc.message}") from None
             job_id = job["id"]
-            self.events.job_started(job_id)
             try:
-                bulk.upload(job, chunk.file)
-            except ConnectorError as exc:
-                bulk.abort_job(job_id)
-                if exc.retryable and attempt < self.retry.limit:
-                    self.events.log(f"Upload to job {job_id} failed ({exc.message}); new job")
-                    bulk.sleep(self.retry.delay(attempt))
-                    continue
-                raise _JobTrouble(exc, f"Not sent: {exc.message}") from None
-            try:
+                self.events.job_started(job_id)
+                try:
+                    bulk.upload(job, chunk.file)
+                except ConnectorError as exc:
+                    if exc.retryable and attempt < self.retry.limit:
+                        bulk.abort_job(job_id)
+                        self.events.log(f"Upload to job {job_id} failed ({exc.message}); new job")
+                        bulk.sleep(self.retry.delay(attempt))
+                        continue
+                    raise _JobTrouble(exc, f"Not sent: {exc.message}") from None
                 bulk.close_job(job_id)
                 return bulk.wait_for_job(job_id)
             except ConnectorError as exc:
@@ -285,11 +289,18 @@ class JobRunner:
                 raise _JobTrouble(
                     exc, f"Outcome unknown (job {job_id} was aborted): {exc.message}"
                 ) from None
-            except Cancelled:
+            except Cancelled:  # wait_for_job aborted the job
                 raise _JobTrouble(
                     ConnectorError("The run was cancelled."),
                     f"Cancelled (job {job_id} was aborted)",
                 ) from None
+            except _JobTrouble:
+                bulk.abort_job(job_id)
+                raise
+            except BaseException:
+                # The caller is going away (a cancel raised by the sink, an interrupt).
+                bulk.abort_job(job_id)
+                raise
         raise AssertionError("unreachable")
 
     def _collect(

@@ -262,3 +262,49 @@ def test_an_expired_pasted_session_id_is_a_clear_terminal_error(salesforce_emula
     assert raised.value.retryable is False
     assert len(sink.failed) == 3
     assert salesforce_emulator.records("Contact") == []
+
+
+class StopRun(Exception):
+    pass
+
+
+class StoppingSink(RecordingSink):
+    """Raises once `stop_at` jobs have started, as the runner's sink does on a cancel."""
+
+    def __init__(self, stop_at: int) -> None:
+        super().__init__()
+        self.stop_at = stop_at
+
+    def job_started(self, job_id: str) -> None:
+        super().job_started(job_id)
+        if len(self.job_ids) == self.stop_at:
+            raise StopRun()
+
+
+def test_a_stop_from_the_sink_aborts_the_job_in_flight_in_serial_mode(
+    salesforce_emulator, connection
+):
+    sink = StoppingSink(stop_at=2)
+
+    with pytest.raises(StopRun):
+        connection.connector.write(
+            export(batch_size=1, concurrency_mode="serial"), ["LastName"], ROWS, sink
+        )
+
+    states = [job.state for job in salesforce_emulator.org.ingest_jobs.values()]
+    assert states == ["JobComplete", "Aborted"]
+    assert last_names(salesforce_emulator) == ["Lovelace"]
+
+
+def test_a_stop_from_the_sink_aborts_every_job_in_flight_in_parallel_mode(
+    salesforce_emulator, connection
+):
+    salesforce_emulator.settings.processing_delay = 1
+    sink = StoppingSink(stop_at=1)
+
+    with pytest.raises(StopRun):
+        connection.connector.write(export(batch_size=1), ["LastName"], ROWS, sink)
+
+    states = [job.state for job in salesforce_emulator.org.ingest_jobs.values()]
+    assert states == ["Aborted"] * 3
+    assert salesforce_emulator.records("Contact") == []
