@@ -299,7 +299,8 @@ def _like_pattern(value: str, *, prefix: bool) -> str:
 
 def _timestamp_text(moment: datetime.datetime) -> str:
     """The fixed-width text Attribute gives timestamps: "YYYY-MM-DDTHH:MM:SS" + 6 digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S%f")
+    naive_utc = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return naive_utc.isoformat(timespec="microseconds").replace(".", "")
 
 
 def _start_of_day(day: datetime.date) -> datetime.datetime:
@@ -367,11 +368,13 @@ class _Compiler:
             return Q(NotIn(attribute, value))
         if operator == "between":
             return Q(Range(attribute, value))
-        if operator == "after" and column_type == "timestamp" and isinstance(value, tuple):
-            # A plain date: after the day ends, i.e. from the start of the next day.
-            return Q(Compare(attribute, value[1], operator=">="))
-        if operator == "before" and isinstance(value, tuple):
-            return Q(Compare(attribute, value[0], operator="<"))
+        if isinstance(value, tuple):
+            # A plain date on a timestamp column: before the day starts, or after it ends
+            # (from the start of the next day).
+            start, next_start = value
+            if operator == "before":
+                return Q(Compare(attribute, start, operator="<"))
+            return Q(Compare(attribute, next_start, operator=">="))
         return Q(Compare(attribute, value, operator=SQL_OPERATORS[operator]))
 
     def _timestamp_operand(self, operator: str, value):

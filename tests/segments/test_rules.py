@@ -764,3 +764,12 @@ def test_column_names_are_single_json_keys_whatever_they_look_like(db):
 
 def test_the_customer_columns_fixture_matches_the_factory(parent):
     assert parent.columns == CUSTOMER_COLUMNS
+
+
+def test_timestamps_before_the_year_1000_keep_their_order(parent):
+    Profile.objects.create(
+        parent_segment=parent, key="g", attributes={"last_seen_at": "0999-06-01T00:00:00Z"}
+    )
+
+    assert matching(parent, one("last_seen_at", "gt", "0999-01-01T00:00:00Z")) == "abceg"
+    assert matching(parent, one("last_seen_at", "lt", "1000-01-01T00:00:00Z")) == "g"
