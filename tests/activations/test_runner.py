@@ -2,10 +2,13 @@
 cancellation, redelivery, auto-disable; then the pipeline end to end against the emulator."""
 
 import copy
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection as db_connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -571,3 +574,44 @@ def test_check_destination_and_preview_use_the_run_settings(salesforce_emulator)
         services.check_destination(activation)
     assert raised.value.retryable is False
     assert "FirstName" in raised.value.message
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="a second thread writing during the run needs PostgreSQL in tests",
+)
+@pytest.mark.django_db(transaction=True)
+@override_settings(RUN_STALE_AFTER_SECONDS=2)
+def test_a_run_waiting_on_a_slow_job_keeps_its_heartbeat_and_is_not_taken_for_dead(
+    salesforce_emulator,
+):
+    # Given a Salesforce job that takes longer than the stale limit, with no row moving
+    salesforce_emulator.settings.processing_delay = 2.5
+    activation = make_emulated_activation(
+        salesforce_emulator,
+        rows=5,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+    )
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    found_dead = []
+
+    def look_for_dead_runs_meanwhile():
+        try:
+            for _ in range(4):
+                time.sleep(1)
+                found_dead.append(runner.mark_stale_runs())
+        finally:
+            db_connection.close()
+
+    watcher = threading.Thread(target=look_for_dead_runs_meanwhile)
+    watcher.start()
+
+    # when the worker runs it with the background heartbeat
+    finished = runner.execute_run(run.pk, background_heartbeat=True)
+    watcher.join()
+
+    # then the watcher never found it dead, and it finished.
+    assert found_dead == [0, 0, 0, 0]
+    assert finished.status == Run.Status.SUCCEEDED
+    assert finished.rows_succeeded == 5
