@@ -121,64 +121,89 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
 def parse_value(column_type: str, text: str):
     """The JSON value of one CSV cell of the given column type; raises ValueError with a reason.
 
-    An empty cell is None. Dates are "YYYY-MM-DD"; timestamps are stored in UTC as
-    "YYYY-MM-DDTHH:MM:SSZ" (with a fraction when there is one); naive timestamps are UTC.
+    An empty cell is None. Strings are kept as written; other values may have spaces around
+    them. Booleans are true/false, 1/0, yes/no in any case. Dates are "YYYY-MM-DD". Timestamps
+    are ISO 8601, naive ones in UTC, stored in UTC as "YYYY-MM-DDTHH:MM:SSZ" (with six
+    fractional digits when there is a fraction).
     """
     if text == "":
         return None
-    if column_type == ColumnType.STRING:
-        if "\x00" in text:
-            # PostgreSQL cannot store NUL in text or JSON.
-            raise ValueError("contains a NUL character")
-        return text
-    value = text.strip()
-    if column_type == ColumnType.INTEGER:
-        if not INTEGER_PATTERN.fullmatch(value):
-            raise ValueError(f"{text!r} is not an integer")
-        number = int(value)
-        if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
-            raise ValueError(f"{text!r} is out of range for an integer (64 bits)")
-        return number
-    if column_type == ColumnType.NUMBER:
-        if not NUMBER_PATTERN.fullmatch(value):
-            raise ValueError(f"{text!r} is not a number")
-        # Integral literals stay integers so that "1000" is exported as 1000, not 1000.0.
-        if "." not in value and "e" not in value.lower() and len(value) <= 19:
-            return int(value)
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{text!r} is out of range for a number")
-        return number
-    if column_type == ColumnType.BOOLEAN:
-        try:
-            return BOOLEANS[value.lower()]
-        except KeyError:
-            raise ValueError(f"{text!r} is not a boolean (use true/false, 1/0 or yes/no)") from None
-    if column_type == ColumnType.DATE:
-        try:
-            if not DATE_PATTERN.fullmatch(value):
-                raise ValueError
-            return datetime.date.fromisoformat(value).isoformat()
-        except ValueError:
-            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-    if column_type == ColumnType.TIMESTAMP:
-        return _parse_timestamp(text, value)
-    raise ValueError(f"unknown column type {column_type!r}")
-
-
-def _parse_timestamp(text: str, value: str) -> str:
     try:
-        moment = datetime.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.UTC)
-        moment = moment.astimezone(datetime.UTC)
+        parse = PARSERS[column_type]
+    except KeyError:
+        raise ValueError(f"unknown column type {column_type!r}") from None
+    return parse(text)
+
+
+def _parse_string(text: str) -> str:
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text or JSON.
+        raise ValueError("contains a NUL character")
+    return text
+
+
+def _parse_integer(text: str) -> int:
+    value = text.strip()
+    if not INTEGER_PATTERN.fullmatch(value):
+        raise ValueError(f"{text!r} is not an integer")
+    number = int(value)
+    if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
+        raise ValueError(f"{text!r} is out of range for an integer (64 bits)")
+    return number
+
+
+def _parse_number(text: str) -> int | float:
+    value = text.strip()
+    if not NUMBER_PATTERN.fullmatch(value):
+        raise ValueError(f"{text!r} is not a number")
+    # Integral literals stay integers so that "1000" is exported as 1000, not 1000.0.
+    if "." not in value and "e" not in value and "E" not in value and len(value) <= 18:
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is out of range for a number")
+    return number
+
+
+def _parse_boolean(text: str) -> bool:
+    try:
+        return BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{text!r} is not a boolean (use true/false, 1/0 or yes/no)") from None
+
+
+def _parse_date(text: str) -> str:
+    value = text.strip()
+    try:
+        if not DATE_PATTERN.fullmatch(value):
+            raise ValueError
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return value
+
+
+def _parse_timestamp(text: str) -> str:
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
         raise ValueError(
             f"{text!r} is not a timestamp (ISO 8601, e.g. 2024-05-01T09:30:00Z)"
         ) from None
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, unlike strftime, always writes four-digit years, so values sort as text.
+    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
+
+
+PARSERS = {
+    ColumnType.STRING: _parse_string,
+    ColumnType.INTEGER: _parse_integer,
+    ColumnType.NUMBER: _parse_number,
+    ColumnType.BOOLEAN: _parse_boolean,
+    ColumnType.DATE: _parse_date,
+    ColumnType.TIMESTAMP: _parse_timestamp,
+}
 
 
 def _decoded_lines(file, errors: _ErrorList) -> Iterator[str]:
@@ -230,6 +255,7 @@ def _checked_chunks(parent: ParentSegment, file, errors: _ErrorList) -> Iterator
     if not _header_is_valid(parent, header, header_line, errors):
         return  # without a usable header no row can be checked
     types = parent.column_types()
+    parsers = [(name, PARSERS[types[name]]) for name in header]
     absent = {name: None for name in parent.column_names if name not in header}
     key_column = parent.key_column
     width = len(header)
@@ -242,9 +268,12 @@ def _checked_chunks(parent: ParentSegment, file, errors: _ErrorList) -> Iterator
             continue
         attributes = dict(absent)
         row_ok = True
-        for name, text in zip(header, cells, strict=True):
+        for (name, parse), text in zip(parsers, cells, strict=True):
+            if text == "":
+                attributes[name] = None
+                continue
             try:
-                attributes[name] = parse_value(types[name], text)
+                attributes[name] = parse(text)
             except ValueError as error:
                 errors.add(line, name, str(error))
                 row_ok = False
@@ -348,8 +377,9 @@ def _write_staged_rows(cursor, parent: ParentSegment, mode: str, staged: int) ->
     insert = (
         f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
         f"SELECT %s, key, attributes FROM {STAGING_TABLE} "
-        # Rows with bad values were staged only for the duplicate check.
-        "WHERE attributes IS NOT NULL ORDER BY line"
+        # Always true here (a file with a bad row stops before); SQLite needs a WHERE before
+        # an upsert's ON CONFLICT to parse it.
+        "WHERE attributes IS NOT NULL"
     )
     if mode == "replace":
         cursor.execute(f"DELETE FROM {profile} WHERE parent_segment_id = %s", [parent.pk])  # noqa: S608
