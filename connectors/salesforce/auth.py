@@ -334,6 +334,7 @@ class SalesforceSession:
         response = self._send(token, method, path, retry=retry, headers=headers, **kwargs)
         if response.status_code != 401:
             return response
+        response.close()
         if self.connection.auth_method == "session_id":
             raise ConnectorError(SESSION_EXPIRED_MESSAGE)
         token = self._login_again(token)

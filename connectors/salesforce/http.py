@@ -117,6 +117,8 @@ class HttpClient:
         certificate that is not trusted is not retried: waiting will not fix it.
         """
         kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        # Salesforce's API does not redirect; following one could lead anywhere.
+        kwargs.setdefault("allow_redirects", False)
         path = urlsplit(url).path
         attempts = retry.limit + 1
         for attempt in range(attempts):
