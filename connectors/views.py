@@ -40,9 +40,11 @@ def connection_create(request: HttpRequest) -> HttpResponse:
     a dialog, and a saved connection is announced to the page (HX-Trigger) instead of a redirect."""
     workspace = current_workspace(request)
     in_dialog = request.GET.get("dialog") == "1"
+    # In the dialog, ids must not collide with the activation form's (both have a "name").
+    auto_id = "id_connection_%s" if in_dialog else "id_%s"
     if request.method == "POST":
         require_write(request, workspace)
-        form = ConnectionForm(request.POST)
+        form = ConnectionForm(request.POST, auto_id=auto_id)
         if form.is_valid():
             try:
                 connection = services.create_connection(workspace=workspace, data=form.payload())
@@ -58,7 +60,7 @@ def connection_create(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Connection “{connection.name}” created.")
                 return redirect("connectors:edit", pk=connection.pk)
     else:
-        form = ConnectionForm()
+        form = ConnectionForm(auto_id=auto_id)
     return render_form(request, form, connection=None, in_dialog=in_dialog)
 
 

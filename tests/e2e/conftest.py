@@ -43,7 +43,12 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1366, "height": 900}}
+    # The emulator's certificate is self-signed; the OAuth round trip visits its authorize page.
+    return {
+        **browser_context_args,
+        "viewport": {"width": 1366, "height": 900},
+        "ignore_https_errors": True,
+    }
 
 
 @pytest.fixture
