@@ -578,6 +578,11 @@ def write(
 ) -> WriteResult:
     """Write rows for the export mode; every row read ends succeeded or failed via `sink`.
 
+    Parallel mode keeps up to MAX_PARALLEL_JOBS jobs in flight (rows are still read in
+    order, by this thread); serial mode runs one job at a time. Both retry rows that failed
+    with UNABLE_TO_LOCK_ROW in new jobs, up to the retry limit; serial mode is the cure when
+    the locks come from our own parallel jobs touching the same parent records.
+
     The returned job ids include the query and delete jobs (lookups, truncate) besides the
     ingest jobs, in the order they were created. Raises ConnectorError after accounting for
     every row already read when Salesforce could not be worked with; no further rows are

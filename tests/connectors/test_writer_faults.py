@@ -168,6 +168,18 @@ def test_serial_mode_retries_rows_locked_by_salesforce(salesforce_emulator, conn
     assert "Retrying 2 rows that failed with UNABLE_TO_LOCK_ROW (retry 1 of 3)" in sink.messages
 
 
+def test_parallel_mode_retries_locked_rows_too(salesforce_emulator, connection):
+    salesforce_emulator.inject("unable_to_lock_row", times=1)
+
+    result = connection.connector.write(
+        export(concurrency_mode="parallel", batch_size=2), ["LastName"], ROWS, RecordingSink()
+    )
+
+    assert last_names(salesforce_emulator) == ["Hopper", "Lovelace", "Turing"]
+    assert (result.rows_succeeded, result.rows_failed) == (3, 0)
+    assert len(result.job_ids) == 3  # two chunks, and one retry of the locked row
+
+
 def test_rows_locked_past_the_retry_limit_fail_with_salesforces_reason(
     salesforce_emulator, connection
 ):
