@@ -218,3 +218,40 @@ def test_truncate_inserts_nothing_when_a_record_cannot_be_deleted(salesforce_emu
     assert raised.value.retryable is True
     assert contacts(salesforce_emulator, "LastName") == [("Old 1",), ("Old 2",)]
     assert (sink.succeeded, sink.failed) == (0, [])
+
+
+def test_truncate_reads_every_page_of_the_id_query(salesforce_emulator, connector, monkeypatch):
+    monkeypatch.setattr("connectors.salesforce.bulk.QUERY_PAGE_RECORDS", 2)
+    salesforce_emulator.insert_records("Contact", [{"LastName": f"Old {i}"} for i in range(5)])
+
+    connector.write(export(mode="truncate"), ["LastName"], [["New"]], RecordingSink())
+
+    assert contacts(salesforce_emulator, "LastName") == [("New",)]
+    assert len(salesforce_emulator.recycle_bin("Contact")) == 5
+    pages = [
+        path for method, path in salesforce_emulator.org.requests_log if path.endswith("/results")
+    ]
+    assert len(pages) == 3
+
+
+def test_update_by_key_splits_long_lookups_into_several_queries(
+    salesforce_emulator, connector, monkeypatch
+):
+    monkeypatch.setattr("connectors.salesforce.writer.MAX_SOQL_CHARS", 120)
+    emails = [f"person{i}@example.com" for i in range(6)]
+    salesforce_emulator.insert_records(
+        "Contact", [{"LastName": f"P{i}", "Email": email} for i, email in enumerate(emails)]
+    )
+
+    result = connector.write(
+        export(mode="update", key="Email"),
+        ["Email", "Phone"],
+        [[email, str(i)] for i, email in enumerate(emails)],
+        RecordingSink(),
+    )
+
+    assert contacts(salesforce_emulator, "Email", "Phone") == [
+        (email, str(i)) for i, email in enumerate(emails)
+    ]
+    assert len(salesforce_emulator.org.query_jobs) == 2  # three emails fit in 120 characters
+    assert result.rows_succeeded == 6
