@@ -56,7 +56,9 @@ def test_editor_creates_a_connection_in_a_dialog_without_losing_the_activation(
     dialog = page.get_by_role("dialog", name="New connection")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Create connection").click()
-    expect(dialog.locator('[data-field="name"] .field-error')).to_have_text("This field is required.")
+    expect(dialog.locator('[data-field="name"] .field-error')).to_have_text(
+        "This field is required."
+    )
     dialog.get_by_label("Name", exact=True).fill("New org")
     dialog.get_by_label("Login URL").fill(salesforce_emulator.url)
     dialog.get_by_label("Username").fill("marketer@example.com")
