@@ -69,11 +69,13 @@ class ChunkWriter:
         # Lives as long as its Chunk, which closes it.
         self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         self.size = self.file.write(encode_row(self.header))
-        self.header_size = self.size
         self.row_count = 0
 
     def add(self, values: Sequence[str]) -> None:
-        self.size += self.file.write(encode_row(values))
+        self.add_line(encode_row(values))
+
+    def add_line(self, line: bytes) -> None:
+        self.size += self.file.write(line)
         self.row_count += 1
 
     def would_exceed(self, line: bytes, max_bytes: int) -> bool:
@@ -94,14 +96,13 @@ def split_rows(
     *,
     batch_size: int,
     max_bytes: int,
-    restore=None,
 ) -> Iterator[Chunk]:
     """Cut rows into chunks of at most `batch_size` rows and `max_bytes` bytes of CSV
     (header included); a single row larger than that still gets a chunk of its own.
 
     Rows are consumed lazily: only the chunk being built is read from `rows`.
     """
-    restore = restore or by_name(columns)
+    restore = by_name(columns)
     writer: ChunkWriter | None = None
     for values in rows:
         line = encode_row(values)
@@ -110,8 +111,7 @@ def split_rows(
             writer = None
         if writer is None:
             writer = ChunkWriter(columns, restore)
-        writer.size += writer.file.write(line)
-        writer.row_count += 1
+        writer.add_line(line)
     if writer is not None:
         yield writer.finish()
 
