@@ -22,6 +22,8 @@ from django.utils import timezone
 from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
+from connectors.models import Connection
+from segments import audience
 
 from . import beat, mapping, notifications
 from .models import Activation, FailedRow, Run
@@ -114,7 +116,9 @@ class RunRecorder:
         self._last_checkpoint = time.monotonic()
         self._secrets = [
             value
-            for value in (getattr(run.activation.connection, name) for name in SECRET_FIELDS)
+            for value in (
+                getattr(run.activation.connection, name) for name in Connection.SECRET_FIELDS
+            )
             if value and len(value) >= 4
         ]
         self._rows_between_checkpoints = min(CHECKPOINT_EVERY_ROWS, run.activation.batch_size)
@@ -200,9 +204,6 @@ class RunRecorder:
             self.taken_over = True
             raise RunTakenOver()
         return run
-
-
-SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token", "session_id")
 
 
 def append_log(run_id: int, message: str) -> None:
@@ -304,8 +305,6 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        from segments import audience
-
         rows = recorder.counted(audience.iter_rows(activation.segment))
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
         result = connector.write(

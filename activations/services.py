@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
+from segments import audience
 from segments.models import Segment
 
 from . import beat, mapping, runner, schedules
@@ -519,6 +520,7 @@ def request_run(
     returns the first run, whatever its state; a second firing of the same schedule slot
     (`scheduled_for`) returns None. Scheduled runs start after the activation's delay.
     `publish=False` leaves the run for the caller to execute inline (`run_activation --wait`).
+    A disabled activation may still be run by hand: `enabled` governs the schedule only.
     """
     with transaction.atomic():
         # The row lock serialises requests for one activation on PostgreSQL; on SQLite the
@@ -614,8 +616,6 @@ def preview(activation: Activation, *, limit: int = 10) -> tuple[list[str], list
     """The output columns and the first `limit` rows exactly as a run would send them now.
     Raises InvalidInput (paths under `output_mapping`) if the mapping no longer fits the
     parent segment's columns."""
-    from segments import audience
-
     columns = runner.output_columns(activation)
     source_rows = itertools.islice(
         audience.iter_rows(activation.segment, chunk_size=max(1, limit)), limit
