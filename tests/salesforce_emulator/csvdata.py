@@ -65,6 +65,8 @@ def plain_csv(header: list[str], rows: list[list[str]], delimiter_name: str) -> 
     """Rows as uploaded (unprocessed records): minimal quoting."""
     delimiter = DELIMITERS[delimiter_name]
     lines = [delimiter.join(minimal(value, delimiter) for value in row) for row in [header, *rows]]
+    # A one-column row holding an empty value must not become a blank line, which readers skip.
+    lines = [line if line else '""' for line in lines]
     return "\n".join(lines) + "\n"
 
 

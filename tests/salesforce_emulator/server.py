@@ -1,6 +1,7 @@
 """The HTTPS server and the SalesforceEmulator object tests drive and inspect."""
 
 import copy
+import socket
 import ssl
 import tempfile
 import threading
@@ -33,6 +34,8 @@ class TLSServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def finish_request(self, request, client_address) -> None:
+        # Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every answer.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             request = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
