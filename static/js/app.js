@@ -152,3 +152,30 @@
     if (root.querySelectorAll) root.querySelectorAll("form").forEach(update);
   });
 })();
+
+/* A table wider than its box scrolls sideways; keyboard users must be able to reach and
+   scroll it, so such a box becomes a focusable, named region. */
+(function () {
+  "use strict";
+  function markScrollable(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".table-wrap").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) {
+          const caption = box.querySelector("caption");
+          const section = box.closest("section");
+          const heading = section && section.querySelector("h2, h3");
+          box.setAttribute("aria-label", (caption || heading || { textContent: "Table" }).textContent.trim() + " (scrolls sideways)");
+        }
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { markScrollable(document); });
+  document.addEventListener("htmx:load", function (event) { markScrollable(event.detail.elt.parentElement || document); });
+  window.addEventListener("resize", function () { markScrollable(document); });
+})();

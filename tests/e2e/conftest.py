@@ -89,7 +89,7 @@ def sign_in(page, site, username="marketer", password="password"):
     page.wait_for_url(site.url + "/audience/")
 
 
-# While one panel is photographed, the sticky bars stay in place instead of covering it.
+# While a page or panel is photographed, the sticky bars stay in place instead of covering it.
 UNSTICK = ".topbar, .sticky-actions, .stepper { position: static !important; }"
 
 
@@ -98,11 +98,12 @@ def screenshot(target, name: str) -> None:
     element such as an editor panel."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = str(SCREENSHOTS / f"{name}.png")
-    if hasattr(target, "goto"):
-        target.screenshot(path=path, full_page=True)
-        return
-    style = target.page.add_style_tag(content=UNSTICK)
+    whole_page = hasattr(target, "goto")
+    style = (target if whole_page else target.page).add_style_tag(content=UNSTICK)
     try:
-        target.screenshot(path=path)
+        if whole_page:
+            target.screenshot(path=path, full_page=True)
+        else:
+            target.screenshot(path=path)
     finally:
         style.evaluate("node => node.remove()")
