@@ -1,6 +1,10 @@
 """Runs whose worker died are found by their stale heartbeat and failed; lost task messages
 are sent again; an upsert activation killed halfway and run again leaves no duplicates."""
 
+import os
+import signal
+import time
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -268,3 +272,157 @@ def test_an_upsert_killed_halfway_and_run_again_leaves_no_duplicates(
         for record in records
         if record["Customer_Key__c"] in first_ids
     }
+
+
+# --- The same with real processes: a Celery worker SIGKILLed mid-run ---------------------
+
+LIVE_BROKER_URL = "redis://127.0.0.1:6379/14"  # a Redis database of this test's own
+
+
+@pytest.fixture
+def live_broker():
+    import redis
+
+    client = redis.Redis.from_url(LIVE_BROKER_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {LIVE_BROKER_URL} ({exc}); .ci/run starts it")
+    client.flushdb()
+    yield LIVE_BROKER_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def worker_processes(transactional_db, live_broker, salesforce_emulator, tmp_path):
+    from tests.activations.test_celery_beat_live import CeleryProcesses, shared_database_url
+
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # not the eager test settings
+        "DATABASE_URL": shared_database_url(),
+        "CELERY_BROKER_URL": live_broker,
+        "SALESFORCE_ALLOWED_HOSTS": salesforce_emulator.host,
+        "REQUESTS_CA_BUNDLE": salesforce_emulator.ca_path,
+        "CURL_CA_BUNDLE": salesforce_emulator.ca_path,
+        "VAR_DIR": str(tmp_path / "var"),
+        "EMAIL_HOST": "",
+        "RUN_STALE_AFTER_SECONDS": "4",
+        "PYTHONUNBUFFERED": "1",
+    }
+    processes = CeleryProcesses(environment, tmp_path)
+    yield processes
+    processes.stop()
+
+
+def start_worker(processes, name: str) -> None:
+    processes.start(
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=1",
+        f"--hostname={name}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    )
+
+
+def send_to_workers(run: Run) -> None:
+    """Publish the run's task to the Redis broker (this process runs tasks eagerly)."""
+    from celery.exceptions import AlwaysEagerIgnored
+
+    from config.celery import app
+
+    with app.connection_for_write(LIVE_BROKER_URL) as connection, warnings.catch_warnings():
+        # Sending past the eager mode is the point here.
+        warnings.simplefilter("ignore", AlwaysEagerIgnored)
+        app.send_task("activations.run_activation", args=[run.pk], connection=connection)
+
+
+def wait_for(condition, *, seconds: float, processes, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not happen within {seconds} s\n{processes.logs()}")
+
+
+@pytest.mark.redis
+def test_a_worker_killed_mid_run_is_found_at_restart_and_the_rerun_leaves_no_duplicates(
+    worker_processes, salesforce_emulator
+):
+    salesforce_emulator.settings.processing_delay = 0.5
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, 50)
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
+        mode=Activation.Mode.UPDATE,
+        upsert=True,
+        key="Customer_Key__c",
+        batch_size=10,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        retry_initial_delay=0,
+        output_mapping=UPSERT_MAPPING,
+    )
+    start_worker(worker_processes, "first")
+    killed = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    send_to_workers(killed)
+
+    # Kill the worker (main process and pool child, no chance to clean up) after two jobs.
+    wait_for(
+        lambda: Run.objects.get(pk=killed.pk).rows_succeeded >= 20,
+        seconds=60,
+        processes=worker_processes,
+        what="two jobs reported",
+    )
+    first_worker, _ = worker_processes.processes[0]
+    os.killpg(first_worker.pid, signal.SIGKILL)
+    first_worker.wait(timeout=10)
+    worker_processes.processes.pop(0)
+    killed.refresh_from_db()
+    assert killed.status == Run.Status.RUNNING
+
+    # A new worker finds the dead run at start (its heartbeat is older than 4 s by then).
+    time.sleep(5)
+    start_worker(worker_processes, "second")
+    wait_for(
+        lambda: Run.objects.get(pk=killed.pk).status == Run.Status.FAILED,
+        seconds=60,
+        processes=worker_processes,
+        what="the killed run marked failed",
+    )
+    killed.refresh_from_db()
+    assert killed.error.startswith("The worker stopped while the run was in progress")
+    written_before = {
+        record["Customer_Key__c"]: record["Id"] for record in salesforce_emulator.records("Contact")
+    }
+    assert 20 <= len(written_before) < 50
+
+    # Run again: every row once, the ones written before updated in place.
+    again = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    send_to_workers(again)
+    finished = wait_for(
+        lambda: Run.objects.filter(
+            pk=again.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
+        ).first(),
+        seconds=90,
+        processes=worker_processes,
+        what="the second run finished",
+    )
+    assert finished.status == Run.Status.SUCCEEDED, finished.error
+    assert (finished.rows_read, finished.rows_succeeded) == (50, 50)
+    records = salesforce_emulator.records("Contact")
+    assert len(records) == 50
+    assert sorted(record["Customer_Key__c"] for record in records) == [
+        f"C{number:04d}" for number in range(1, 51)
+    ]
+    assert {
+        record["Customer_Key__c"]: record["Id"]
+        for record in records
+        if record["Customer_Key__c"] in written_before
+    } == written_before
