@@ -1,5 +1,6 @@
 """Activation services: validate and save activations, request and cancel runs, preview rows."""
 
+import copy
 import itertools
 import logging
 import re
@@ -423,7 +424,7 @@ def stored_payload(activation: Activation) -> dict:
             "retry_limit": activation.retry_limit,
             "null_value": activation.null_value,
         },
-        "output_mapping": activation.output_mapping,
+        "output_mapping": copy.deepcopy(activation.output_mapping),
         "schedule": {
             "type": activation.schedule_type,
             "cron": activation.cron,
