@@ -1,5 +1,6 @@
 """CSV import of a parent segment's rows: streamed, type-checked, atomic, replace or upsert."""
 
+import contextlib
 import csv
 import datetime
 import json
@@ -8,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from .models import ColumnType, ParentSegment, Profile
 
@@ -16,6 +17,7 @@ MODES = ("replace", "upsert")
 # Rows staged per statement, and the errors kept for the caller (the rest are only counted).
 CHUNK_SIZE = 1000
 MAX_REPORTED_ERRORS = 100
+SQLITE_ROWS_PER_INSERT = 999 // 3
 KEY_MAX_LENGTH = Profile._meta.get_field("key").max_length
 # JSON integers beyond 64 bits lose precision in SQLite's JSON functions.
 INTEGER_RANGE = (-(2**63), 2**63 - 1)
@@ -33,13 +35,17 @@ BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "n
 
 @dataclass(frozen=True)
 class RowError:
-    """A problem found in the file: its 1-based line (the header is line 1) and column."""
+    """A problem found in the file: its 1-based line (the header is line 1) and column.
+
+    Line 0 is a problem with the import as a whole."""
 
     line: int
     column: str
     message: str
 
     def __str__(self) -> str:
+        if not self.line:
+            return self.message  # about the import, not a line of the file
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
         return f"{where}: {self.message}"
 
@@ -55,10 +61,6 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         return self.error_count == 0
-
-
-class _Rollback(Exception):
-    """Raised inside the transaction to undo a failed import."""
 
 
 class _ErrorList:
@@ -92,27 +94,29 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
     column, reason; the first MAX_REPORTED_ERRORS by line, `error_count` counts all). Memory
     stays flat whatever the size of the file: rows are checked as they are read and staged in a
     temporary table in chunks; duplicate keys and the final write are single SQL statements.
+    Only that final write runs in a transaction, so a long file does not hold the database's
+    write lock (SQLite) or the parent's row lock (PostgreSQL) while it is read.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     result = ImportResult()
     errors = _ErrorList(result)
-    try:
+    columns, key_column = parent_segment.columns, parent_segment.key_column
+    with connection.cursor() as cursor, _staging_table(cursor):
+        staged = _stage_rows(cursor, parent_segment, file, errors)
+        _report_duplicate_keys(cursor, key_column, errors)
+        if result.error_count:
+            return result
         with transaction.atomic():
-            # Serialises imports into the same parent (a no-op on SQLite, whose write
-            # transaction already excludes other writers).
+            # Serialises imports into the same parent (SQLite's write transaction already
+            # excludes other writers).
             parent = ParentSegment.objects.select_for_update().get(pk=parent_segment.pk)
-            with connection.cursor() as cursor:
-                staged = _stage_rows(cursor, parent, file, errors)
-                _report_duplicate_keys(cursor, parent.key_column, errors)
-                if result.error_count:
-                    raise _Rollback
-                parent.row_count = _write_staged_rows(cursor, parent, mode, staged)
-                cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+            if (parent.columns, parent.key_column) != (columns, key_column):
+                errors.add(0, "", "the parent segment's columns changed during the import")
+                return result
+            parent.row_count = _write_staged_rows(cursor, parent, mode, staged)
             parent.save(update_fields=["row_count", "updated_at"])
-            result.rows_imported = staged
-    except _Rollback:
-        return result
+    result.rows_imported = staged
     parent_segment.row_count = parent.row_count
     parent_segment.updated_at = parent.updated_at
     return result
@@ -323,8 +327,9 @@ def _key_text(value) -> str:
     return str(value)
 
 
-def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
-    """Check every row and copy the good ones into a fresh staging table; return their count."""
+@contextlib.contextmanager
+def _staging_table(cursor):
+    """A fresh temporary table for the rows of one file, dropped afterwards."""
     cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
     attributes_type = "jsonb" if connection.vendor == "postgresql" else "text"
     cursor.execute(
@@ -332,6 +337,18 @@ def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
         f"(line integer NOT NULL, key varchar({KEY_MAX_LENGTH}) NOT NULL, "
         f"attributes {attributes_type})"
     )
+    try:
+        yield
+    except BaseException:
+        # In a transaction the error aborted, the drop fails too; the original error matters.
+        with contextlib.suppress(DatabaseError):
+            cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+        raise
+    cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+
+
+def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
+    """Check every row and copy the good ones into the staging table; return their count."""
     staged = 0
     for chunk in _checked_chunks(parent, file, errors):
         if connection.vendor == "postgresql":
@@ -342,10 +359,15 @@ def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
                 for row in chunk:
                     copy.write_row(row)
         else:
-            cursor.executemany(
-                f"INSERT INTO {STAGING_TABLE} (line, key, attributes) VALUES (%s, %s, %s)",  # noqa: S608
-                chunk,
-            )
+            # Several rows per statement: outside a transaction, each statement is one, and
+            # a transaction per row is slow. 999 is SQLite's oldest limit on parameters.
+            for start in range(0, len(chunk), SQLITE_ROWS_PER_INSERT):
+                rows = chunk[start : start + SQLITE_ROWS_PER_INSERT]
+                cursor.execute(
+                    f"INSERT INTO {STAGING_TABLE} (line, key, attributes) VALUES "  # noqa: S608
+                    + ", ".join(["(%s, %s, %s)"] * len(rows)),
+                    [value for row in rows for value in row],
+                )
         staged += sum(1 for _, _, attributes in chunk if attributes is not None)
     return staged
 

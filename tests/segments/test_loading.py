@@ -5,6 +5,7 @@ import re
 import tracemalloc
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from segments.loading import CHUNK_SIZE, MAX_REPORTED_ERRORS, RowError, import_profiles, parse_value
 from segments.models import Profile
@@ -438,3 +439,20 @@ def test_memory_stays_flat_as_the_file_grows(parent, tmp_path, settings):
     assert parent.row_count == 100_000
     # Ten times the rows, not ten times the memory: the peak is one chunk's worth.
     assert large_peak < 2 * small_peak, (small_peak, large_peak)
+
+
+def test_reads_an_uploaded_file(parent):
+    # What the API and the UI pass in: Django's uploaded file, read in chunks.
+    upload = SimpleUploadedFile(
+        "customers.csv",
+        '\ufeffcustomer_id,first_name\r\nc1,"Zoë\r\nSecond line"\r\nc2,Ren\r\n'.encode(),
+        content_type="text/csv",
+    )
+
+    result = import_profiles(parent_segment=parent, file=upload)
+
+    assert result.errors == []
+    assert {key: row["first_name"] for key, row in rows_of(parent).items()} == {
+        "c1": "Zoë\r\nSecond line",
+        "c2": "Ren",
+    }
