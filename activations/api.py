@@ -24,6 +24,7 @@ from common.api import (
     IDEMPOTENCY_KEY_HEADER,
     Conflict,
     CSVRenderer,
+    IdFilter,
     PageNumberPagination,
     RunCreateThrottle,
     WorkspaceScopedModelViewSet,
@@ -147,8 +148,8 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
 
 
 class RunFilter(django_filters.FilterSet):
-    workspace = django_filters.NumberFilter(field_name="activation__workspace")
-    activation = django_filters.NumberFilter()
+    workspace = IdFilter(field_name="activation__workspace")
+    activation = IdFilter()
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
     trigger = django_filters.ChoiceFilter(choices=Run.Trigger.choices)
 

@@ -13,6 +13,8 @@ import re
 import tempfile
 from collections.abc import Mapping
 
+import django_filters
+from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
@@ -373,6 +375,17 @@ class RunCreateThrottle(SettingsRateThrottle):
         if request.method in permissions.SAFE_METHODS or not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class IdFilter(django_filters.NumberFilter):
+    """Filter by an object id; anything but a positive 64-bit integer is a 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_JSON_INTEGER)
+        super().__init__(*args, **kwargs)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
