@@ -26,10 +26,11 @@ class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
         if self.is_bound:
             names = self.data.getlist("column_name")
             types = self.data.getlist("column_type")
+            # A row left blank is an unused "+ Add column" click, not a column.
             self.column_rows = [
                 {"name": name.strip(), "type": column_type, "errors": {}}
                 for name, column_type in zip(names, types, strict=False)
-                if name.strip() or column_type
+                if name.strip()
             ]
         else:
             self.column_rows = [
@@ -45,6 +46,11 @@ class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
             "key_column": self.cleaned_data["key_column"],
             "columns": [{"name": row["name"], "type": row["type"]} for row in self.column_rows],
         }
+
+    def has_errors(self) -> bool:
+        return bool(
+            self.errors or self.column_errors or any(row["errors"] for row in self.column_rows)
+        )
 
     def show_service_errors(self, error) -> None:
         for path, messages in self.add_service_errors(error).items():

@@ -80,7 +80,7 @@ def parent_create(request: HttpRequest) -> HttpResponse:
         request,
         "segments/parent_form.html",
         {"form": form, "column_types": COLUMN_TYPE_CHOICES, "parent": None},
-        status=400 if form.errors or form.column_errors else 200,
+        status=400 if form.has_errors() else 200,
     )
 
 
@@ -111,7 +111,7 @@ def parent_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "segments/parent_form.html",
         {"form": form, "column_types": COLUMN_TYPE_CHOICES, "parent": parent},
-        status=400 if form.errors or form.column_errors else 200,
+        status=400 if form.has_errors() else 200,
     )
 
 

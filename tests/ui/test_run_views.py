@@ -1,0 +1,99 @@
+"""Run now, enable/disable, run pages and the failed rows download, through the test client."""
+
+from activations.models import Activation, FailedRow, Run
+from tests.factories import make_activation, make_connection
+
+
+def test_run_now_runs_the_activation_and_shows_the_run(
+    owner_client, team, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_activation(
+        segment=team["segment"],
+        connection=make_connection(workspace=team["workspace"], login_url=salesforce_emulator.url),
+        name="Japan to Contacts (emulator)",
+        output_mapping={
+            "export_all_columns": False,
+            "columns": [
+                {"source": "email", "output": "Email"},
+                {"source": "last_name", "output": "LastName"},
+            ],
+            "strings": [],
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(f"/activations/{activation.pk}/run/")
+    run = Run.objects.get(activation=activation)
+    assert response["Location"] == f"/activations/{activation.pk}/runs/{run.pk}/"
+    assert (run.trigger, run.requested_by, run.status) == ("manual", team["owner"], "succeeded")
+    assert (run.rows_read, run.rows_succeeded, run.rows_failed) == (2, 2, 0)
+    assert sorted(c["Email"] for c in salesforce_emulator.records("Contact")) == [
+        "aiko@example.jp",
+        "kenji@example.jp",
+    ]
+    page = owner_client.get(response["Location"]).content.decode()
+    assert 'id="run-status">Succeeded<' in page
+    assert 'id="rows-succeeded">2<' in page
+
+
+def test_run_now_while_a_run_is_active_shows_that_run(owner_client, team):
+    activation = team["activation"]
+    active = Run.objects.create(activation=activation, status=Run.Status.RUNNING)
+    response = owner_client.post(f"/activations/{activation.pk}/run/", follow=True)
+    assert response.redirect_chain == [(f"/activations/{activation.pk}/runs/{active.pk}/", 302)]
+    assert "already has a run in progress" in response.content.decode()
+    assert Run.objects.filter(activation=activation).count() == 1
+
+
+def test_disable_and_enable(owner_client, team):
+    activation = team["activation"]
+    owner_client.post(f"/activations/{activation.pk}/enabled/", {"enabled": "false"})
+    activation.refresh_from_db()
+    assert activation.enabled is False
+    owner_client.post(f"/activations/{activation.pk}/enabled/", {"enabled": "true"})
+    activation.refresh_from_db()
+    assert activation.enabled is True
+
+
+def test_failed_rows_download_has_the_run_columns_and_salesforce_errors(owner_client, team):
+    activation = team["activation"]
+    run = Run.objects.create(
+        activation=activation,
+        status=Run.Status.PARTIALLY_FAILED,
+        rows_read=2,
+        rows_failed=2,
+        columns=["Email", "LastName"],
+    )
+    FailedRow.objects.create(run=run, values=["bad@", "Sato"], error="INVALID_EMAIL_ADDRESS:Email")
+    FailedRow.objects.create(run=run, values=["x@example.com", ""], error="REQUIRED_FIELD_MISSING")
+    page = owner_client.get(f"/activations/{activation.pk}/runs/{run.pk}/").content.decode()
+    assert "INVALID_EMAIL_ADDRESS:Email" in page
+    response = owner_client.get(f"/activations/{activation.pk}/runs/{run.pk}/failed-rows.csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="run-{run.pk}-failed-rows.csv"'
+    assert b"".join(response.streaming_content).decode() == (
+        "Email,LastName,sf__Error\n"
+        "bad@,Sato,INVALID_EMAIL_ADDRESS:Email\n"
+        "x@example.com,,REQUIRED_FIELD_MISSING\n"
+    )
+
+
+def test_run_of_another_activation_is_not_found(owner_client, team):
+    other = make_activation(segment=team["segment"], connection=team["connection"], name="Other")
+    run = Run.objects.create(activation=other)
+    url = f"/activations/{team['activation'].pk}/runs/{run.pk}/"
+    assert owner_client.get(url).status_code == 404
+
+
+def test_cancel_a_queued_run(owner_client, team):
+    activation = team["activation"]
+    run = Run.objects.create(activation=activation, status=Run.Status.QUEUED)
+    owner_client.post(f"/activations/{activation.pk}/runs/{run.pk}/cancel/")
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_delete_activation_returns_to_its_segment(owner_client, team):
+    activation = team["activation"]
+    response = owner_client.post(f"/activations/{activation.pk}/delete/")
+    assert response["Location"] == f"/segments/{team['segment'].pk}/"
+    assert not Activation.objects.filter(pk=activation.pk).exists()
