@@ -119,7 +119,7 @@ def test_csv_upload_reports_bad_rows_and_imports_a_good_file(page, site, markete
     expect(report.locator("tbody tr").first.locator("td").nth(1)).to_have_text("age")
     expect(report.locator("tbody tr").nth(1).locator("td").nth(0)).to_have_text("3")
     expect(report.locator("tbody tr").nth(1).locator("td").nth(1)).to_have_text("consent")
-    screenshot(page.locator("#upload-heading").locator(".."), "13-upload-errors")
+    screenshot(page.locator("section", has=page.locator("#upload-heading")), "13-upload-errors")
     assert Profile.objects.filter(parent_segment=parent).count() == 5
 
     page.get_by_label("CSV file").set_input_files(str(good))
