@@ -198,6 +198,14 @@ def _relationship_field(match, column: str, name: str, describe: dict, describe_
             field=column,
         )
     targets = reference.get("referenceTo") or []
+    if type_name is not None and len(targets) == 1:
+        # Salesforce fails the whole job: "type is not needed for non polymorphic foreign
+        # key references".
+        raise ConnectorError(
+            f"{name}.{relationship} can only point to {targets[0]}: write "
+            f"{relationship}.{parent_field}, without the type.",
+            field=column,
+        )
     if type_name is None and len(targets) > 1:
         raise ConnectorError(
             f"{name}.{relationship} can point to {', '.join(targets)}: name the type, "

@@ -250,3 +250,70 @@ def test_polymorphic_relationship_needs_the_type():
     )
 
     check_export(export(), ["LastName", "Lead:Who.Id"], describe_of())
+
+
+# Object-level permissions, as the emulator's describe reports them
+
+
+@pytest.mark.parametrize(
+    ("permission", "params", "message"),
+    [
+        ("createable", export(), "Contact records cannot be created."),
+        (
+            "createable",
+            export(mode="update", upsert=True, key="Customer_Key__c"),
+            "Contact records cannot be created.",
+        ),
+        ("updateable", export(mode="update", key="Id"), "Contact records cannot be updated."),
+        (
+            "updateable",
+            export(mode="update", upsert=True, key="Customer_Key__c"),
+            "Contact records cannot be updated.",
+        ),
+        (
+            "deletable",
+            export(mode="truncate"),
+            "Contact records cannot be deleted, so truncate mode cannot empty Contact.",
+        ),
+        ("queryable", export(mode="truncate"), "Contact records cannot be queried."),
+        ("queryable", export(mode="update", key="Email"), "Contact records cannot be queried."),
+    ],
+)
+def test_refuses_modes_the_object_does_not_allow(
+    connector, salesforce_emulator, permission, params, message
+):
+    salesforce_emulator.schema.set_object("Contact", **{permission: False})
+    columns = [params.key] if params.key else ["LastName"]
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.write(params, columns, [["x"]], RecordingSink())
+
+    assert (raised.value.field, raised.value.message) == ("export.object", message)
+    assert salesforce_emulator.org.ingest_jobs == {}
+    assert salesforce_emulator.org.query_jobs == {}
+
+
+@pytest.mark.parametrize(
+    ("permission", "params"),
+    [
+        ("deletable", export()),
+        ("queryable", export(mode="update", key="Id")),
+        ("createable", export(mode="update", key="Id")),
+        ("updateable", export(mode="truncate")),
+    ],
+)
+def test_accepts_modes_that_do_not_need_the_missing_permission(
+    connector, salesforce_emulator, permission, params
+):
+    salesforce_emulator.schema.set_object("Contact", **{permission: False})
+
+    connector.validate_export(params, ["Id", "Phone"] if params.key == "Id" else ["LastName"])
+
+
+def test_refuses_a_field_that_is_not_updateable_for_update_by_key(connector, salesforce_emulator):
+    salesforce_emulator.schema.set_field("Contact", "Phone", updateable=False)
+
+    assert refusal(connector, export(mode="update", key="Email"), ["Email", "Phone"]) == (
+        "Phone",
+        "Contact.Phone cannot be changed (it is not updateable).",
+    )

@@ -370,9 +370,10 @@ def record(job: IngestJob, writer: RowWriter, row: list[str], result: RowResult)
         job.failed.append([result.record_id, result.error, *padded])
 
 
-def echo_value(text: str, field: dict) -> str:
+def echo_value(text: str, field) -> str:
     # Salesforce echoes values after conversion: currency 912260031 comes back as 9.12260031E8.
-    if field["type"] in NUMBER_TYPES and text not in ("", "#N/A"):
+    numeric = isinstance(field, dict) and field["type"] in NUMBER_TYPES
+    if numeric and text not in ("", "#N/A"):
         try:
             return java_double(float(text))
         except ValueError:

@@ -2,19 +2,27 @@
 
 from dataclasses import dataclass
 
+from . import relationships
 from .ids import is_well_formed, to_18
+from .relationships import RelationshipColumn
 from .schema import Schema
 from .store import Store, fold
-from .values import RowError, parse_cell
+from .values import JobFailure, RowError, parse_cell
+
+__all__ = ["JobFailure", "RowResult", "RowWriter"]
 
 NOT_PERMITTED = (
     "Unable to create/update fields: {name}. Please check the security settings of this field "
     "and verify that it is read/write for your profile or permission set."
 )
-
-
-class JobFailure(Exception):
-    """The whole job fails: state Failed with this errorMessage, every row unprocessed."""
+# What a row gets when the object itself refuses the operation (describe createable,
+# updateable, deletable false). [obs] REST answers CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY
+# "entity type cannot be inserted: <label>" (and "updated"); the delete wording is [inf].
+ENTITY_REFUSALS = {
+    "createable": ("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", "entity type cannot be inserted: {}"),
+    "updateable": ("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", "entity type cannot be updated: {}"),
+    "deletable": ("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id"),
+}
 
 
 @dataclass
@@ -67,17 +75,25 @@ class RowWriter:
         self.id_index = self.column_of("Id")
         self.duplicate_keys: set = set()
 
-    def resolve_column(self, name: str) -> dict:
+    def resolve_column(self, name: str) -> dict | RelationshipColumn:
         field = self.schema.field(self.object_name, name)
+        if field is None and relationships.is_relationship_column(name):
+            return relationships.resolve(self.schema, self.object_name, name)
         if field is None:
             raise JobFailure(f"InvalidBatch : Field name not found : {name}")
         return field
 
     def column_of(self, field_name: str) -> int | None:
         for index, field in enumerate(self.fields):
-            if field["name"] == field_name:
+            if isinstance(field, dict) and field["name"] == field_name:
                 return index
         return None
+
+    def check_entity(self, permission: str) -> None:
+        """Raise the row error for an operation the object itself does not allow."""
+        if not self.schema.allows(self.object_name, permission):
+            code, message = ENTITY_REFUSALS[permission]
+            raise RowError(code, message.format(self.schema.objects[self.object_name]["label"]))
 
     def prepare(self, rows: list[list[str]]) -> None:
         """Note upsert keys that occur more than once in the job: all of those rows fail."""
@@ -113,6 +129,7 @@ class RowWriter:
                 return RowResult(True, self.update(self.existing_id(row), row)["Id"])
             if self.operation == "upsert":
                 return self.upsert(row)
+            self.check_entity("deletable")
             record_id = self.existing_id(row)
             self.store.delete(self.object_name, record_id, hard=self.operation == "hardDelete")
             return RowResult(True, record_id)
@@ -142,6 +159,10 @@ class RowWriter:
         values = {}
         for index, field in enumerate(self.fields):
             text = cell(row, index)
+            if isinstance(field, RelationshipColumn):
+                if text:
+                    self.set_reference(values, field, text, creating=creating)
+                continue
             if field["name"] == "Id":
                 if creating and text and self.operation == "insert":
                     raise RowError(
@@ -167,6 +188,24 @@ class RowWriter:
             values[field["name"]] = parse_cell(text, field, column=index, schema=self.schema)
         return values
 
+    def set_reference(
+        self, values: dict, column: RelationshipColumn, text: str, *, creating: bool
+    ) -> None:
+        """Set the lookup behind a relationship column to the parent its cell names."""
+        reference = column.reference
+        if not (reference["createable"] if creating else reference["updateable"]):
+            raise RowError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                NOT_PERMITTED.format(name=reference["name"]),
+                [reference["name"]],
+            )
+        if text == "#N/A":
+            if not reference["nillable"]:
+                raise required_missing([reference["name"]])
+            values[reference["name"]] = None
+            return
+        values[reference["name"]] = relationships.parent_id(self.schema, self.store, column, text)
+
     def check_unique(self, values: dict, *, record_id: str | None) -> None:
         for field in self.schema.fields(self.object_name):
             value = values.get(field["name"])
@@ -180,6 +219,7 @@ class RowWriter:
                     )
 
     def insert(self, row: list[str], extra: dict | None = None) -> dict:
+        self.check_entity("createable")
         values = self.values(row, creating=True)
         values.update(extra or {})
         missing = [
@@ -193,6 +233,7 @@ class RowWriter:
         return self.store.create(self.object_name, values)
 
     def update(self, record_id: str, row: list[str]) -> dict:
+        self.check_entity("updateable")
         values = self.values(row, creating=False)
         self.check_unique(values, record_id=record_id)
         return self.store.update(self.object_name, record_id, values)

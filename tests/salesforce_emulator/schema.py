@@ -48,6 +48,7 @@ def field(name: str, field_type: str, label: str, **properties) -> dict:
         "nameField": False,
         "nillable": field_type != "boolean",
         "picklistValues": [],
+        "polymorphicForeignKey": False,
         "precision": 0,
         "referenceTo": [],
         "relationshipName": None,
@@ -142,21 +143,37 @@ def account_fields() -> list[dict]:
         field("Name", "string", "Account Name", nillable=False, nameField=True),
         field("Phone", "phone", "Account Phone", length=40),
         field("Website", "url", "Website"),
+        field(
+            "Customer_Key__c",
+            "string",
+            "Customer Key",
+            length=64,
+            externalId=True,
+            idLookup=True,
+            unique=True,
+        ),
         *audit_fields(),
     ]
+
+
+def reference(name: str, label: str, targets: list[str], relationship: str) -> dict:
+    """A lookup field; several targets make it polymorphic (like Task.WhoId)."""
+    return field(
+        name,
+        "reference",
+        label,
+        length=18,
+        referenceTo=targets,
+        relationshipName=relationship,
+        polymorphicForeignKey=len(targets) > 1,
+    )
 
 
 def contact_fields() -> list[dict]:
     return [
         id_field(),
-        field(
-            "AccountId",
-            "reference",
-            "Account ID",
-            length=18,
-            referenceTo=["Account"],
-            relationshipName="Account",
-        ),
+        reference("AccountId", "Account ID", ["Account"], "Account"),
+        reference("ReportsToId", "Reports To ID", ["Contact"], "ReportsTo"),
         field("FirstName", "string", "First Name", length=40),
         field("LastName", "string", "Last Name", length=80, nillable=False),
         field(
@@ -238,16 +255,30 @@ def audience_member_fields() -> list[dict]:
     ]
 
 
+def task_fields() -> list[dict]:
+    return [
+        id_field(),
+        field("Subject", "string", "Subject"),
+        # Who is polymorphic: CSV headers name the type, e.g. Lead:Who.Email.
+        reference("WhoId", "Name ID", ["Contact", "Lead"], "Who"),
+        field("Description", "textarea", "Description", length=32000),
+        *audit_fields(),
+    ]
+
+
 OBJECTS = {
     "Account": {"label": "Account", "keyPrefix": "001", "fields": account_fields},
     "Contact": {"label": "Contact", "keyPrefix": "003", "fields": contact_fields},
     "Lead": {"label": "Lead", "keyPrefix": "00Q", "fields": lead_fields},
+    "Task": {"label": "Task", "keyPrefix": "00T", "fields": task_fields},
     "Audience_Member__c": {
         "label": "Audience Member",
         "keyPrefix": "a0A",
         "fields": audience_member_fields,
     },
 }
+# Object-level permissions of the describe; tests turn them off with Schema.set_object.
+OBJECT_PERMISSIONS = ("createable", "updateable", "deletable", "queryable")
 
 
 class Schema:
@@ -257,6 +288,7 @@ class Schema:
         self.objects = {name: copy.deepcopy(spec) for name, spec in OBJECTS.items()}
         for spec in self.objects.values():
             spec["fields"] = spec["fields"]()
+            spec.update(dict.fromkeys(OBJECT_PERMISSIONS, True))
 
     def object_name(self, name: str) -> str | None:
         """The canonical spelling of an object name, or None when the org has no such object."""
@@ -283,9 +315,28 @@ class Schema:
                 return name
         return None
 
+    def relationship(self, object_name: str, relationship_name: str) -> dict | None:
+        """The reference field whose relationshipName this is (case-insensitive), or None."""
+        for item in self.fields(object_name):
+            name = item["relationshipName"]
+            if item["type"] == "reference" and name and name.lower() == relationship_name.lower():
+                return item
+        return None
+
     def set_field(self, object_name: str, field_name: str, **properties) -> None:
         """Change describe properties of a field (tests use it to make a field read-only etc.)."""
         self.field(object_name, field_name).update(properties)
+
+    def set_object(self, object_name: str, **permissions: bool) -> None:
+        """Turn object-level permissions (createable, updateable, deletable, queryable) off or
+        on; the describe reports them and jobs and queries enforce them."""
+        unknown = set(permissions) - set(OBJECT_PERMISSIONS)
+        if unknown:
+            raise ValueError(f"unknown object permissions: {', '.join(sorted(unknown))}")
+        self.objects[object_name].update(permissions)
+
+    def allows(self, object_name: str, permission: str) -> bool:
+        return self.objects[object_name][permission]
 
     def describe(self, object_name: str, *, base_path: str) -> dict:
         """The body of GET sobjects/{object}/describe."""
@@ -295,10 +346,10 @@ class Schema:
         return {
             "activateable": False,
             "childRelationships": [],
-            "createable": True,
+            "createable": spec["createable"],
             "custom": custom,
             "customSetting": False,
-            "deletable": True,
+            "deletable": spec["deletable"],
             "deprecatedAndHidden": False,
             "feedEnabled": False,
             "fields": copy.deepcopy(spec["fields"]),
@@ -308,14 +359,14 @@ class Schema:
             "layoutable": True,
             "mergeable": not custom,
             "name": object_name,
-            "queryable": True,
+            "queryable": spec["queryable"],
             "recordTypeInfos": [],
             "replicateable": True,
             "retrieveable": True,
             "searchable": True,
             "triggerable": True,
-            "undeletable": True,
-            "updateable": True,
+            "undeletable": spec["deletable"],
+            "updateable": spec["updateable"],
             "urls": {
                 "compactLayouts": f"{object_path}/describe/compactLayouts",
                 "rowTemplate": f"{object_path}/{{ID}}",

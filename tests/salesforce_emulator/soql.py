@@ -61,7 +61,8 @@ def parse(text: str, schema: Schema) -> Query:
     if not names or from_at + 1 >= len(tokens):
         raise malformed("unexpected token: FROM")
     object_name = schema.object_name(tokens[from_at + 1][1])
-    if object_name is None:
+    # An object the user may not query answers as if it did not exist.
+    if object_name is None or not schema.allows(object_name, "queryable"):
         raise ApiError(
             400,
             "INVALID_TYPE",

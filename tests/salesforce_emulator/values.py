@@ -16,6 +16,10 @@ TEXT_TYPES = ("string", "textarea", "email", "phone", "url", "picklist")
 NUMBER_TYPES = ("double", "currency", "percent")
 
 
+class JobFailure(Exception):
+    """The whole job fails: state Failed with this errorMessage, every row unprocessed."""
+
+
 class RowError(Exception):
     """A per-row failure; `str()` is the sf__Error cell, `CODE:message:fields --`."""
 
