@@ -128,3 +128,25 @@ def test_csv_upload_reports_bad_rows_and_imports_a_good_file(page, site, markete
     expect(page.get_by_text("Imported 2 rows.")).to_be_visible()
     expect(page.locator("#row-count")).to_have_text("6")
     assert Profile.objects.filter(parent_segment=parent).count() == 6
+
+
+def test_segment_actions_menu_works_from_the_keyboard_and_by_right_click(page, site, marketer):
+    sign_in(page, site)
+    page.goto(f"{site.url}/segments/")
+    button = page.get_by_role("button", name="Actions for segment Japan")
+    button.focus()
+    page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Segment Japan")
+    expect(menu).to_be_visible()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(menu.get_by_role("menuitem", name="Create Activation")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="Open segment")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(button).to_be_focused()
+
+    page.get_by_role("row").filter(has_text="Customers").click(button="right")
+    expect(menu).to_be_visible()
+    menu.get_by_role("menuitem", name="Create Activation").click()
+    expect(page).to_have_url(f"{site.url}/activations/new/?segment={marketer['segment'].pk}")
