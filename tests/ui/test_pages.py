@@ -119,7 +119,9 @@ def test_viewers_are_refused_every_change(viewer_client, team):
     }
     for url, data in refused.items():
         assert viewer_client.post(url, data).status_code == 403, url
-    assert viewer_client.get(f"/activations/{activation.pk}/edit/").status_code == 403
+    refused_page = viewer_client.get(f"/activations/{activation.pk}/edit/")
+    assert refused_page.status_code == 403
+    assert "Your role in this workspace is view only." in refused_page.content.decode()
     activation.refresh_from_db()
     assert (activation.name, activation.enabled) == ("Japan to Contacts", True)
     assert list(Run.objects.values_list("status", flat=True)) == ["running"]
