@@ -150,3 +150,28 @@ def test_segment_actions_menu_works_from_the_keyboard_and_by_right_click(page, s
     expect(menu).to_be_visible()
     menu.get_by_role("menuitem", name="Create Activation").click()
     expect(page).to_have_url(f"{site.url}/activations/new/?segment={marketer['segment'].pk}")
+
+
+def test_csv_upload_shows_its_progress_on_a_slow_network(page, site, marketer, tmp_path):
+    rows = "".join(f"C{number:06d},person{number}@example.com,JP\n" for number in range(20_000))
+    big = tmp_path / "big.csv"
+    big.write_text("customer_id,email,country\n" + rows)
+    sign_in(page, site)
+    page.goto(f"{site.url}/audience/{marketer['parent'].pk}/")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 250_000},
+    )
+    page.get_by_label("CSV file").set_input_files(str(big))
+    page.get_by_role("button", name="Upload").click()
+    progress = page.get_by_label("Uploading…")
+    expect(progress).to_be_visible()
+    page.wait_for_function(
+        "() => { const bar = document.getElementById('upload-progress-bar');"
+        " return bar.value > 0 && bar.value < 100; }"
+    )
+    expect(page.get_by_role("button", name="Upload")).to_be_disabled()
+    expect(page.get_by_text("Imported 20000 rows.")).to_be_visible(timeout=30_000)
+    expect(page.locator("#row-count")).to_have_text("20000")

@@ -89,6 +89,10 @@ def test_marketer_creates_an_activation_from_a_segment_and_runs_it(
     expect(parts.nth(1).get_by_label("Part", exact=True)).to_have_value("segment_id")
     parts.nth(1).get_by_role("button", name="Remove part").click()
     expect(parts).to_have_count(2)
+    parts.nth(0).get_by_role("button", name="Move part down").click()
+    expect(parts.nth(1).get_by_label("Text", exact=True)).to_have_value("Segment ")
+    parts.nth(1).get_by_role("button", name="Move part up").click()
+    expect(parts.nth(0).get_by_label("Part", exact=True)).to_have_value("string")
 
     preview = page.locator("#preview-table")
     expect(preview.locator("thead th")).to_have_text(
