@@ -13,8 +13,10 @@ from functools import cache
 from django import forms
 
 from common.forms import ServiceErrorsMixin
+from common.validation import InvalidInput
 from connectors.models import Connection
 
+from .mapping import validate as validate_mapping
 from .models import Activation
 
 PART_TYPES = [
@@ -223,6 +225,14 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                     self.mapping_errors.extend(messages)
                 else:
                     self.add_error(None, f"{path}: {' '.join(messages)}")
+
+    def check_mapping(self) -> None:
+        """Put the mapping's own errors on its rows; for a form whose other fields are
+        refused before the service could check the whole payload."""
+        try:
+            validate_mapping(self.output_mapping(), self.segment.parent_segment.columns)
+        except InvalidInput as error:
+            self.show_service_errors(InvalidInput(error.prefixed("output_mapping")))
 
     def panel_has_errors(self) -> dict[str, bool]:
         result = {

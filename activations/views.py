@@ -58,6 +58,13 @@ def activation_list(request: HttpRequest) -> HttpResponse:
     return render(request, "activations/activation_list.html", {"rows": rows})
 
 
+def visible_segment(request, raw_id: str) -> Segment:
+    return get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"),
+        pk=int(raw_id) if str(raw_id).isdigit() else 0,
+    )
+
+
 def schedule_text(activation: Activation) -> str:
     try:
         return schedules.describe(activation.schedule_type, activation.cron)
@@ -74,10 +81,7 @@ def activation_create(request: HttpRequest) -> HttpResponse:
     if not segment_id:
         messages.info(request, "Open a segment and choose “Create Activation”.")
         return redirect("segments:segment-list")
-    segment = get_object_or_404(
-        Segment.objects.visible_to(request.user).select_related("parent_segment"),
-        pk=segment_id if str(segment_id).isdigit() else 0,
-    )
+    segment = visible_segment(request, segment_id)
     require_write(request, segment.workspace)
     if request.method == "POST":
         form = ActivationForm(request.POST, segment=segment)
@@ -91,6 +95,8 @@ def activation_create(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Activation “{activation.name}” created.")
                 return redirect("activations:detail", pk=activation.pk)
+        else:
+            form.check_mapping()
     else:
         form = ActivationForm(initial=default_initial(segment), segment=segment)
     return render_editor(request, form, activation=None)
@@ -111,6 +117,8 @@ def activation_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Activation saved.")
                 return redirect("activations:detail", pk=activation.pk)
+        else:
+            form.check_mapping()
     else:
         payload = services.activation_payload(activation)
         form = ActivationForm(initial=initial_from_payload(payload), segment=segment)
@@ -146,10 +154,7 @@ def render_editor(request, form, *, activation):
 @require_POST
 def mapping_preview(request: HttpRequest) -> HttpResponse:
     """The first rows the editor's unsaved mapping would send (an htmx fragment)."""
-    segment = get_object_or_404(
-        Segment.objects.visible_to(request.user).select_related("parent_segment"),
-        pk=request.POST.get("segment") if str(request.POST.get("segment", "")).isdigit() else 0,
-    )
+    segment = visible_segment(request, request.POST.get("segment", ""))
     export_all = request.POST.get("export_all_columns") in ("on", "true", "1")
     output_mapping = mapping_payload(mapping_from_post(request.POST), export_all_columns=export_all)
     null_value = request.POST.get("null_value")

@@ -229,3 +229,14 @@ def test_create_without_a_segment_sends_the_user_to_pick_one(owner_client):
     response = owner_client.get("/activations/new/")
     assert response.status_code == 302
     assert response["Location"] == "/segments/"
+
+
+def test_mapping_errors_are_shown_even_when_another_field_is_refused_first(owner_client, team):
+    response = owner_client.post(
+        "/activations/new/",
+        editor_post(team, batch_size="", column_output=["Email", ""]),
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors["batch_size"] == ["This field is required."]
+    assert form.mapping["columns"][1]["errors"] == {"output": ["must not be empty"]}
