@@ -24,6 +24,7 @@ from common.api import (
     IDEMPOTENCY_KEY_HEADER,
     Conflict,
     CSVRenderer,
+    FirstRendererNegotiation,
     IdFilter,
     PageNumberPagination,
     RunCreateThrottle,
@@ -182,6 +183,7 @@ class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         methods=["get"],
         url_path="failed-rows",
         renderer_classes=[JSONRenderer, CSVRenderer],
+        content_negotiation_class=FirstRendererNegotiation,
     )
     def failed_rows(self, request, pk=None):
         """The rows Salesforce refused, as CSV: the run's columns plus `sf__Error`."""

@@ -22,6 +22,7 @@ from django.db.models import ProtectedError
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import exceptions, pagination, permissions, serializers, status, viewsets
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
@@ -212,6 +213,17 @@ class CSVUploadParser(BaseParser):
                 spool.write(chunk)
         spool.seek(0)
         return {"file": spool}
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """Always the view's first renderer: for downloads that are one format whatever the
+    client's Accept header says (a browser asks for text/html first)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class CSVRenderer(BaseRenderer):

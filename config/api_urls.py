@@ -13,6 +13,16 @@ from connectors.api import ConnectionViewSet
 from segments.api import ParentSegmentViewSet, SegmentViewSet
 from workspaces.api import LogoutAllView, LogoutView, TokenView, WorkspaceViewSet
 
+
+class SwaggerView(SpectacularSwaggerView):
+    # Its HTML renderer has no template for an OPTIONS answer (a 500): only GET is served.
+    http_method_names = ["get", "head"]
+
+
+class RedocView(SpectacularRedocView):
+    http_method_names = ["get", "head"]
+
+
 router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("parent-segments", ParentSegmentViewSet, basename="parent-segment")
@@ -27,7 +37,7 @@ urlpatterns = [
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/logout-all/", LogoutAllView.as_view(), name="logout-all"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
     *router.urls,
 ]
