@@ -3,6 +3,7 @@
 import logging
 import threading
 import xml.etree.ElementTree as ElementTree
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -14,7 +15,7 @@ from django.db import connection as db_connection
 from connectors.base import ConnectorError
 
 from .hosts import normalize_login_url
-from .http import HttpClient, RetryPolicy, error_message, is_transient
+from .http import HttpClient, RetryPolicy, body_rewinder, error_message, is_transient
 
 logger = logging.getLogger("connectors.salesforce")
 
@@ -87,16 +88,7 @@ def login(connection, http: HttpClient) -> Token:
                 "This connection is not connected to Salesforce yet: use "
                 '"Connect to Salesforce" to authorize it.'
             )
-        return _token_request(
-            connection,
-            http,
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": connection.refresh_token,
-                "client_id": connection.client_id,
-                "client_secret": connection.client_secret,
-            },
-        )
+        return _refresh_login(connection, http)
     if method == "client_credentials":
         return _token_request(
             connection,
@@ -212,6 +204,10 @@ def _instance_url(url: str) -> str:
         ) from None
 
 
+class RefreshTokenRefused(ConnectorError):
+    """Salesforce answered invalid_grant to a refresh token (revoked, expired or rotated)."""
+
+
 OAUTH_ERROR_MESSAGES = {
     "invalid_client_id": "Salesforce does not know this client id (consumer key).",
     "invalid_client": "Salesforce rejected the client id or client secret.",
@@ -234,7 +230,7 @@ def oauth_error(response: requests.Response, *, grant_type: str) -> ConnectorErr
     if error in OAUTH_ERROR_MESSAGES:
         return ConnectorError(OAUTH_ERROR_MESSAGES[error])
     if error == "invalid_grant" and grant_type == "refresh_token":
-        return ConnectorError(
+        return RefreshTokenRefused(
             "Salesforce refused the refresh token (it was revoked or has expired): "
             f"connect to Salesforce again. ({description})"
         )
@@ -276,19 +272,67 @@ def _token_request(connection, http: HttpClient, form: dict[str, str]) -> Token:
     return Token(instance_url=instance_url, access_token=str(body["access_token"]))
 
 
+def _refresh_login(connection, http: HttpClient) -> Token:
+    """The refresh token grant. With refresh token rotation on, another run of the same
+    connection may have used the token this one holds (retiring it) and saved its successor,
+    so a refused token is retried once with the saved one if that is different."""
+
+    def request() -> Token:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": connection.refresh_token,
+            "client_id": connection.client_id,
+            "client_secret": connection.client_secret,
+        }
+        return _token_request(connection, http, form)
+
+    try:
+        return request()
+    except RefreshTokenRefused:
+        saved = _saved_refresh_token(connection)
+        if not saved or saved == connection.refresh_token:
+            raise
+        logger.info("Refresh token of connection %s was rotated elsewhere", connection.pk)
+        connection.refresh_token = saved
+        return request()
+
+
+@contextmanager
+def _database():
+    """Database access from wherever a login happens. A job thread gets its own database
+    connection for it, which nothing else in that thread uses: close it afterwards."""
+    try:
+        yield
+    finally:
+        if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            db_connection.close()
+
+
+def _saved_refresh_token(connection) -> str:
+    if connection.pk is None:
+        return ""
+    try:
+        with _database():
+            saved = type(connection).objects.filter(pk=connection.pk)
+            return saved.values_list("refresh_token", flat=True).first() or ""
+    except DatabaseError:
+        logger.exception("Could not read the refresh token of connection %s", connection.pk)
+        return ""
+
+
 def _store_rotated_refresh_token(connection, refresh_token: str) -> None:
     """With refresh token rotation on, each refresh hands out a new token and retires the
-    old one, so the new one must be saved or the next run could not log in."""
+    old one (Salesforce Help, "OAuth 2.0 Refresh Token Flow for Renewed Sessions"), so the
+    new one must be saved or the next run could not log in. Runs under the session's lock,
+    so parallel job threads of one run never refresh at the same time."""
     connection.refresh_token = refresh_token
     if connection.pk is None:
         return
     try:
-        type(connection).objects.filter(pk=connection.pk).update(refresh_token=refresh_token)
+        with _database():
+            type(connection).objects.filter(pk=connection.pk).update(refresh_token=refresh_token)
     except DatabaseError:
         logger.exception("Could not save the rotated refresh token of connection %s", connection.pk)
-    finally:
-        if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
-            db_connection.close()  # the job worker's own connection, opened just for this
 
 
 class SalesforceSession:
@@ -331,6 +375,7 @@ class SalesforceSession:
         "services/..." content URL works too). On 401, log in again once and resend;
         a second 401, or any 401 for a pasted session id, raises ConnectorError."""
         token = self.token()
+        rewind = body_rewinder(kwargs.get("data"))
         response = self._send(token, method, path, retry=retry, headers=headers, **kwargs)
         if response.status_code != 401:
             return response
@@ -338,6 +383,7 @@ class SalesforceSession:
         if self.connection.auth_method == "session_id":
             raise ConnectorError(SESSION_EXPIRED_MESSAGE)
         token = self._login_again(token)
+        rewind()
         response = self._send(token, method, path, retry=retry, headers=headers, **kwargs)
         if response.status_code == 401:
             raise ConnectorError("Salesforce refused a fresh session: " + error_message(response))

@@ -120,10 +120,12 @@ class HttpClient:
         # Salesforce's API does not redirect; following one could lead anywhere.
         kwargs.setdefault("allow_redirects", False)
         path = urlsplit(url).path
+        rewind = body_rewinder(kwargs.get("data"))
         attempts = retry.limit + 1
         for attempt in range(attempts):
             if attempt:
                 self.sleep(retry.delay(attempt - 1))
+            rewind()
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.Timeout:
@@ -149,6 +151,16 @@ class HttpClient:
             f"Salesforce ({host}) did not answer after {attempts} {plural}: {problem}",
             retryable=True,
         )
+
+
+def body_rewinder(body) -> Callable[[], None]:
+    """A function that puts a file body back where it started, so that sending it again
+    sends all of it: requests reads a file body to its end, even when the answer is an error
+    (a retry, or a resend after logging in again, would otherwise send nothing)."""
+    if not hasattr(body, "seek"):
+        return lambda: None
+    start = body.tell()
+    return lambda: body.seek(start)
 
 
 def _connection_problem(exc: requests.ConnectionError) -> str:

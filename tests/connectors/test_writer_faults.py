@@ -242,6 +242,19 @@ def test_an_expired_session_logs_in_again_once_and_carries_on(salesforce_emulato
     assert last_names(salesforce_emulator) == ["Hopper", "Lovelace", "Turing"]
 
 
+def test_an_upload_refused_for_an_expired_session_is_sent_whole_after_logging_in(
+    salesforce_emulator, connection
+):
+    # requests reads the CSV file to its end for the refused PUT; the resend must start over.
+    salesforce_emulator.inject("session_expired", times=1, method="PUT", path=UPLOAD)
+
+    result = connection.connector.write(export(), ["LastName"], ROWS, RecordingSink())
+
+    assert calls(salesforce_emulator, "PUT", UPLOAD) == 2
+    assert (result.rows_succeeded, result.rows_failed) == (3, 0)
+    assert last_names(salesforce_emulator) == ["Hopper", "Lovelace", "Turing"]
+
+
 def test_a_session_refused_right_after_logging_in_again_fails_the_run(
     salesforce_emulator, connection
 ):
