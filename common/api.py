@@ -19,8 +19,10 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
 from django.db.models import ProtectedError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, build_bearer_security_scheme_object
+from knox.settings import knox_settings
 from rest_framework import exceptions, pagination, permissions, serializers, status, viewsets
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
@@ -128,6 +130,21 @@ def exception_handler(exc, context):
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = flatten_errors(exc.detail)
     return response
+
+
+# --- Authentication -------------------------------------------------------------------------
+
+
+class KnoxTokenScheme(OpenApiAuthenticationExtension):
+    """Documents TokenAuthentication in the schema as knox's scheme (`Token <token>`)."""
+
+    target_class = "common.authentication.TokenAuthentication"
+    name = "knoxApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=knox_settings.AUTH_HEADER_PREFIX
+        )
 
 
 # --- Parsing and rendering ----------------------------------------------------------------

@@ -3,7 +3,6 @@
 from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import F
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from knox.models import get_token_model
 from knox.settings import knox_settings
 from rest_framework import exceptions, mixins, permissions, status, viewsets
@@ -17,6 +16,7 @@ from common.api import (
     TokenThrottle,
     WorkspaceRolePermission,
 )
+from common.authentication import TokenAuthentication
 from workspaces.models import Workspace, ensure_personal_workspace
 from workspaces.serializers import TokenRequestSerializer, TokenSerializer, WorkspaceSerializer
 

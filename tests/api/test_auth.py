@@ -187,3 +187,23 @@ def test_token_requests_are_throttled_per_client(alice, settings):
     assert response.json()["detail"].startswith("Request was throttled.")
     assert "Retry-After" in response.headers
     assert not AuthToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token \xe9\xe9\xe9",
+        "Token \x00abc",
+        "Token " + "a" * 5000,
+        "Token a b",
+        "Token",
+    ],
+)
+def test_malformed_token_headers_are_401_not_500(db, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = client.get("/api/v1/workspaces/")
+
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail"}
