@@ -42,10 +42,17 @@ def parent_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_parent_detail(request, parent, UploadForm())
 
 
+def sample_text(value):
+    """A stored value as the CSV had it: JSON's true/false, numbers and text as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def render_parent_detail(request, parent, upload_form, *, import_result=None, status=200):
     names = parent.column_names
     sample = [
-        [profile.attributes.get(name) for name in names]
+        [sample_text(profile.attributes.get(name)) for name in names]
         for profile in Profile.objects.filter(parent_segment=parent).order_by("pk")[:SAMPLE_ROWS]
     ]
     context = {

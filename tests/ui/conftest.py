@@ -14,10 +14,10 @@ from tests.factories import (
     make_workspace,
 )
 
-CUSTOMERS_CSV = b"""customer_id,email,first_name,last_name,country,age
-C001,aiko@example.jp,Aiko,Tanaka,JP,34
-C002,kenji@example.jp,Kenji,Sato,JP,41
-C003,mia@example.com,Mia,Smith,US,28
+CUSTOMERS_CSV = b"""customer_id,email,first_name,last_name,country,age,consent
+C001,aiko@example.jp,Aiko,Tanaka,JP,34,true
+C002,kenji@example.jp,Kenji,Sato,JP,41,false
+C003,mia@example.com,Mia,Smith,US,28,
 """
 
 
