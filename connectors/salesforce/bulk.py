@@ -178,8 +178,9 @@ class BulkApi:
         """Rows of successfulResults, failedResults or unprocessedrecords as dicts by column
         name (sf__Id, sf__Created, sf__Error and the columns as uploaded)."""
         file = self.download(self.path("jobs", "ingest", job_id, which) + "/")
+        # utf-8-sig: a byte order mark, should one come, must not stick to the first name.
         with file:
-            yield from csv.DictReader(io.TextIOWrapper(file, encoding="utf-8", newline=""))
+            yield from csv.DictReader(io.TextIOWrapper(file, encoding="utf-8-sig", newline=""))
 
     def download(self, path: str, *, params: dict | None = None) -> IO[bytes]:
         """GET a CSV into a spooled file (memory, then disk), retrying a broken transfer.
@@ -259,6 +260,6 @@ class BulkApi:
             file = self.download(self.path("jobs", "query", job_id, "results"), params=params)
             with file:
                 locator = file.headers.get("Sforce-Locator", "null")
-                yield from csv.DictReader(io.TextIOWrapper(file, encoding="utf-8", newline=""))
+                yield from csv.DictReader(io.TextIOWrapper(file, encoding="utf-8-sig", newline=""))
             if not locator or locator == "null":
                 return

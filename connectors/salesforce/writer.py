@@ -2,118 +2,29 @@
 mode (append, update, upsert, truncate) in parallel or one at a time, and account for every row.
 """
 
-import csv
-import io
 import logging
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import IO
 
-from common.csvio import encode_row
 from connectors.base import ConnectorError, ExportParams, FailedRow, ResultSink, WriteResult
 
+from . import results
 from .auth import WORKER_THREAD_PREFIX
 from .bulk import BulkApi, Cancelled
+from .chunks import Chunk, ChunkWriter, split_rows
 from .http import RetryPolicy
+from .lookup import KeyLookup
+from .results import LOCK_ERROR_CODE
 
 logger = logging.getLogger("connectors.salesforce")
 
-# Salesforce takes at most 150 MB of base64-encoded data per job, i.e. about 100 MB raw.
-# Module constants so that tests can make them small.
+# Salesforce takes at most 150 MB of base64-encoded data per job, i.e. about 100 MB raw
+# ("Upload Job Data"). Module constants so that tests can make them small.
 MAX_JOB_BYTES = 100_000_000
 MAX_PARALLEL_JOBS = 3
-# SOQL statements may not exceed 100,000 characters; stay clear of it.
-MAX_SOQL_CHARS = 90_000
-# Chunks larger than this are kept on disk while they wait for their job.
-SPOOL_BYTES = 8 * 1024 * 1024
-LOCK_ERROR_CODE = "UNABLE_TO_LOCK_ROW"
-NUMERIC_TYPES = {"int", "long", "double", "currency", "percent"}
-
-
-@dataclass
-class Chunk:
-    """The CSV of one job (header included), kept in a spooled file.
-
-    `restore` turns a row as Salesforce echoes it in a result file (a dict by column name)
-    back into the values of the run's output columns, so failed rows read like the input.
-    """
-
-    header: list[str]
-    file: IO[bytes]
-    row_count: int
-    restore: Callable[[dict[str, str]], list[str]]
-
-    def rows(self) -> Iterator[dict[str, str]]:
-        self.file.seek(0)
-        text = io.TextIOWrapper(self.file, encoding="utf-8", newline="")
-        try:
-            yield from csv.DictReader(text)
-        finally:
-            text.detach()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class ChunkWriter:
-    """Builds one Chunk row by row."""
-
-    def __init__(self, header: Sequence[str], restore) -> None:
-        self.header = list(header)
-        self.restore = restore
-        # Lives as long as its Chunk, which closes it.
-        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-        self.size = self.file.write(encode_row(self.header))
-        self.row_count = 0
-
-    def add(self, values: Sequence[str]) -> None:
-        self.add_line(encode_row(values))
-
-    def add_line(self, line: bytes) -> None:
-        self.size += self.file.write(line)
-        self.row_count += 1
-
-    def would_exceed(self, line: bytes, max_bytes: int) -> bool:
-        return self.row_count > 0 and self.size + len(line) > max_bytes
-
-    def finish(self) -> Chunk:
-        return Chunk(self.header, self.file, self.row_count, self.restore)
-
-
-def by_name(columns: Sequence[str]) -> Callable[[dict[str, str]], list[str]]:
-    columns = list(columns)
-    return lambda row: [row.get(column) or "" for column in columns]
-
-
-def split_rows(
-    rows: Iterable[Sequence[str]],
-    columns: Sequence[str],
-    *,
-    batch_size: int,
-    max_bytes: int,
-) -> Iterator[Chunk]:
-    """Cut rows into chunks of at most `batch_size` rows and `max_bytes` bytes of CSV
-    (header included); a single row larger than that still gets a chunk of its own.
-
-    Rows are consumed lazily: only the chunk being built is read from `rows`.
-    """
-    restore = by_name(columns)
-    writer: ChunkWriter | None = None
-    for values in rows:
-        line = encode_row(values)
-        if writer and (writer.row_count >= batch_size or writer.would_exceed(line, max_bytes)):
-            yield writer.finish()
-            writer = None
-        if writer is None:
-            writer = ChunkWriter(columns, restore)
-        writer.add_line(line)
-    if writer is not None:
-        yield writer.finish()
 
 
 @dataclass(frozen=True)
@@ -208,19 +119,20 @@ class JobRunner:
             while pending.row_count:
                 job = self._run_job(pending)
                 try:
-                    succeeded, failed, locked = self._collect(pending, job)
+                    finished = results.collect(self.bulk, pending, job, log=self.events.log)
                 except ConnectorError as exc:
                     raise _JobTrouble(
                         exc,
                         f"Outcome unknown (the results of job {job['id']} could not be read): "
                         f"{exc.message}",
                     ) from None
-                outcome.succeeded += succeeded
+                outcome.succeeded += finished.succeeded
+                locked = finished.locked
                 if not locked or lock_retries >= self.retry.limit:
-                    outcome.failed.extend(failed)
+                    outcome.failed.extend(finished.failed)
                     break
                 locked_ids = {id(row) for row, _ in locked}
-                outcome.failed.extend(row for row in failed if id(row) not in locked_ids)
+                outcome.failed.extend(row for row in finished.failed if id(row) not in locked_ids)
                 self.events.log(
                     f"Retrying {len(locked)} rows that failed with {LOCK_ERROR_CODE} "
                     f"(retry {lock_retries + 1} of {self.retry.limit})"
@@ -303,58 +215,6 @@ class JobRunner:
                 raise
         raise AssertionError("unreachable")
 
-    def _collect(
-        self, chunk: Chunk, job: dict
-    ) -> tuple[int, list[FailedRow], list[tuple[FailedRow, dict[str, str]]]]:
-        """Read a finished job's results: (succeeded, failed rows, lock-failed rows with
-        their echoes). Rows Salesforce gives no outcome for are failed too."""
-        job_id = job["id"]
-        state = job.get("state")
-        complete = state == "JobComplete"
-        succeeded = self._count(job_id, "successfulResults", required=complete)
-        failed: list[FailedRow] = []
-        locked: list[tuple[FailedRow, dict[str, str]]] = []
-        for echo in self._results(job_id, "failedResults", required=complete):
-            row = FailedRow(chunk.restore(echo), echo.get("sf__Error") or "Failed")
-            failed.append(row)
-            if row.error.startswith(LOCK_ERROR_CODE):
-                locked.append((row, echo))
-        reason = (
-            f"Not processed by Salesforce: {job.get('errorMessage') or f'the job ended {state}'}"
-        )
-        if not complete:
-            processed = succeeded + len(failed)
-            unprocessed = [
-                FailedRow(chunk.restore(echo), reason)
-                for echo in self._results(job_id, "unprocessedrecords", required=False)
-            ]
-            if processed == 0 and len(unprocessed) != chunk.row_count:
-                # Nothing was processed: every row of the chunk failed for the job's reason.
-                unprocessed = [FailedRow(chunk.restore(row), reason) for row in chunk.rows()]
-            failed.extend(unprocessed)
-            self.events.log(f"Job {job_id} ended {state}: {job.get('errorMessage') or ''}")
-        missing = chunk.row_count - succeeded - len(failed)
-        if missing > 0:
-            logger.warning("Job %s gave no outcome for %s rows", job_id, missing)
-            failed.extend(
-                FailedRow([], f"Salesforce reported no outcome for this row (job {job_id})")
-                for _ in range(missing)
-            )
-        elif missing < 0:
-            logger.warning("Job %s reported %s more outcomes than rows", job_id, -missing)
-        return succeeded, failed, locked
-
-    def _results(self, job_id: str, which: str, *, required: bool) -> Iterator[dict[str, str]]:
-        try:
-            yield from self.bulk.ingest_results(job_id, which)
-        except ConnectorError:
-            if required:
-                raise
-            logger.info("No %s for job %s", which, job_id)
-
-    def _count(self, job_id: str, which: str, *, required: bool) -> int:
-        return sum(1 for _ in self._results(job_id, which, required=required))
-
     def _chunk_of_echoes(self, chunk: Chunk, echoes: list[dict[str, str]]) -> Chunk:
         writer = ChunkWriter(chunk.header, chunk.restore)
         for echo in echoes:
@@ -435,126 +295,6 @@ def run_chunks(
             runner.bulk.cancelled.set()
             raise
     return first_error
-
-
-# Update by a key other than Id: Bulk API 2.0 updates only by Id, so look the keys up first.
-
-
-def soql_literal(value: str, *, numeric: bool) -> str | None:
-    """A SOQL literal for a key value, or None if the value cannot be one."""
-    if numeric:
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return None
-        return format(number, "f") if number.is_finite() else None
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace("'", "\\'")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-        .replace("\b", "\\b")
-        .replace("\f", "\\f")
-    )
-    return f"'{escaped}'"
-
-
-def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Iterator[str]:
-    """SOQL queries `SELECT Id, key FROM object WHERE key IN (...)` covering all literals,
-    each under MAX_SOQL_CHARS."""
-    # The names were checked against the describe; values are quoted by soql_literal.
-    prefix = f"SELECT Id, {key} FROM {object_name} WHERE {key} IN ("  # noqa: S608
-    batch: list[str] = []
-    length = len(prefix) + 1
-    for literal in literals:
-        if batch and length + len(literal) + 2 > MAX_SOQL_CHARS:
-            yield prefix + ", ".join(batch) + ")"
-            batch, length = [], len(prefix) + 1
-        batch.append(literal)
-        length += len(literal) + 2
-    if batch:
-        yield prefix + ", ".join(batch) + ")"
-
-
-class KeyLookup:
-    """Rewrites a chunk keyed by `key` into one keyed by Id, failing rows whose key matches
-    no record or several."""
-
-    def __init__(
-        self, bulk: BulkApi, *, object_name: str, key_field: dict, columns: Sequence[str], events
-    ) -> None:
-        self.bulk = bulk
-        self.object_name = object_name
-        self.key = key_field["name"]
-        self.numeric = key_field.get("type") in NUMERIC_TYPES
-        self.case_sensitive = bool(key_field.get("caseSensitive"))
-        self.columns = list(columns)
-        self.sent_columns = ["Id"] + [column for column in columns if column != self.key]
-        self.events = events
-
-    def normalized(self, value: str) -> str:
-        if self.numeric:
-            try:
-                return str(Decimal(value).normalize())
-            except InvalidOperation:
-                return value
-        return value if self.case_sensitive else value.casefold()
-
-    def __call__(self, chunk: Chunk) -> tuple[Chunk, list[FailedRow]]:
-        literals: dict[str, str] = {}
-        for row in chunk.rows():
-            value = row.get(self.key) or ""
-            literal = soql_literal(value, numeric=self.numeric) if value else None
-            if literal is not None:
-                literals.setdefault(self.normalized(value), literal)
-        matches: dict[str, list[str]] = {}
-        for soql in lookup_queries(self.object_name, self.key, literals.values()):
-            for record in self.bulk.query(soql, on_job=self.events.job_started):
-                ids = matches.setdefault(self.normalized(record.get(self.key) or ""), [])
-                ids.append(record.get("Id") or "")
-
-        key_of_id: dict[str, str] = {}
-
-        def restore(echo: dict[str, str]) -> list[str]:
-            record_id = echo.get("Id") or echo.get("sf__Id") or ""
-            return [
-                key_of_id.get(record_id, "") if column == self.key else (echo.get(column) or "")
-                for column in self.columns
-            ]
-
-        writer = ChunkWriter(self.sent_columns, restore)
-        failures: list[FailedRow] = []
-        for row in chunk.rows():
-            value = row.get(self.key) or ""
-            original = [row.get(column) or "" for column in self.columns]
-            ids = matches.get(self.normalized(value), []) if value else []
-            if not value:
-                failures.append(FailedRow(original, f"The key {self.key} is empty"))
-            elif self.numeric and soql_literal(value, numeric=True) is None:
-                failures.append(FailedRow(original, f"The key {self.key} is not a number: {value}"))
-            elif not ids:
-                failures.append(
-                    FailedRow(original, f"No {self.object_name} has {self.key} = '{value}'")
-                )
-            elif len(ids) > 1:
-                failures.append(
-                    FailedRow(
-                        original,
-                        f"{len(ids)} {self.object_name} records have {self.key} = '{value}'; "
-                        "update by key needs exactly one",
-                    )
-                )
-            else:
-                key_of_id.setdefault(ids[0], value)
-                writer.add(
-                    [
-                        ids[0] if column == "Id" else row.get(column) or ""
-                        for column in self.sent_columns
-                    ]
-                )
-        return writer.finish(), failures
 
 
 def plan_for(params: ExportParams) -> Plan:

@@ -19,9 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def connection(salesforce_emulator):
     salesforce_emulator.connected_app().refresh_token_rotation = True
-    connection = oauth_connection(
-        salesforce_emulator, make_workspace(), retry_initial_delay=0.01
-    )
+    connection = oauth_connection(salesforce_emulator, make_workspace(), retry_initial_delay=0.01)
     code, verifier = authorize(salesforce_emulator, connection)
     exchange_code(connection, code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
     return Connection.objects.get(pk=connection.pk)

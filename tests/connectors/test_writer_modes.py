@@ -237,7 +237,7 @@ def test_truncate_reads_every_page_of_the_id_query(salesforce_emulator, connecto
 def test_update_by_key_splits_long_lookups_into_several_queries(
     salesforce_emulator, connector, monkeypatch
 ):
-    monkeypatch.setattr("connectors.salesforce.writer.MAX_SOQL_CHARS", 120)
+    monkeypatch.setattr("connectors.salesforce.lookup.MAX_SOQL_CHARS", 120)
     emails = [f"person{i}@example.com" for i in range(6)]
     salesforce_emulator.insert_records(
         "Contact", [{"LastName": f"P{i}", "Email": email} for i, email in enumerate(emails)]

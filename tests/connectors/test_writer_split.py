@@ -2,12 +2,9 @@
 
 import itertools
 
-from connectors.salesforce.writer import (
-    encode_row,
-    lookup_queries,
-    soql_literal,
-    split_rows,
-)
+from common.csvio import encode_row
+from connectors.salesforce.chunks import split_rows
+from connectors.salesforce.lookup import lookup_queries, soql_literal
 
 
 def chunk_text(chunk) -> str:
@@ -103,7 +100,7 @@ def test_soql_literal_of_numbers_refuses_non_numbers():
 
 
 def test_lookup_queries_stay_under_the_soql_length_limit(monkeypatch):
-    monkeypatch.setattr("connectors.salesforce.writer.MAX_SOQL_CHARS", 100)
+    monkeypatch.setattr("connectors.salesforce.lookup.MAX_SOQL_CHARS", 100)
     literals = [f"'user{i}@example.com'" for i in range(10)]
 
     queries = list(lookup_queries("Contact", "Email", literals))

@@ -417,12 +417,23 @@ def results(org: Org, request: Request, version: float, job_id: str, kind: str) 
     if job.state not in allowed:
         raise invalid_state(f"Results are not available for a job in state {job.state}")
     header = job.header or (rows_of(job)[0] if job.upload else [])
+    settings = org.settings
+    newline = csvdata.LINE_ENDINGS[settings.result_line_ending]
+
+    def ordered(rows: list[list[str]]) -> list[list[str]]:
+        return rows[::-1] if settings.result_order == "reversed" else rows
+
     if kind == "successfulresults":
+        recorded = job.successful[settings.unrecorded_results :]
         text = csvdata.result_csv(
-            ["sf__Id", "sf__Created"], header, job.successful, job.columnDelimiter
+            ["sf__Id", "sf__Created"], header, ordered(recorded), job.columnDelimiter, newline
         )
     elif kind == "failedresults":
-        text = csvdata.result_csv(["sf__Id", "sf__Error"], header, job.failed, job.columnDelimiter)
+        text = csvdata.result_csv(
+            ["sf__Id", "sf__Error"], header, ordered(job.failed), job.columnDelimiter, newline
+        )
     else:
-        text = csvdata.plain_csv(header, job.unprocessed, job.columnDelimiter)
+        text = csvdata.plain_csv(header, ordered(job.unprocessed), job.columnDelimiter, newline)
+    if settings.result_byte_order_mark:
+        text = "\ufeff" + text
     return Response.csv(text)

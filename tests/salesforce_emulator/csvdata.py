@@ -47,7 +47,11 @@ def minimal(value: str, delimiter: str) -> str:
 
 
 def result_csv(
-    prefix: list[str], header: list[str], rows: list[list[str]], delimiter_name: str
+    prefix: list[str],
+    header: list[str],
+    rows: list[list[str]],
+    delimiter_name: str,
+    newline: str = "\n",
 ) -> str:
     """A results file: the sf__ names quoted, the original header as uploaded, every value quoted.
 
@@ -58,16 +62,18 @@ def result_csv(
         delimiter.join([quote(name) for name in prefix] + [minimal(n, delimiter) for n in header])
     ]
     lines.extend(delimiter.join(quote(value) for value in row) for row in rows)
-    return "\n".join(lines) + "\n"
+    return newline.join(lines) + newline
 
 
-def plain_csv(header: list[str], rows: list[list[str]], delimiter_name: str) -> str:
+def plain_csv(
+    header: list[str], rows: list[list[str]], delimiter_name: str, newline: str = "\n"
+) -> str:
     """Rows as uploaded (unprocessed records): minimal quoting."""
     delimiter = DELIMITERS[delimiter_name]
     lines = [delimiter.join(minimal(value, delimiter) for value in row) for row in [header, *rows]]
     # A one-column row holding an empty value must not become a blank line, which readers skip.
     lines = [line if line else '""' for line in lines]
-    return "\n".join(lines) + "\n"
+    return newline.join(lines) + newline
 
 
 def query_csv(

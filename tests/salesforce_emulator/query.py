@@ -199,6 +199,8 @@ def results(org: Org, request: Request, version: float, job_id: str) -> Response
     next_offset = offset + len(page)
     header = [item["name"] for item in job.query.fields]
     text = csvdata.query_csv(header, page, job.columnDelimiter, job.lineEnding)
+    if org.settings.result_byte_order_mark:
+        text = "\ufeff" + text
     return Response.csv(
         text,
         headers={

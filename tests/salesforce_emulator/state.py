@@ -68,6 +68,15 @@ class Settings:
     max_records_per_upload: int | None = None
     daily_api_requests: int = 15000
     oauth_user: str = DEFAULT_USERNAME
+    # How result files come out. The documentation promises no row order ("not guaranteed
+    # to match the ordering of records in the original job data") and no line ending; real
+    # files are LF without a byte order mark. Tests vary these to keep clients honest.
+    result_line_ending: str = "LF"  # or "CRLF"
+    result_byte_order_mark: bool = False
+    result_order: str = "upload"  # or "reversed"
+    # Successful rows left out of successfulResults ("Results are not recorded for batches
+    # that exceed the daily batch allocation").
+    unrecorded_results: int = 0
 
 
 @dataclass

@@ -1,0 +1,131 @@
+"""Update by a key other than Id: Bulk API 2.0 updates only by Id, so the keys are looked
+up first with query jobs, and rows whose key matches no record (or several) fail."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal, InvalidOperation
+
+from connectors.base import FailedRow
+
+from .bulk import BulkApi
+from .chunks import Chunk, ChunkWriter
+
+# SOQL statements may not exceed 100,000 characters; stay clear of it.
+MAX_SOQL_CHARS = 90_000
+NUMERIC_TYPES = {"int", "long", "double", "currency", "percent"}
+
+
+def soql_literal(value: str, *, numeric: bool) -> str | None:
+    """A SOQL literal for a key value, or None if the value cannot be one."""
+    if numeric:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+        return format(number, "f") if number.is_finite() else None
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace("'", "\\'")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+        .replace("\b", "\\b")
+        .replace("\f", "\\f")
+    )
+    return f"'{escaped}'"
+
+
+def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Iterator[str]:
+    """SOQL queries `SELECT Id, key FROM object WHERE key IN (...)` covering all literals,
+    each under MAX_SOQL_CHARS."""
+    # The names were checked against the describe; values are quoted by soql_literal.
+    prefix = f"SELECT Id, {key} FROM {object_name} WHERE {key} IN ("  # noqa: S608
+    batch: list[str] = []
+    length = len(prefix) + 1
+    for literal in literals:
+        if batch and length + len(literal) + 2 > MAX_SOQL_CHARS:
+            yield prefix + ", ".join(batch) + ")"
+            batch, length = [], len(prefix) + 1
+        batch.append(literal)
+        length += len(literal) + 2
+    if batch:
+        yield prefix + ", ".join(batch) + ")"
+
+
+class KeyLookup:
+    """Rewrites a chunk keyed by `key` into one keyed by Id, failing rows whose key matches
+    no record or several."""
+
+    def __init__(
+        self, bulk: BulkApi, *, object_name: str, key_field: dict, columns: Sequence[str], events
+    ) -> None:
+        self.bulk = bulk
+        self.object_name = object_name
+        self.key = key_field["name"]
+        self.numeric = key_field.get("type") in NUMERIC_TYPES
+        self.case_sensitive = bool(key_field.get("caseSensitive"))
+        self.columns = list(columns)
+        self.sent_columns = ["Id"] + [column for column in columns if column != self.key]
+        self.events = events
+
+    def normalized(self, value: str) -> str:
+        if self.numeric:
+            try:
+                return str(Decimal(value).normalize())
+            except InvalidOperation:
+                return value
+        return value if self.case_sensitive else value.casefold()
+
+    def __call__(self, chunk: Chunk) -> tuple[Chunk, list[FailedRow]]:
+        literals: dict[str, str] = {}
+        for row in chunk.rows():
+            value = row.get(self.key) or ""
+            literal = soql_literal(value, numeric=self.numeric) if value else None
+            if literal is not None:
+                literals.setdefault(self.normalized(value), literal)
+        matches: dict[str, list[str]] = {}
+        for soql in lookup_queries(self.object_name, self.key, literals.values()):
+            for record in self.bulk.query(soql, on_job=self.events.job_started):
+                ids = matches.setdefault(self.normalized(record.get(self.key) or ""), [])
+                ids.append(record.get("Id") or "")
+
+        key_of_id: dict[str, str] = {}
+
+        def restore(echo: dict[str, str]) -> list[str]:
+            record_id = echo.get("Id") or echo.get("sf__Id") or ""
+            return [
+                key_of_id.get(record_id, "") if column == self.key else (echo.get(column) or "")
+                for column in self.columns
+            ]
+
+        writer = ChunkWriter(self.sent_columns, restore)
+        failures: list[FailedRow] = []
+        for row in chunk.rows():
+            value = row.get(self.key) or ""
+            original = [row.get(column) or "" for column in self.columns]
+            ids = matches.get(self.normalized(value), []) if value else []
+            if not value:
+                failures.append(FailedRow(original, f"The key {self.key} is empty"))
+            elif self.numeric and soql_literal(value, numeric=True) is None:
+                failures.append(FailedRow(original, f"The key {self.key} is not a number: {value}"))
+            elif not ids:
+                failures.append(
+                    FailedRow(original, f"No {self.object_name} has {self.key} = '{value}'")
+                )
+            elif len(ids) > 1:
+                failures.append(
+                    FailedRow(
+                        original,
+                        f"{len(ids)} {self.object_name} records have {self.key} = '{value}'; "
+                        "update by key needs exactly one",
+                    )
+                )
+            else:
+                key_of_id.setdefault(ids[0], value)
+                writer.add(
+                    [
+                        ids[0] if column == "Id" else row.get(column) or ""
+                        for column in self.sent_columns
+                    ]
+                )
+        return writer.finish(), failures
