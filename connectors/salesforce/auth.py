@@ -239,11 +239,20 @@ def oauth_error(response: requests.Response, *, grant_type: str) -> ConnectorErr
             "Salesforce refused the authorization code (it expired or was already used): "
             f"try connecting again. ({description})"
         )
-    if error == "unsupported_grant_type" and grant_type == "client_credentials":
-        return ConnectorError(
-            "This login URL does not offer the client credentials flow: use your My Domain "
-            "URL and enable the flow in the connected app."
-        )
+    if grant_type == "client_credentials":
+        # login.salesforce.com and test.salesforce.com answer invalid_grant "request not
+        # supported on this domain"; only the org's My Domain host runs this flow.
+        if error == "unsupported_grant_type" or "not supported on this domain" in description:
+            return ConnectorError(
+                "This login URL does not offer the client credentials flow: use your My Domain "
+                "URL (https://<your domain>.my.salesforce.com) and enable the flow in the "
+                "connected app."
+            )
+        if "no client credentials user enabled" in description:
+            return ConnectorError(
+                "The connected app has no user to run the client credentials flow as: choose "
+                'one under "Client Credentials Flow", "Run As" in its policies.'
+            )
     return ConnectorError(f"Salesforce refused the login: {error}: {description}".rstrip(": "))
 
 

@@ -340,7 +340,17 @@ def test_client_credentials_without_a_run_as_user(salesforce_emulator, workspace
     salesforce_emulator.org.apps["emulator-client-id"].run_as = None
 
     assert check(client_credentials(salesforce_emulator, workspace)) == (
-        "Salesforce refused the login: invalid_grant: no client credentials user enabled"
+        "The connected app has no user to run the client credentials flow as: choose one "
+        'under "Client Credentials Flow", "Run As" in its policies.'
+    )
+
+
+def test_client_credentials_sent_to_a_generic_login_host(salesforce_emulator, workspace):
+    salesforce_emulator.settings.generic_login_host = True  # like login.salesforce.com
+
+    assert check(client_credentials(salesforce_emulator, workspace)) == (
+        "This login URL does not offer the client credentials flow: use your My Domain URL "
+        "(https://<your domain>.my.salesforce.com) and enable the flow in the connected app."
     )
 
 

@@ -421,6 +421,23 @@ def test_oauth_client_credentials_grant_issues_token_without_refresh_token(sales
     )
 
 
+def test_oauth_client_credentials_on_a_generic_login_host_is_refused(salesforce_emulator):
+    salesforce_emulator.settings.generic_login_host = True
+
+    response = token(
+        salesforce_emulator,
+        grant_type="client_credentials",
+        client_id="emulator-client-id",
+        client_secret="emulator-client-secret",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "request not supported on this domain",
+    }
+
+
 def test_oauth_with_wrong_client_secret_is_invalid_client(salesforce_emulator):
     response = token(
         salesforce_emulator,

@@ -264,6 +264,8 @@ def refresh_token_grant(org: Org, request: Request, form: dict, app) -> Response
 
 
 def client_credentials_grant(org: Org, request: Request, form: dict, app) -> Response:
+    if org.settings.generic_login_host:
+        return oauth_error("invalid_grant", "request not supported on this domain")
     user = org.user(app.run_as) if app.run_as else None
     if user is None:
         return oauth_error("invalid_grant", "no client credentials user enabled")

@@ -68,6 +68,9 @@ class Settings:
     max_records_per_upload: int | None = None
     daily_api_requests: int = 15000
     oauth_user: str = DEFAULT_USERNAME
+    # True: answer like login.salesforce.com rather than a My Domain host, which refuses the
+    # client credentials flow ("request not supported on this domain").
+    generic_login_host: bool = False
     # How result files come out. The documentation promises no row order ("not guaranteed
     # to match the ordering of records in the original job data") and no line ending; real
     # files are LF without a byte order mark. Tests vary these to keep clients honest.
