@@ -37,13 +37,25 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError
 
 
+class ActivationFilter(django_filters.FilterSet):
+    # Ids only, never "no such object": that would tell apart other teams' ids.
+    workspace = IdFilter()
+    segment = IdFilter()
+    connection = IdFilter()
+    enabled = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Activation
+        fields = ["workspace", "segment", "connection", "enabled"]
+
+
 class ActivationViewSet(WorkspaceScopedModelViewSet):
     """Activations: a segment, a connection, export settings, an output mapping, a schedule
     and notifications. Preview and validate change nothing, so viewers may call them."""
 
     model = Activation
     serializer_class = ActivationSerializer
-    filterset_fields = ["workspace", "segment", "connection", "enabled"]
+    filterset_class = ActivationFilter
     read_only_actions = ("preview", "validate")
 
     def get_queryset(self):

@@ -2,11 +2,12 @@
 
 import contextlib
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.api import WorkspaceScopedModelViewSet
+from common.api import IdFilter, WorkspaceScopedModelViewSet
 from common.validation import InvalidInput
 from connectors import services
 from connectors.models import Connection
@@ -31,12 +32,20 @@ def api_field_names():
         raise InvalidInput(errors) from None
 
 
+class ConnectionFilter(django_filters.FilterSet):
+    workspace = IdFilter()
+
+    class Meta:
+        model = Connection
+        fields = ["workspace"]
+
+
 class ConnectionViewSet(WorkspaceScopedModelViewSet):
     """Salesforce logins; a connection used by an activation cannot be deleted (409)."""
 
     model = Connection
     serializer_class = ConnectionSerializer
-    filterset_fields = ["workspace"]
+    filterset_class = ConnectionFilter
     # Logging in changes nothing, so viewers may test too.
     read_only_actions = ("test",)
 

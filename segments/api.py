@@ -1,5 +1,6 @@
 """API views for parent segments (with their CSV upload) and segments."""
 
+import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -12,6 +13,7 @@ from common.api import (
     ERROR_SCHEMA,
     Conflict,
     CSVUploadParser,
+    IdFilter,
     WorkspaceScopedModelViewSet,
 )
 from segments import services
@@ -41,12 +43,31 @@ def refuse_if_activated(activations) -> None:
         raise Conflict(f"Used by activation(s) {', '.join(names)}: delete those first.")
 
 
+class ParentSegmentFilter(django_filters.FilterSet):
+    workspace = IdFilter()
+
+    class Meta:
+        model = ParentSegment
+        fields = ["workspace"]
+
+
+class SegmentFilter(django_filters.FilterSet):
+    # Ids only, never "no such object": that would tell apart other teams' ids.
+    workspace = IdFilter()
+    parent_segment = IdFilter()
+    folder = django_filters.CharFilter()
+
+    class Meta:
+        model = Segment
+        fields = ["workspace", "parent_segment", "folder"]
+
+
 class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
     """Customer master tables; their rows come from CSV uploads."""
 
     model = ParentSegment
     serializer_class = ParentSegmentSerializer
-    filterset_fields = ["workspace"]
+    filterset_class = ParentSegmentFilter
 
     def perform_create(self, serializer):
         serializer.instance = services.create_parent_segment(
@@ -115,7 +136,7 @@ class SegmentViewSet(WorkspaceScopedModelViewSet):
 
     model = Segment
     serializer_class = SegmentSerializer
-    filterset_fields = ["workspace", "parent_segment", "folder"]
+    filterset_class = SegmentFilter
 
     def get_queryset(self):
         return super().get_queryset().select_related("parent_segment")

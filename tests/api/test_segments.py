@@ -135,3 +135,16 @@ def test_deletes_a_segment(parent, owner_client):
 
     assert response.status_code == 204
     assert not Segment.objects.exists()
+
+
+def test_filtering_by_another_teams_id_looks_like_filtering_by_an_unused_one(
+    parent, other_workspace, owner_client
+):
+    foreign = make_parent_segment(workspace=other_workspace)
+    make_segment(parent=foreign)
+
+    foreign_answer = owner_client.get(URL, {"parent_segment": foreign.pk})
+    unused_answer = owner_client.get(URL, {"parent_segment": 999_999})
+
+    assert (foreign_answer.status_code, foreign_answer.json()["count"]) == (200, 0)
+    assert (unused_answer.status_code, unused_answer.json()["count"]) == (200, 0)
