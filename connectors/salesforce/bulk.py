@@ -33,6 +33,15 @@ SPOOL_BYTES = 16 * 1024 * 1024
 TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
 
 
+def duration(seconds: float) -> str:
+    """ "24 hours", "5 minutes", "30 seconds"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+
+
 class Cancelled(Exception):
     """The run was stopped while a job was in flight; the job has been aborted."""
 
@@ -155,7 +164,12 @@ class BulkApi:
         return self._json("GET", self.path("jobs", kind, job_id), action=f"report on job {job_id}")
 
     def wait_for_job(self, job_id: str, *, kind: str = "ingest") -> dict:
-        """Poll the job with exponential backoff until it is JobComplete, Failed or Aborted."""
+        """Poll the job with exponential backoff until it is JobComplete, Failed or Aborted.
+
+        A job still running after POLL_TIMEOUT_SECONDS is aborted; its final JobInfo is
+        returned then (state Aborted, with our reason as errorMessage), since rows it
+        processed stay processed and its result files still tell which.
+        """
         interval = POLL_INITIAL_SECONDS
         deadline = time.monotonic() + POLL_TIMEOUT_SECONDS
         while True:
@@ -163,16 +177,24 @@ class BulkApi:
             if job.get("state") in TERMINAL_STATES:
                 return job
             if time.monotonic() > deadline:
-                self.abort_job(job_id, kind=kind)
-                raise ConnectorError(
-                    f"Salesforce job {job_id} did not finish within "
-                    f"{POLL_TIMEOUT_SECONDS / 3600:g} hours; it was aborted.",
-                    retryable=True,
-                )
+                return self._give_up(job_id, kind=kind)
             if self.cancelled.wait(interval):
                 self.abort_job(job_id, kind=kind)
                 raise Cancelled(job_id)
             interval = min(POLL_MAX_SECONDS, interval * 2)
+
+    def _give_up(self, job_id: str, *, kind: str) -> dict:
+        reason = (
+            f"Salesforce job {job_id} did not finish within "
+            f"{duration(POLL_TIMEOUT_SECONDS)}; it was aborted."
+        )
+        self.abort_job(job_id, kind=kind)
+        job = self.job_info(job_id, kind=kind)
+        if job.get("state") not in TERMINAL_STATES:
+            raise ConnectorError(reason, retryable=True)
+        if job.get("state") == "Aborted":
+            job["errorMessage"] = reason
+        return job
 
     def ingest_results(self, job_id: str, which: str) -> Iterator[dict[str, str]]:
         """Rows of successfulResults, failedResults or unprocessedrecords as dicts by column

@@ -1,7 +1,10 @@
-"""Retry delays: doubling from the initial delay, jittered, capped."""
+"""Retry delays: doubling from the initial delay, jittered, capped; how time limits read."""
 
 import random
 
+import pytest
+
+from connectors.salesforce.bulk import duration
 from connectors.salesforce.http import MAX_RETRY_DELAY, RetryPolicy
 
 
@@ -24,3 +27,11 @@ def test_delays_are_capped():
 
 def test_zero_initial_delay_means_no_wait():
     assert RetryPolicy(limit=3, initial_delay=0).delay(2) == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(24 * 3600.0, "24 hours"), (3600.0, "1 hour"), (300.0, "5 minutes"), (0.3, "0.3 seconds")],
+)
+def test_poll_time_limits_read_naturally(seconds, text):
+    assert duration(seconds) == text

@@ -145,6 +145,27 @@ def test_a_job_that_cannot_be_watched_is_aborted_and_its_rows_failed(
     assert salesforce_emulator.records("Contact") == []
 
 
+def test_a_job_running_past_the_time_limit_is_aborted_and_its_rows_accounted_for(
+    salesforce_emulator, connection, monkeypatch
+):
+    monkeypatch.setattr("connectors.salesforce.bulk.POLL_TIMEOUT_SECONDS", 0.3)
+    salesforce_emulator.settings.processing_delay = 1.5
+    sink = RecordingSink()
+
+    result = connection.connector.write(export(), ["LastName"], ROWS, sink)
+
+    [job_id] = sink.job_ids
+    assert salesforce_emulator.org.ingest_jobs[job_id].state == "Aborted"
+    reason = (
+        f"Not processed by Salesforce: Salesforce job {job_id} did not finish within "
+        "0.3 seconds; it was aborted."
+    )
+    assert sink.failures() == sorted((row, reason) for row in ROWS)
+    assert (result.rows_succeeded, result.rows_failed) == (0, 3)
+    salesforce_emulator.wait_for_jobs()
+    assert salesforce_emulator.records("Contact") == []
+
+
 def test_result_downloads_are_retried(salesforce_emulator, connection):
     salesforce_emulator.inject("http_error", status=502, times=1, path="successfulResults")
     salesforce_emulator.inject("http_error", status=503, times=1, path="failedResults")
