@@ -1,6 +1,7 @@
 """The REST API (/api/v1/): one router for the resources, token auth, the OpenAPI schema."""
 
-from django.urls import path
+from django.http import JsonResponse
+from django.urls import Resolver404, path, re_path, resolve
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -23,6 +24,19 @@ class RedocView(SpectacularRedocView):
     http_method_names = ["get", "head"]
 
 
+def endpoint_not_found(request, path=""):
+    """A JSON 404 for any other path under /api/v1/, like every other API error."""
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            resolve(request.path + "/")
+        except Resolver404:
+            pass
+        else:
+            message += f" Did you mean {request.path}/ (with the slash)?"
+    return JsonResponse({"detail": message}, status=404)
+
+
 router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("parent-segments", ParentSegmentViewSet, basename="parent-segment")
@@ -40,4 +54,5 @@ urlpatterns = [
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
     *router.urls,
+    re_path(r"^(?P<path>.*)$", endpoint_not_found),
 ]

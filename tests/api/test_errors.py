@@ -91,10 +91,21 @@ def test_an_unsupported_media_type_is_refused(db):
     assert response.json() == {"detail": 'Unsupported media type "application/xml" in request.'}
 
 
-def test_unknown_routes_under_the_api_are_404(db):
-    response = APIClient().get("/api/v1/nothing-here/")
+def test_unknown_routes_under_the_api_are_a_json_404(db):
+    response = APIClient().post("/api/v1/nothing-here/", {}, format="json")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "No API endpoint at /api/v1/nothing-here/."}
+
+
+def test_a_missing_trailing_slash_is_pointed_out(db):
+    response = APIClient().post("/api/v1/segments", {}, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "No API endpoint at /api/v1/segments. "
+        "Did you mean /api/v1/segments/ (with the slash)?"
+    }
 
 
 def test_nested_errors_are_flattened_to_paths():
