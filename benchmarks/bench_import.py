@@ -113,7 +113,9 @@ def main() -> None:
     print(
         f"database: {connection.vendor} {connection.settings_dict['NAME']}\n"
         f"file: {arguments.rows:,} rows, {csv_path.stat().st_size / 2**20:.1f} MiB "
-        f"(generated in {time.perf_counter() - started:.1f} s)"
+        f"(generated in {time.perf_counter() - started:.1f} s); "
+        # Other work on the machine slows the figures down; the load says how busy it was.
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
 
     workspace = Workspace.objects.create(name="Import benchmark")
