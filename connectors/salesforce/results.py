@@ -46,6 +46,7 @@ def collect(bulk: BulkApi, chunk: Chunk, job: dict, *, log) -> JobResults:
     complete = state == "JobComplete"
     results = JobResults()
     echoed: Counter[int] = Counter()
+    failed_in_file = 0
 
     def note(echo: dict[str, str]) -> None:
         echoed[row_key(echo, chunk.header)] += 1
@@ -55,6 +56,7 @@ def collect(bulk: BulkApi, chunk: Chunk, job: dict, *, log) -> JobResults:
         note(echo)
     for echo in _read(bulk, job_id, "failedResults", required=complete):
         note(echo)
+        failed_in_file += 1
         row = FailedRow(chunk.restore(echo), echo.get("sf__Error") or "Failed")
         results.failed.append(row)
         if row.error.startswith(LOCK_ERROR_CODE):
@@ -69,6 +71,7 @@ def collect(bulk: BulkApi, chunk: Chunk, job: dict, *, log) -> JobResults:
         log(f"Job {job_id} ended {state}: {job.get('errorMessage') or ''}")
     else:
         reason = f"Salesforce reported no outcome for this row (job {job_id})"
+    _compare_counts(job, succeeded=results.succeeded, failed=failed_in_file)
     settled = results.succeeded + len(results.failed)
     if settled > chunk.row_count:
         logger.warning(
@@ -81,6 +84,19 @@ def collect(bulk: BulkApi, chunk: Chunk, job: dict, *, log) -> JobResults:
             FailedRow(values, reason) for values in _unsettled(chunk, echoed, missing)
         )
     return results
+
+
+def _compare_counts(job: dict, *, succeeded: int, failed: int) -> None:
+    """The result files are what counts; a JobInfo that disagrees is worth a log line."""
+    reported = (job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
+    if reported[0] is not None and reported != (succeeded + failed, failed):
+        logger.warning(
+            "Job %s reports %s processed and %s failed rows; its result files hold %s and %s",
+            job["id"],
+            *reported,
+            succeeded + failed,
+            failed,
+        )
 
 
 def row_key(row: dict[str, str], header: list[str]) -> int:

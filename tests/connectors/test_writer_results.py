@@ -66,7 +66,9 @@ def test_outcomes_are_read_whatever_the_shape_of_the_result_files(
     assert sink.failures() == [(LEADS[1], PICKLIST_ERROR)]
 
 
-def test_rows_left_out_of_the_results_fail_with_their_values(salesforce_emulator, connector):
+def test_rows_left_out_of_the_results_fail_with_their_values(
+    salesforce_emulator, connector, caplog
+):
     salesforce_emulator.settings.unrecorded_results = 1
     salesforce_emulator.settings.result_order = "reversed"
     sink = RecordingSink()
@@ -79,6 +81,10 @@ def test_rows_left_out_of_the_results_fail_with_their_values(salesforce_emulator
     [(values, error)] = sink.failures()
     assert values == ["Lovelace"]
     assert error == f"Salesforce reported no outcome for this row (job {result.job_ids[0]})"
+    assert (
+        f"Job {result.job_ids[0]} reports 3 processed and 0 failed rows; its result files "
+        "hold 2 and 0"
+    ) in caplog.messages
 
 
 def test_rows_left_out_that_cannot_be_told_apart_fail_without_values(
