@@ -286,12 +286,8 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
-class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
-    """A ModelSerializer that refuses unknown fields."""
-
-
 class WorkspaceField(serializers.IntegerField):
-    """The owning workspace's id; on create it may be left out (see WorkspaceScopedViewSet)."""
+    """The owning workspace's id; on create it may be left out (see resolve_workspace)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -309,7 +305,8 @@ class WorkspaceField(serializers.IntegerField):
 
 
 class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
-    """An id of another owned object the user can see; same-workspace is checked by the view."""
+    """The id of another owned object (a parent segment, say) the user can see; the service
+    checks that it belongs to the same workspace."""
 
     def __init__(self, model, **kwargs):
         self.model = model
@@ -330,13 +327,6 @@ class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
         if not 0 < int(data) <= MAX_JSON_INTEGER:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
-
-
-class OkSerializer(serializers.Serializer):
-    """The answer of a check: {"ok": true} or {"ok": false, "error": "..."}."""
-
-    ok = serializers.BooleanField()
-    error = serializers.CharField(required=False)
 
 
 # --- Permissions, throttles, pagination -----------------------------------------------------
@@ -492,7 +482,7 @@ class WorkspaceScopedViewSetMixin:
     nothing.
     """
 
-    model = None
+    model: type | None = None  # the workspace-owned model
     permission_classes = [WorkspaceRolePermission]
     parser_classes = [StrictJSONParser]
     pagination_class = PageNumberPagination
@@ -508,11 +498,6 @@ class WorkspaceScopedViewSetMixin:
 
     def workspace_id_of(self, obj) -> int:
         return obj.workspace_id
-
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        context["workspace"] = getattr(self, "workspace", None)
-        return context
 
     def resolve_workspace(self, data) -> Workspace:
         """The workspace a new object goes to, which the user must be able to write to."""
@@ -545,16 +530,6 @@ class WorkspaceScopedViewSetMixin:
             )
         return workspace
 
-    def check_same_workspace(self, workspace, related: dict) -> None:
-        """400 naming each related object (field → object) from another workspace."""
-        errors = {
-            field: [f"Must belong to workspace {workspace.pk}, as this object does."]
-            for field, obj in related.items()
-            if obj is not None and obj.workspace_id != workspace.pk
-        }
-        if errors:
-            raise exceptions.ValidationError(errors)
-
 
 class WorkspaceScopedModelViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
     """A full CRUD viewset over a workspace-owned model; perform_* hooks call the services."""
@@ -572,9 +547,8 @@ class WorkspaceScopedModelViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelVie
         instance = self.get_object()
         self.workspace = instance.workspace
         data = request.data
-        if isinstance(data, Mapping) and data.get("workspace", instance.workspace_id) != (
-            instance.workspace_id
-        ):
+        given = data.get("workspace") if isinstance(data, Mapping) else None
+        if given is not None and str(given) != str(instance.workspace_id):
             raise exceptions.ValidationError(
                 {"workspace": ["Cannot be changed: create a copy in the other workspace."]}
             )
