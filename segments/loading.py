@@ -101,9 +101,11 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     result = ImportResult()
     errors = _ErrorList(result)
-    columns, key_column = parent_segment.columns, parent_segment.key_column
+    # The columns as stored now, not as the caller's copy may remember them.
+    current = ParentSegment.objects.get(pk=parent_segment.pk)
+    columns, key_column = current.columns, current.key_column
     with connection.cursor() as cursor, _staging_table(cursor):
-        staged = _stage_rows(cursor, parent_segment, file, errors)
+        staged = _stage_rows(cursor, current, file, errors)
         _report_duplicate_keys(cursor, key_column, errors)
         if result.error_count:
             return result

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from segments.loading import CHUNK_SIZE, MAX_REPORTED_ERRORS, RowError, import_profiles, parse_value
-from segments.models import Profile
+from segments.models import ParentSegment, Profile
 from tests.factories import make_parent_segment, make_workspace
 
 HEADER = "customer_id,email,first_name,last_name,country,age,lifetime_value,consent,signup_date,last_seen_at"
@@ -456,3 +456,15 @@ def test_reads_an_uploaded_file(parent):
         "c1": "Zoë\r\nSecond line",
         "c2": "Ren",
     }
+
+
+def test_checks_the_file_against_the_columns_as_stored_now(parent):
+    stale = ParentSegment.objects.get(pk=parent.pk)
+    parent.columns = [*parent.columns, {"name": "plan", "type": "string"}]
+    parent.save()
+
+    result = import_profiles(parent_segment=stale, file=csv_file("customer_id,plan\nc1,pro\n"))
+
+    assert result.errors == []
+    assert rows_of(parent)["c1"]["plan"] == "pro"
+    assert stale.row_count == 1
