@@ -156,10 +156,11 @@ def test_update_by_key_refuses_an_id_column_too(connector):
 
 
 def test_relationship_columns_need_an_indexed_parent_field(connector):
-    assert refusal(connector, export(), ["LastName", "Owner.Email"]) == (
-        "Owner.Email",
-        "Contact has no field Owner.Email (and no relationship named Owner).",
+    assert refusal(connector, export(), ["LastName", "Parent.Email"]) == (
+        "Parent.Email",
+        "Contact has no field Parent.Email (and no relationship named Parent).",
     )
+    connector.validate_export(export(), ["LastName", "Owner.Email"])
     assert refusal(connector, export(), ["LastName", "Account.Name"]) == (
         "Account.Name",
         "Account.Name is not an External ID or idLookup field, so Account.Name cannot find "

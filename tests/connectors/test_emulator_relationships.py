@@ -137,7 +137,7 @@ def test_polymorphic_relationship_names_the_type(salesforce_emulator, api):
 @pytest.mark.parametrize(
     ("object_name", "header", "message"),
     [
-        ("Contact", "Owner.Email", "InvalidBatch : Unable to find relationship: Owner"),
+        ("Contact", "Parent.Email", "InvalidBatch : Unable to find relationship: Parent"),
         (
             "Contact",
             "Account:Account.Customer_Key__c",

@@ -138,11 +138,19 @@ def picklist(values: list[str], default: str | None = None) -> list[dict]:
 
 
 def account_fields() -> list[dict]:
+    industries = ["Agriculture", "Banking", "Education", "Retail", "Technology"]
     return [
         id_field(),
         field("Name", "string", "Account Name", nillable=False, nameField=True),
         field("Phone", "phone", "Account Phone", length=40),
         field("Website", "url", "Website"),
+        field("Industry", "picklist", "Industry", length=255, picklistValues=picklist(industries)),
+        field("AnnualRevenue", "currency", "Annual Revenue"),
+        field("NumberOfEmployees", "int", "Employees", digits=8),
+        field("BillingCity", "string", "Billing City", length=40),
+        field("ShippingCity", "string", "Shipping City", length=40),
+        field("Description", "textarea", "Account Description", length=32000),
+        reference("OwnerId", "Owner ID", ["User"], "Owner", defaultedOnCreate=True),
         field(
             "Customer_Key__c",
             "string",
@@ -152,11 +160,13 @@ def account_fields() -> list[dict]:
             idLookup=True,
             unique=True,
         ),
+        # The External ID field the Bulk API 2.0 upsert walkthrough adds to Account.
+        field("customExtIdField__c", "string", "customExtIdField", externalId=True, idLookup=True),
         *audit_fields(),
     ]
 
 
-def reference(name: str, label: str, targets: list[str], relationship: str) -> dict:
+def reference(name: str, label: str, targets: list[str], relationship: str, **properties) -> dict:
     """A lookup field; several targets make it polymorphic (like Task.WhoId)."""
     return field(
         name,
@@ -166,6 +176,7 @@ def reference(name: str, label: str, targets: list[str], relationship: str) -> d
         referenceTo=targets,
         relationshipName=relationship,
         polymorphicForeignKey=len(targets) > 1,
+        **properties,
     )
 
 
@@ -174,8 +185,10 @@ def contact_fields() -> list[dict]:
         id_field(),
         reference("AccountId", "Account ID", ["Account"], "Account"),
         reference("ReportsToId", "Reports To ID", ["Contact"], "ReportsTo"),
+        reference("OwnerId", "Owner ID", ["User"], "Owner", defaultedOnCreate=True),
         field("FirstName", "string", "First Name", length=40),
         field("LastName", "string", "Last Name", length=80, nillable=False),
+        field("Title", "string", "Title", length=128),
         field(
             "Name",
             "string",
@@ -255,6 +268,20 @@ def audience_member_fields() -> list[dict]:
     ]
 
 
+def user_fields() -> list[dict]:
+    return [
+        id_field(),
+        field(
+            "Username", "string", "Username", length=80, nillable=False, idLookup=True, unique=True
+        ),
+        field("Email", "email", "Email", length=128, nillable=False, idLookup=True),
+        field("FirstName", "string", "First Name", length=40),
+        field("LastName", "string", "Last Name", length=80, nillable=False),
+        field("IsActive", "boolean", "Active"),
+        *audit_fields(),
+    ]
+
+
 def task_fields() -> list[dict]:
     return [
         id_field(),
@@ -271,6 +298,7 @@ OBJECTS = {
     "Contact": {"label": "Contact", "keyPrefix": "003", "fields": contact_fields},
     "Lead": {"label": "Lead", "keyPrefix": "00Q", "fields": lead_fields},
     "Task": {"label": "Task", "keyPrefix": "00T", "fields": task_fields},
+    "User": {"label": "User", "keyPrefix": "005", "fields": user_fields},
     "Audience_Member__c": {
         "label": "Audience Member",
         "keyPrefix": "a0A",

@@ -116,6 +116,17 @@ class Org:
             **options,
         )
         self.users[username.lower()] = user
+        # Every user is a User record too, so that Owner.Email finds it.
+        first, _, last = user.full_name.rpartition(" ")
+        values = {
+            "Username": username,
+            "Email": username,
+            "FirstName": first or None,
+            "LastName": last,
+            "IsActive": True,
+        }
+        with self.lock:
+            self.store.create("User", values, record_id=user.user_id)
         return user
 
     def add_app(self, client_id: str, client_secret: str, **options) -> ConnectedApp:

@@ -33,9 +33,9 @@ class Store:
     def is_deleted(self, object_name: str, record_id: str) -> bool:
         return record_id in self.issued and record_id not in self.records[object_name]
 
-    def create(self, object_name: str, values: dict) -> dict:
+    def create(self, object_name: str, values: dict, *, record_id: str | None = None) -> dict:
         """Store a new record with defaults filled in; returns it (with Id)."""
-        record_id = self.id_maker.make(self.schema.key_prefix(object_name))
+        record_id = record_id or self.id_maker.make(self.schema.key_prefix(object_name))
         stamp = now_stamp()
         record = {}
         for field in self.schema.fields(object_name):

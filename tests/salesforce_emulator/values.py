@@ -8,7 +8,9 @@ from decimal import Decimal
 from .ids import is_well_formed, to_18
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# yyyy-MM-dd ("Valid Date Format in Records"); the trailing Z of the older yyyy-MM-ddZ form
+# is still in the documentation's sample CSV files (1940-06-07Z), so it is taken too.
+DATE_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})Z?$")
 DATETIME_PATTERN = re.compile(
     r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -78,10 +80,11 @@ def parse_cell(text: str, field: dict, *, column: int, schema=None):
             return False
         raise deserialize_error(text, field, column)
     if field_type == "date":
-        if not DATE_PATTERN.match(text):
+        match = DATE_PATTERN.match(text)
+        if not match:
             raise deserialize_error(text, field, column)
         try:
-            return datetime.date.fromisoformat(text).isoformat()
+            return datetime.date.fromisoformat(match.group(1)).isoformat()
         except ValueError:
             raise deserialize_error(text, field, column) from None
     if field_type == "datetime":
