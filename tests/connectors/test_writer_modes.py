@@ -255,3 +255,21 @@ def test_update_by_key_splits_long_lookups_into_several_queries(
     ]
     assert len(salesforce_emulator.org.query_jobs) == 2  # three emails fit in 120 characters
     assert result.rows_succeeded == 6
+
+
+def test_truncate_with_hard_delete_needs_the_permission(salesforce_emulator, connector):
+    salesforce_emulator.insert_records("Contact", [{"LastName": "Old"}])
+    salesforce_emulator.user().hard_delete_allowed = False
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.write(
+            export(mode="truncate", hard_delete=True), ["LastName"], [["New"]], RecordingSink()
+        )
+
+    assert raised.value.message == (
+        "Could not empty Contact before inserting: 1 of 1 records were not deleted (first "
+        "error: Salesforce refused to create a hardDelete job for Contact: FEATURENOTENABLED: "
+        "Bulk API Hard Delete permission is required for the hardDelete operation). "
+        "No rows were inserted."
+    )
+    assert contacts(salesforce_emulator, "LastName") == [("Old",)]
