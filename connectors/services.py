@@ -59,9 +59,18 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
     draft = copy.copy(connection)  # the caller's object stays as it was if `data` is refused
     _apply(draft, data, creating=False)
     with transaction.atomic():
-        draft.save()
+        if draft.refresh_token == connection.refresh_token:
+            # A run may have rotated the refresh token since `connection` was loaded (each
+            # refresh retires the previous token); saving the loaded one would undo that.
+            draft.save(update_fields=_fields_except("id", "refresh_token"))
+        else:
+            draft.save()
     connection.__dict__.update(draft.__dict__)
     return connection
+
+
+def _fields_except(*names: str) -> list[str]:
+    return [field.name for field in Connection._meta.concrete_fields if field.name not in names]
 
 
 def test_connection(connection: Connection) -> str | None:

@@ -222,6 +222,25 @@ def test_changing_the_oauth_app_drops_the_refresh_token():
     assert Connection.objects.get(pk=connection.pk).refresh_token == ""
 
 
+def test_editing_a_connection_keeps_a_refresh_token_a_run_rotated_meanwhile():
+    connection = make_connection(
+        workspace=make_workspace(),
+        auth_method="oauth",
+        password="",
+        security_token="",
+        client_id="app",
+        client_secret="secret",
+        refresh_token="refresh-1",
+    )
+    # A run refreshes, gets refresh-2 (refresh-1 is now retired) and saves it.
+    Connection.objects.filter(pk=connection.pk).update(refresh_token="refresh-2")
+
+    update_connection(connection, data={"name": "Renamed"})
+
+    saved = Connection.objects.get(pk=connection.pk)
+    assert (saved.name, saved.refresh_token) == ("Renamed", "refresh-2")
+
+
 def test_test_connection_answers_none_or_the_reason(salesforce_emulator):
     connection = create_connection(
         workspace=make_workspace(),
