@@ -102,6 +102,15 @@ def test_csv_with_relationship_field(salesforce_emulator, api):
     assert [c["OwnerId"] for c in salesforce_emulator.records("Contact")] == [mfellow, mfellow]
 
 
+def test_new_records_belong_to_their_creator_unless_the_row_names_an_owner(
+    salesforce_emulator, api
+):
+    api.run("Name\nAcme\n", object="Account", operation="insert")
+
+    [acme] = salesforce_emulator.records("Account")
+    assert acme["OwnerId"] == salesforce_emulator.user().user_id
+
+
 def test_walkthrough_bulk_insert(salesforce_emulator, api):
     job = api.create_job(object="Account", contentType="CSV", operation="insert", lineEnding="LF")
     assert job["state"] == "Open"

@@ -51,6 +51,7 @@ class RowWriter:
         self.store = store
         self.object_name = job.object
         self.operation = job.operation
+        self.user_id = job.createdById
         self.header = header
         self.fields = [self.resolve_column(name) for name in header]
         self.key_index = None
@@ -222,6 +223,9 @@ class RowWriter:
         self.check_entity("createable")
         values = self.values(row, creating=True)
         values.update(extra or {})
+        # A new record belongs to whoever created it unless the row names an owner.
+        if self.schema.field(self.object_name, "OwnerId") and not values.get("OwnerId"):
+            values["OwnerId"] = self.user_id
         missing = [
             field["name"]
             for field in self.schema.fields(self.object_name)
