@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection as db_connection
 
 from segments.loading import CHUNK_SIZE, MAX_REPORTED_ERRORS, RowError, import_profiles, parse_value
 from segments.models import ParentSegment, Profile
@@ -468,3 +469,22 @@ def test_checks_the_file_against_the_columns_as_stored_now(parent):
     assert result.errors == []
     assert rows_of(parent)["c1"]["plan"] == "pro"
     assert stale.row_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql", reason="planner statistics are PostgreSQL's"
+)
+def test_postgresql_plans_with_the_imported_rows_counted(parent):
+    # Without fresh statistics PostgreSQL believes a just-imported parent has almost no rows
+    # and plans audience.iter_rows' windows as a sort of all of them (benchmarks/README.md).
+    rows = "".join(f"c{number:04d},{number}\n" for number in range(300))
+    import_profiles(parent_segment=parent, file=csv_file(f"customer_id,age\n{rows}"))
+
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT key FROM segments_profile WHERE parent_segment_id = %s",
+            [parent.pk],
+        )
+        (plan,) = cursor.fetchone()
+    assert plan[0]["Plan"]["Plan Rows"] == 300
