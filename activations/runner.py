@@ -111,6 +111,9 @@ class RunRecorder:
         self.run_id = run.pk
         self.rows_read = 0
         self.cancelled = False
+        # Set by the heartbeat thread when a cancel is asked for while the connector waits on
+        # a long Salesforce job and calls no sink method; the connector then aborts the job.
+        self.stop_requested = threading.Event()
         self.taken_over = False
         self._stored_rows_read = run.rows_read
         self._last_checkpoint = time.monotonic()
@@ -177,6 +180,7 @@ class RunRecorder:
         cancel = Run.objects.filter(pk=self.run_id).values_list("progress__cancel", flat=True)
         if cancel.first():
             self.cancelled = True
+            self.stop_requested.set()
             raise RunCancelled()
 
     def store_rows_read(self) -> None:
@@ -225,23 +229,36 @@ class Heartbeat(threading.Thread):
     (a big job can take longer than the stale limit with no row moving). It dies with the
     worker process, which is the point: a dead worker's run goes stale."""
 
-    def __init__(self, run_id: int) -> None:
+    # Seconds between two looks for a cancel request; a cancel should not wait a minute.
+    CANCEL_CHECK_SECONDS = 2.0
+
+    def __init__(self, run_id: int, *, stop_requested: threading.Event | None = None) -> None:
         super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
         self.run_id = run_id
         self.interval = max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+        self.stop_requested = stop_requested
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        last_beat = time.monotonic()
         try:
-            while not self.stopped.wait(self.interval):
+            while not self.stopped.wait(min(self.interval, self.CANCEL_CHECK_SECONDS)):
                 try:
-                    Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
+                    if time.monotonic() - last_beat >= self.interval:
+                        Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
+                            heartbeat_at=timezone.now()
+                        )
+                        last_beat = time.monotonic()
+                    if self.stop_requested is not None and self._cancel_asked():
+                        self.stop_requested.set()
                 except Exception:
                     logger.exception("Could not refresh the heartbeat of run %s", self.run_id)
         finally:
             database_connection.close()
+
+    def _cancel_asked(self) -> bool:
+        cancel = Run.objects.filter(pk=self.run_id).values_list("progress__cancel", flat=True)
+        return bool(cancel.first())
 
     def stop(self) -> None:
         self.stopped.set()
@@ -272,7 +289,9 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
         "activation__segment__parent_segment", "activation__connection"
     ).get(pk=run_id)
     recorder = RunRecorder(run)
-    heartbeat = Heartbeat(run_id) if background_heartbeat else None
+    heartbeat = (
+        Heartbeat(run_id, stop_requested=recorder.stop_requested) if background_heartbeat else None
+    )
     if heartbeat is not None:
         heartbeat.start()
     try:
@@ -311,12 +330,22 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             params, columns, render(activation, rows, timestamp=timestamp), recorder
         )
         recorder.store_rows_read()
+        if recorder.stop_requested.is_set():
+            return {
+                "status": Run.Status.CANCELLED,
+                "error": "Cancelled while running; the Salesforce job in flight was aborted.",
+                "rows_sent": result.rows_sent,
+            }
     except RunTakenOver:
         raise
     except Exception as error:
         if recorder.taken_over:
             raise RunTakenOver() from error
-        if recorder.cancelled or isinstance(error, RunCancelled):
+        if (
+            recorder.cancelled
+            or recorder.stop_requested.is_set()
+            or isinstance(error, RunCancelled)
+        ):
             return {"status": Run.Status.CANCELLED, "error": "Cancelled while running."}
         if isinstance(error, ConnectorError):
             return {

@@ -64,6 +64,9 @@ class ResultSink(Protocol):
     """Receives outcomes while a write progresses, so nothing piles up in memory.
 
     The runner implements it to store progress and failed rows in the database as they come.
+    A sink may also carry `stop_requested`, a threading.Event set when the run is cancelled:
+    a connector waiting on its destination watches it, aborts what is in flight, and fails
+    the rows not sent (connectors read it with getattr, so it is optional).
     """
 
     def job_started(self, job_id: str) -> None: ...

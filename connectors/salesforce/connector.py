@@ -72,7 +72,12 @@ class SalesforceConnector(Connector):
         try:
             describe_of = self._describer(session, params)
             check_export(params, columns, describe_of)
-            bulk = BulkApi(session, api_version=params.api_version, retry=export_policy(params))
+            bulk = BulkApi(
+                session,
+                api_version=params.api_version,
+                retry=export_policy(params),
+                cancelled=getattr(sink, "stop_requested", None),
+            )
             return writer.write(
                 bulk,
                 params=params,

@@ -615,3 +615,44 @@ def test_a_run_waiting_on_a_slow_job_keeps_its_heartbeat_and_is_not_taken_for_de
     assert found_dead == [0, 0, 0, 0]
     assert finished.status == Run.Status.SUCCEEDED
     assert finished.rows_succeeded == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="a second thread writing during the run needs PostgreSQL in tests",
+)
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_while_salesforce_works_on_a_long_job_aborts_it_at_once(salesforce_emulator):
+    # Given a Salesforce job that would take a minute to process
+    salesforce_emulator.settings.processing_delay = 60
+    activation = make_emulated_activation(
+        salesforce_emulator, rows=5, concurrency_mode=Activation.ConcurrencyMode.SERIAL
+    )
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+
+    def cancel_once_the_job_is_in_flight():
+        try:
+            for _ in range(100):
+                time.sleep(0.2)
+                current = Run.objects.get(pk=run.pk)
+                if current.salesforce_job_ids:
+                    services.cancel_run(current)
+                    return
+        finally:
+            db_connection.close()
+
+    canceller = threading.Thread(target=cancel_once_the_job_is_in_flight)
+    canceller.start()
+
+    # when the worker runs it and the run is cancelled while the job is in flight
+    finished = runner.execute_run(run.pk, background_heartbeat=True)
+    canceller.join()
+
+    # then the run ends cancelled with the job aborted in Salesforce before it processed a
+    # row, and every row read is accounted for.
+    assert finished.status == Run.Status.CANCELLED
+    job_id = finished.salesforce_job_ids[0]
+    assert salesforce_emulator.org.ingest_jobs[job_id].state == "Aborted"
+    assert finished.rows_read == finished.rows_succeeded + finished.rows_failed
+    assert salesforce_emulator.records("Contact") == []
