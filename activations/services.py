@@ -33,6 +33,18 @@ MAXIMUM_RETRY_INITIAL_DELAY = 300
 MAXIMUM_RETRY_LIMIT = 10
 MAXIMUM_DELAY_SECONDS = 86_400
 MAXIMUM_NOTIFY_EMAILS = 50
+# Classic cron's @-shortcuts, accepted as a cron expression.
+CRON_SHORTCUT_TYPES = {
+    "@hourly": Activation.ScheduleType.HOURLY,
+    "@daily": Activation.ScheduleType.DAILY,
+    "@midnight": Activation.ScheduleType.DAILY,
+}
+CRON_SHORTCUTS = {
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
 
 EXPORT_KEYS = {
     "mode",
@@ -155,7 +167,8 @@ def validate_activation(data: dict, *, workspace, instance: Activation | None = 
             f"The key {values['key']} must be one of the output columns "
             f"({', '.join(output_names) or 'none'}).",
         )
-    values.update(_validate_schedule(errors, merged["schedule"]))
+    sent_schedule = data.get("schedule") if isinstance(data.get("schedule"), dict) else {}
+    values.update(_validate_schedule(errors, merged["schedule"], sent_schedule))
     values.update(_validate_notifications(errors, merged["notifications"]))
     errors.raise_if_any()
     return values
@@ -333,7 +346,7 @@ def _validate_mapping(errors, output_mapping, segment) -> list[str] | None:
     return mapping.output_columns(output_mapping, columns)
 
 
-def _validate_schedule(errors, schedule: dict) -> dict:
+def _validate_schedule(errors, schedule: dict, sent: dict) -> dict:
     values = {}
     for key, path in (
         ("type", "schedule.type"),
@@ -347,6 +360,17 @@ def _validate_schedule(errors, schedule: dict) -> dict:
             errors.add(path, "Expected a string.")
             value = ""
         values[key] = value.strip()
+    if "type" not in sent and values["cron"] and isinstance(sent.get("cron"), str):
+        # A cron expression sent without a type asks for a cron schedule.
+        values["type"] = Activation.ScheduleType.CRON
+    if values["type"] == Activation.ScheduleType.CRON and values["cron"].startswith("@"):
+        # Classic cron's shortcuts: @hourly and @daily are our schedule types of those
+        # names; the others are the five-field expressions they stand for.
+        shortcut = values["cron"].lower()
+        if shortcut in CRON_SHORTCUT_TYPES:
+            values["type"] = CRON_SHORTCUT_TYPES[shortcut]
+        elif shortcut in CRON_SHORTCUTS:
+            values["cron"] = CRON_SHORTCUTS[shortcut]
     if values["type"] != Activation.ScheduleType.CRON:
         # The cron text of another type is not kept, so it cannot come back unnoticed.
         values["cron"] = ""
@@ -354,6 +378,12 @@ def _validate_schedule(errors, schedule: dict) -> dict:
         schedules.validate(values["type"], values["cron"], values["timezone"])
     except InvalidInput as invalid:
         for path, messages in invalid.prefixed("schedule").items():
+            # A cron field's error ("schedule.cron.hour") is reported on schedule.cron, the
+            # field the client sent, naming the cron field in the message.
+            if path.startswith("schedule.cron."):
+                field = path.removeprefix("schedule.cron.").replace("_", " ")
+                messages = [f"{field}: {message}" for message in messages]
+                path = "schedule.cron"
             for message in messages:
                 errors.add(path, message)
     delay_seconds = _number(

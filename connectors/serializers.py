@@ -1,5 +1,6 @@
 """API shape of connections: secrets are write-only, a response says only which are set."""
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from common.api import MAX_JSON_INTEGER, StrictSerializer, WorkspaceField
@@ -7,14 +8,42 @@ from connectors.models import Connection
 from connectors.registry import KIND_CHOICES
 
 
-def secret_field(label: str) -> serializers.CharField:
-    return serializers.CharField(
-        write_only=True,
+class SecretField(serializers.CharField):
+    """A secret: written as text, answered only as whether it is set (true or false).
+
+    The value never leaves the server; in a response the field is a boolean, so a script
+    reads `"password": true` where it wrote the password.
+    """
+
+    def to_representation(self, value) -> bool:
+        return bool(value)
+
+
+class SecretFieldSchema(OpenApiSerializerFieldExtension):
+    """Documents SecretField as a string in requests and a boolean in responses."""
+
+    target_class = SecretField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return {"type": "string", "writeOnly": True, "maxLength": self.target.max_length}
+        return {
+            "type": "boolean",
+            "readOnly": True,
+            "description": "Whether it is set; the value itself is never returned.",
+        }
+
+
+def secret_field(label: str) -> SecretField:
+    return SecretField(
         required=False,
         allow_blank=True,
         trim_whitespace=False,
         max_length=10_000,
-        help_text=f"{label}; write-only. Left out or blank on update keeps the stored one.",
+        help_text=(
+            f"{label}; write-only: a response says only whether it is set (true or false). "
+            "Left out or blank on update keeps the stored one."
+        ),
     )
 
 

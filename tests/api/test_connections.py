@@ -40,6 +40,11 @@ def test_creates_a_connection_and_never_returns_its_secrets(workspace, owner_cli
         "client_id": "",
         "retry_initial_delay": 2.5,
         "retry_limit": 5,
+        "password": True,
+        "security_token": True,
+        "client_secret": False,
+        "refresh_token": False,
+        "session_id": False,
         "secrets": {
             "password": True,
             "security_token": True,
