@@ -50,10 +50,14 @@ class StringPartSerializer(StrictSerializer):
     type = serializers.ChoiceField(
         choices=["string", "timestamp", "segment_id", "segment_name", "audience_id"], **OPTIONAL
     )
-    value = serializers.CharField(max_length=1000, help_text="For a string part.", **TEXT)
+    # Kept as sent: a literal's spaces are part of the string ("CDP " + timestamp).
+    value = serializers.CharField(
+        max_length=1000, help_text="For a string part.", trim_whitespace=False, **TEXT
+    )
     format = serializers.CharField(
         max_length=200,
         help_text="For a timestamp part (strftime); ISO 8601 when left out.",
+        trim_whitespace=False,
         **TEXT,
     )
 

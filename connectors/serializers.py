@@ -18,6 +18,13 @@ class SecretField(serializers.CharField):
     def to_representation(self, value) -> bool:
         return bool(value)
 
+    def to_internal_value(self, data):
+        # What a GET answered may be sent back as is: true/false is not a new secret, so it
+        # counts as blank, which keeps the stored one.
+        if isinstance(data, bool):
+            return ""
+        return super().to_internal_value(data)
+
 
 class SecretFieldSchema(OpenApiSerializerFieldExtension):
     """Documents SecretField as a string in requests and a boolean in responses."""

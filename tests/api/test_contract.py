@@ -5,6 +5,7 @@ status codes, field names, defaults, error paths) and drives the API the way a s
 would: a token from /api/v1/auth/token/, JSON bodies, and only what the answers say.
 """
 
+import csv
 import datetime
 import io
 
@@ -130,7 +131,7 @@ def connection(client):
     )
 
 
-def minimal_activation(segment: dict, connection: dict, **overrides) -> dict:
+def minimal_activation(segment: dict, connection: dict, /, **overrides) -> dict:
     body = {
         "name": "Everyone to Contacts",
         "segment": segment["id"],
@@ -1616,3 +1617,926 @@ def test_a_cron_error_says_which_cron_field_is_wrong(client, everyone, connectio
     )
 
     assert errors == {"schedule.cron": ["hour: 25 is out of range 0-23"]}
+
+
+# --- Preview and validate --------------------------------------------------------------------------
+
+
+def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, connection):
+    japan = create(
+        client,
+        "segments",
+        {
+            "parent_segment": parent["id"],
+            "name": "Japan",
+            "rules": {
+                "type": "and",
+                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
+            },
+        },
+    )
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            japan,
+            connection,
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [
+                    {"source": "customer_id", "output": "Customer_Key__c"},
+                    {"source": "consent", "output": "Consent__c"},
+                    {"source": "signup_date", "output": "Signup__c"},
+                    {"source": "last_seen_at", "output": "Last_Seen_At__c"},
+                    {"source": "lifetime_value", "output": "Lifetime_Value__c"},
+                ],
+                "strings": [
+                    {
+                        "output": "Source__c",
+                        "parts": [
+                            {"type": "string", "value": "seg-"},
+                            {"type": "segment_id"},
+                            {"type": "string", "value": "-"},
+                            {"type": "segment_name"},
+                            {"type": "string", "value": "-"},
+                            {"type": "audience_id"},
+                        ],
+                    }
+                ],
+            },
+        ),
+    )
+
+    response = client.post(f"{API}/activations/{activation['id']}/preview/")
+
+    assert response.status_code == 200
+    source = f"seg-{japan['id']}-Japan-{parent['id']}"
+    assert response.json() == {
+        "columns": [
+            "Customer_Key__c",
+            "Consent__c",
+            "Signup__c",
+            "Last_Seen_At__c",
+            "Lifetime_Value__c",
+            "Source__c",
+        ],
+        "rows": [
+            ["C001", "true", "2024-01-15", "2025-06-01T09:00:00Z", "1200.5", source],
+            ["C002", "false", "2023-11-02", "", "80", source],
+        ],
+    }
+
+
+def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
+    client, everyone, connection, time_machine
+):
+    time_machine.move_to(datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC), tick=False)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [{"source": "customer_id", "output": "Customer_Key__c"}],
+                "strings": [
+                    {"output": "Exported_At__c", "parts": [{"type": "timestamp"}]},
+                    {
+                        "output": "Exported_On__c",
+                        "parts": [{"type": "timestamp", "format": "%Y/%m/%d"}],
+                    },
+                ],
+            },
+        ),
+    )
+
+    rows = client.post(f"{API}/activations/{activation['id']}/preview/").json()["rows"]
+
+    assert rows[0][1:] == ["2026-02-03T04:05:06Z", "2026/02/03"]
+    assert {tuple(row[1:]) for row in rows} == {("2026-02-03T04:05:06Z", "2026/02/03")}
+
+
+def test_validate_accepts_a_mapping_the_object_can_take(client, everyone, salesforce_emulator):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={
+                "mode": "update",
+                "object": "Contact",
+                "upsert": True,
+                "key": "Customer_Key__c",
+            },
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+
+    response = client.post(f"{API}/activations/{activation['id']}/validate/")
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+
+
+def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
+    client, everyone, salesforce_emulator
+):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "update", "object": "Contact", "upsert": True, "key": "LastName"},
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+
+    body = client.post(f"{API}/activations/{activation['id']}/validate/").json()
+
+    assert body["ok"] is False
+    assert "External ID" in body["error"]
+    assert "LastName" in body["error"]
+
+
+def test_validate_names_an_output_column_the_object_lacks(client, everyone, salesforce_emulator):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [
+                    {"source": "last_name", "output": "LastName"},
+                    {"source": "age", "output": "Shoe_Size__c"},
+                ],
+            },
+        ),
+    )
+
+    body = client.post(f"{API}/activations/{activation['id']}/validate/").json()
+
+    assert body["ok"] is False
+    assert "Shoe_Size__c" in body["error"]
+
+
+def test_validate_names_an_object_the_org_lacks(client, everyone, salesforce_emulator):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone, connection, export={"mode": "append", "object": "Spaceship__c"}
+        ),
+    )
+
+    body = client.post(f"{API}/activations/{activation['id']}/validate/").json()
+
+    assert body["ok"] is False
+    assert "Spaceship__c" in body["error"]
+
+
+# --- Runs --------------------------------------------------------------------------------------
+
+RUN_FIELDS = {
+    "id",
+    "activation",
+    "trigger",
+    "status",
+    "started_at",
+    "finished_at",
+    "rows_read",
+    "rows_sent",
+    "rows_succeeded",
+    "rows_failed",
+    "salesforce_job_ids",
+    "error",
+}
+
+
+@pytest.fixture
+def activation(client, everyone, connection):
+    return create(client, "activations", minimal_activation(everyone, connection))
+
+
+def test_run_creation_answers_202_with_the_queued_run(client, activation):
+    response = client.post(f"{API}/activations/{activation['id']}/runs/")
+
+    assert response.status_code == 202
+    run = response.json()
+    assert set(run) >= RUN_FIELDS
+    assert run["activation"] == activation["id"]
+    assert run["trigger"] == "api"
+    assert run["status"] == "queued"
+    assert (run["rows_read"], run["rows_sent"], run["rows_succeeded"], run["rows_failed"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert run["salesforce_job_ids"] == []
+    assert run["finished_at"] is None
+
+
+def test_run_creation_accepts_an_empty_json_body(client, activation):
+    response = client.post(f"{API}/activations/{activation['id']}/runs/", {}, format="json")
+
+    assert response.status_code == 202
+
+
+def test_runs_are_read_by_id_and_listed(client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+
+    detail = client.get(f"{API}/runs/{run['id']}/")
+    listing = client.get(f"{API}/runs/")
+
+    assert detail.status_code == 200
+    assert detail.json()["id"] == run["id"]
+    assert set(detail.json()) >= RUN_FIELDS
+    assert [item["id"] for item in listing.json()["results"]] == [run["id"]]
+
+
+def test_runs_filter_by_activation_and_status(client, everyone, connection, activation):
+    other = create(client, "activations", minimal_activation(everyone, connection, name="Other"))
+    first = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+    client.post(f"{API}/runs/{first['id']}/cancel/")
+    second = client.post(f"{API}/activations/{other['id']}/runs/").json()
+
+    by_activation = client.get(f"{API}/runs/", {"activation": activation["id"]}).json()
+    by_status = client.get(f"{API}/runs/", {"status": "queued"}).json()
+    cancelled = client.get(f"{API}/runs/", {"status": "cancelled"}).json()
+
+    assert [item["id"] for item in by_activation["results"]] == [first["id"]]
+    assert [item["id"] for item in by_status["results"]] == [second["id"]]
+    assert [item["id"] for item in cancelled["results"]] == [first["id"]]
+
+
+def test_runs_are_read_only(client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+
+    assert (
+        client.post(f"{API}/runs/", {"activation": activation["id"]}, format="json").status_code
+        == 405
+    )
+    assert (
+        client.patch(f"{API}/runs/{run['id']}/", {"status": "succeeded"}, format="json").status_code
+        == 405
+    )
+    assert client.delete(f"{API}/runs/{run['id']}/").status_code == 405
+
+
+def test_cancel_cancels_a_queued_run(client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+
+    response = client.post(f"{API}/runs/{run['id']}/cancel/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["finished_at"] is not None
+    assert client.get(f"{API}/runs/{run['id']}/").json()["status"] == "cancelled"
+
+
+def test_cancelling_a_finished_run_is_a_409(client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+    client.post(f"{API}/runs/{run['id']}/cancel/")
+
+    response = client.post(f"{API}/runs/{run['id']}/cancel/")
+
+    assert response.status_code == 409
+    assert "detail" in response.json()
+
+
+def test_a_second_run_while_one_is_queued_is_a_409(client, activation):
+    client.post(f"{API}/activations/{activation['id']}/runs/")
+
+    response = client.post(f"{API}/activations/{activation['id']}/runs/")
+
+    assert response.status_code == 409
+    assert "detail" in response.json()
+    assert len(client.get(f"{API}/runs/").json()["results"]) == 1
+
+
+def test_an_idempotency_key_makes_a_retried_request_return_the_same_run(client, activation):
+    first = client.post(
+        f"{API}/activations/{activation['id']}/runs/", HTTP_IDEMPOTENCY_KEY="nightly-2026-01-10"
+    )
+    retry = client.post(
+        f"{API}/activations/{activation['id']}/runs/", HTTP_IDEMPOTENCY_KEY="nightly-2026-01-10"
+    )
+
+    assert first.status_code == 202
+    assert retry.status_code in (200, 202)
+    assert retry.json()["id"] == first.json()["id"]
+    assert len(client.get(f"{API}/runs/").json()["results"]) == 1
+
+
+def test_an_idempotency_key_still_returns_the_run_after_it_finished(client, activation):
+    first = client.post(
+        f"{API}/activations/{activation['id']}/runs/", HTTP_IDEMPOTENCY_KEY="k-1"
+    ).json()
+    client.post(f"{API}/runs/{first['id']}/cancel/")
+
+    retry = client.post(f"{API}/activations/{activation['id']}/runs/", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert retry.json()["id"] == first["id"]
+    assert len(client.get(f"{API}/runs/").json()["results"]) == 1
+
+
+def test_run_creation_is_rate_limited(client, activation, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "run_create": "2/min",
+        },
+    }
+    codes = []
+    for _ in range(3):
+        response = client.post(f"{API}/activations/{activation['id']}/runs/")
+        codes.append(response.status_code)
+        if response.status_code == 202:
+            client.post(f"{API}/runs/{response.json()['id']}/cancel/")
+
+    assert codes == [202, 202, 429]
+    assert client.post(f"{API}/activations/{activation['id']}/runs/").has_header("Retry-After")
+
+
+def test_failed_rows_of_a_run_without_failures_is_a_csv_header(client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+
+    response = client.get(f"{API}/runs/{run['id']}/failed-rows/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+
+
+# --- Permissions ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def viewer(team):
+    member("viewer", team, "viewer")
+    return login("viewer")
+
+
+@pytest.fixture
+def editor(team):
+    member("editor", team, "editor")
+    return login("editor")
+
+
+@pytest.fixture
+def stranger(db):
+    member("stranger", Workspace.objects.create(name="Competitor"), "owner")
+    return login("stranger")
+
+
+def test_a_viewer_reads_everything(viewer, parent, everyone, connection, activation):
+    for resource, body in (
+        ("parent-segments", parent),
+        ("segments", everyone),
+        ("connections", connection),
+        ("activations", activation),
+    ):
+        assert viewer.get(f"{API}/{resource}/").json()["count"] == 1
+        assert viewer.get(f"{API}/{resource}/{body['id']}/").status_code == 200
+
+
+def test_a_viewer_cannot_create_change_delete_or_run(
+    viewer, parent, everyone, connection, activation
+):
+    attempts = [
+        viewer.post(
+            f"{API}/parent-segments/",
+            {"name": "X", "key_column": "id", "columns": [{"name": "id", "type": "string"}]},
+            format="json",
+        ),
+        viewer.patch(f"{API}/parent-segments/{parent['id']}/", {"name": "X"}, format="json"),
+        upload(viewer, parent["id"], CUSTOMERS_CSV),
+        viewer.post(
+            f"{API}/segments/", {"parent_segment": parent["id"], "name": "X"}, format="json"
+        ),
+        viewer.patch(f"{API}/segments/{everyone['id']}/", {"name": "X"}, format="json"),
+        viewer.delete(f"{API}/segments/{everyone['id']}/"),
+        viewer.post(
+            f"{API}/connections/",
+            {"name": "X", "username": "u", "password": "p"},
+            format="json",
+        ),
+        viewer.patch(f"{API}/connections/{connection['id']}/", {"name": "X"}, format="json"),
+        viewer.delete(f"{API}/connections/{connection['id']}/"),
+        viewer.post(f"{API}/activations/", minimal_activation(everyone, connection), format="json"),
+        viewer.patch(f"{API}/activations/{activation['id']}/", {"name": "X"}, format="json"),
+        viewer.put(f"{API}/activations/{activation['id']}/", activation, format="json"),
+        viewer.delete(f"{API}/activations/{activation['id']}/"),
+        viewer.post(f"{API}/activations/{activation['id']}/runs/"),
+    ]
+
+    assert [response.status_code for response in attempts] == [403] * len(attempts)
+    assert all("detail" in response.json() for response in attempts)
+    assert client_state_unchanged(viewer, parent, everyone, connection, activation)
+
+
+def client_state_unchanged(client, parent, everyone, connection, activation) -> bool:
+    return (
+        client.get(f"{API}/parent-segments/{parent['id']}/").json()["name"] == parent["name"]
+        and client.get(f"{API}/segments/{everyone['id']}/").json()["name"] == everyone["name"]
+        and client.get(f"{API}/connections/{connection['id']}/").json()["name"]
+        == connection["name"]
+        and client.get(f"{API}/activations/{activation['id']}/").json()["name"]
+        == activation["name"]
+        and client.get(f"{API}/runs/").json()["count"] == 0
+        and Profile.objects.count() == 4
+    )
+
+
+def test_a_viewer_cannot_cancel_a_run(viewer, client, activation):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+
+    response = viewer.post(f"{API}/runs/{run['id']}/cancel/")
+
+    assert response.status_code == 403
+    assert client.get(f"{API}/runs/{run['id']}/").json()["status"] == "queued"
+
+
+def test_a_viewer_may_preview(viewer, activation):
+    assert viewer.post(f"{API}/activations/{activation['id']}/preview/").status_code == 200
+
+
+def test_an_editor_creates_changes_and_runs(editor, everyone, connection):
+    created = editor.post(
+        f"{API}/activations/", minimal_activation(everyone, connection), format="json"
+    )
+    changed = editor.patch(
+        f"{API}/activations/{created.json()['id']}/", {"name": "Renamed"}, format="json"
+    )
+    run = editor.post(f"{API}/activations/{created.json()['id']}/runs/")
+
+    assert (created.status_code, changed.status_code, run.status_code) == (201, 200, 202)
+
+
+def test_another_workspaces_objects_are_404(
+    stranger, client, parent, everyone, connection, activation
+):
+    run = client.post(f"{API}/activations/{activation['id']}/runs/").json()
+    attempts = [
+        stranger.get(f"{API}/parent-segments/{parent['id']}/"),
+        upload(stranger, parent["id"], CUSTOMERS_CSV),
+        stranger.get(f"{API}/segments/{everyone['id']}/"),
+        stranger.patch(f"{API}/segments/{everyone['id']}/", {"name": "X"}, format="json"),
+        stranger.get(f"{API}/connections/{connection['id']}/"),
+        stranger.post(f"{API}/connections/{connection['id']}/test/"),
+        stranger.delete(f"{API}/connections/{connection['id']}/"),
+        stranger.get(f"{API}/activations/{activation['id']}/"),
+        stranger.post(f"{API}/activations/{activation['id']}/preview/"),
+        stranger.post(f"{API}/activations/{activation['id']}/validate/"),
+        stranger.post(f"{API}/activations/{activation['id']}/runs/"),
+        stranger.delete(f"{API}/activations/{activation['id']}/"),
+        stranger.get(f"{API}/runs/{run['id']}/"),
+        stranger.get(f"{API}/runs/{run['id']}/failed-rows/"),
+        stranger.post(f"{API}/runs/{run['id']}/cancel/"),
+    ]
+
+    assert [response.status_code for response in attempts] == [404] * len(attempts)
+    for resource in ("parent-segments", "segments", "connections", "activations", "runs"):
+        assert stranger.get(f"{API}/{resource}/").json()["count"] == 0
+
+
+def test_another_workspaces_segment_cannot_be_referenced(stranger, everyone, connection):
+    own = stranger.post(
+        f"{API}/connections/", {"name": "Mine", "username": "u", "password": "p"}, format="json"
+    ).json()
+
+    response = stranger.post(
+        f"{API}/activations/", minimal_activation(everyone, own), format="json"
+    )
+
+    assert response.status_code == 400
+    assert "segment" in response.json()
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b'{"name": "\xff\xfe"}', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b"null", "application/json"),
+        (b"name=x", "application/x-www-form-urlencoded"),
+        (b"<xml/>", "application/xml"),
+    ],
+)
+def test_malformed_bodies_are_4xx_json(client, body, content_type):
+    for resource in ("parent-segments", "segments", "connections", "activations"):
+        response = client.post(f"{API}/{resource}/", data=body, content_type=content_type)
+        assert 400 <= response.status_code < 500, (resource, response.status_code)
+        assert isinstance(response.json(), dict)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"export": "append"},
+        {"export": {"mode": 1, "object": ["Contact"]}},
+        {"output_mapping": []},
+        {"output_mapping": {"columns": "email"}},
+        {"output_mapping": {"columns": [{"source": 5, "output": None}]}},
+        {"output_mapping": {"strings": [{"output": "X__c", "parts": "abc"}]}},
+        {"output_mapping": {"strings": [{"output": "X__c", "parts": [{"type": "moon"}]}]}},
+        {"schedule": "daily"},
+        {"schedule": {"type": "cron", "cron": 5}},
+        {"notifications": {"emails": "a@example.com"}},
+        {"segment": "one"},
+        {"segment": 10**30},
+        {"name": ""},
+        {"name": "x" * 10_000},
+        {"enabled": "maybe"},
+        {"colour": "red"},
+    ],
+)
+def test_wrong_types_are_a_400_not_a_500(client, everyone, connection, overrides):
+    response = client.post(
+        f"{API}/activations/", minimal_activation(everyone, connection, **overrides), format="json"
+    )
+
+    assert response.status_code == 400
+    assert isinstance(response.json(), dict)
+    assert response.json()
+
+
+def test_unknown_fields_are_named(client, everyone, connection):
+    response = client.post(
+        f"{API}/activations/",
+        minimal_activation(everyone, connection, colour="red"),
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "colour" in response.json()
+
+
+def test_a_huge_body_is_refused(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = client.post(
+        f"{API}/segments/",
+        data=b'{"name": "' + b"x" * 5000 + b'"}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 413
+    assert "detail" in response.json()
+
+
+def test_a_missing_trailing_slash_is_a_json_404(client):
+    response = client.get(f"{API}/activations")
+
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+# --- End to end against the Salesforce emulator --------------------------------------------------
+
+CONTACT_MAPPING = {
+    "export_all_columns": False,
+    "columns": [
+        {"source": "customer_id", "output": "Customer_Key__c"},
+        {"source": "email", "output": "Email"},
+        {"source": "first_name", "output": "FirstName"},
+        {"source": "last_name", "output": "LastName"},
+        {"source": "lifetime_value", "output": "Lifetime_Value__c"},
+    ],
+    "strings": [
+        {
+            "output": "Description",
+            "parts": [
+                {"type": "string", "value": "From segment "},
+                {"type": "segment_name"},
+            ],
+        }
+    ],
+}
+
+
+def emulator_connection(client, salesforce_emulator) -> dict:
+    return create(
+        client,
+        "connections",
+        {
+            "name": "Emulator",
+            "type": "salesforce",
+            "login_url": salesforce_emulator.url,
+            "auth_method": "credentials",
+            "username": "marketer@example.com",
+            "password": "hunter2",
+            "security_token": "TOKEN123",
+        },
+    )
+
+
+def run_to_the_end(client, activation_id: int, capture) -> dict:
+    with capture(execute=True):
+        response = client.post(f"{API}/activations/{activation_id}/runs/")
+    assert response.status_code == 202, response.json()
+    run = client.get(f"{API}/runs/{response.json()['id']}/").json()
+    assert run["trigger"] == "api"
+    return run
+
+
+def failed_rows(client, run_id: int) -> list[dict]:
+    response = client.get(f"{API}/runs/{run_id}/failed-rows/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def contacts(salesforce_emulator) -> dict[str, dict]:
+    return {record["Customer_Key__c"]: record for record in salesforce_emulator.records("Contact")}
+
+
+def test_end_to_end_append(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "append", "object": "Contact"},
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    assert (run["rows_read"], run["rows_sent"], run["rows_succeeded"], run["rows_failed"]) == (
+        4,
+        4,
+        4,
+        0,
+    )
+    assert len(run["salesforce_job_ids"]) == 1
+    assert run["started_at"] is not None
+    assert run["finished_at"] is not None
+    assert run["error"] == ""
+    records = contacts(salesforce_emulator)
+    assert sorted(records) == ["C001", "C002", "C003", "C004"]
+    assert records["C001"]["Email"] == "hanako@example.jp"
+    assert records["C001"]["Description"] == "From segment Everyone"
+    assert records["C001"]["Lifetime_Value__c"] == 1200.5
+    assert failed_rows(client, run["id"]) == []
+
+
+def test_end_to_end_update_and_upsert_on_an_external_id(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    salesforce_emulator.insert_records(
+        "Contact",
+        [{"Customer_Key__c": "C001", "LastName": "Old", "Email": "old@example.jp", "Title": "VIP"}],
+    )
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={
+                "mode": "update",
+                "object": "Contact",
+                "upsert": True,
+                "key": "Customer_Key__c",
+            },
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+    assert client.post(f"{API}/activations/{activation['id']}/validate/").json() == {"ok": True}
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    again = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 4, 0)
+    assert again["status"] == "succeeded", again
+    records = contacts(salesforce_emulator)
+    # Updated in place (Title kept), the others inserted, and no duplicates after a re-run.
+    assert len(salesforce_emulator.records("Contact")) == 4
+    assert (records["C001"]["LastName"], records["C001"]["Title"]) == ("Yamada", "VIP")
+    assert records["C001"]["Email"] == "hanako@example.jp"
+    assert records["C003"]["FirstName"] == "Ann"
+
+
+def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_commit_callbacks):
+    ids = salesforce_emulator.insert_records(
+        "Contact",
+        [
+            {"LastName": "One", "Email": "one@example.com"},
+            {"LastName": "Two", "Email": "two@example.com"},
+        ],
+    )
+    parent = create(
+        client,
+        "parent-segments",
+        {
+            "name": "Salesforce contacts",
+            "key_column": "contact_id",
+            "columns": [
+                {"name": "contact_id", "type": "string"},
+                {"name": "title", "type": "string"},
+            ],
+        },
+    )
+    csv_text = f"contact_id,title\n{ids[0]},Chief\n{ids[1]},Deputy\n"
+    assert upload(client, parent["id"], csv_text).status_code == 200
+    segment = create(client, "segments", {"parent_segment": parent["id"], "name": "All"})
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            segment,
+            connection,
+            export={"mode": "update", "object": "Contact", "key": "Id"},
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [
+                    {"source": "contact_id", "output": "Id"},
+                    {"source": "title", "output": "Title"},
+                ],
+            },
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (2, 2, 0)
+    titles = {record["Id"]: record["Title"] for record in salesforce_emulator.records("Contact")}
+    assert titles == {ids[0]: "Chief", ids[1]: "Deputy"}
+
+
+def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    salesforce_emulator.insert_records(
+        "Contact",
+        [
+            {"LastName": "Old", "Email": "hanako@example.jp"},
+            {"LastName": "Old", "Email": "taro@example.jp"},
+        ],
+    )
+    japan = create(
+        client,
+        "segments",
+        {
+            "parent_segment": everyone["parent_segment"],
+            "name": "Has email",
+            "rules": {
+                "type": "and",
+                "conditions": [{"column": "email", "operator": "is_not_null"}],
+            },
+        },
+    )
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            japan,
+            connection,
+            export={"mode": "update", "object": "Contact", "key": "Email"},
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [
+                    {"source": "email", "output": "Email"},
+                    {"source": "last_name", "output": "LastName"},
+                ],
+            },
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "partially_failed", run
+    assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (3, 2, 1)
+    rows = failed_rows(client, run["id"])
+    assert [(row["Email"], row["LastName"]) for row in rows] == [("ann@example.com", "Lee")]
+    assert rows[0]["sf__Error"]
+    names = sorted(record["LastName"] for record in salesforce_emulator.records("Contact"))
+    assert names == ["Suzuki", "Yamada"]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True])
+def test_end_to_end_truncate(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, hard_delete
+):
+    salesforce_emulator.insert_records("Contact", [{"LastName": "Stale"}, {"LastName": "Older"}])
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "truncate", "object": "Contact", "hard_delete": hard_delete},
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+    assert activation["export"]["hard_delete"] is hard_delete
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 4, 0)
+    assert sorted(contacts(salesforce_emulator)) == ["C001", "C002", "C003", "C004"]
+    binned = sorted(record["LastName"] for record in salesforce_emulator.recycle_bin("Contact"))
+    assert binned == ([] if hard_delete else ["Older", "Stale"])
+
+
+def test_end_to_end_failed_rows_download_with_sf_error(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    connection = emulator_connection(client, salesforce_emulator)
+    # LastName is required on Contact: the row without a last name... every row has one, so
+    # send first names only and let Salesforce refuse them all.
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "append", "object": "Contact"},
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [
+                    {"source": "customer_id", "output": "Customer_Key__c"},
+                    {"source": "first_name", "output": "FirstName"},
+                ],
+            },
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "failed", run
+    assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 0, 4)
+    rows = failed_rows(client, run["id"])
+    assert [row["Customer_Key__c"] for row in rows] == ["C001", "C002", "C003", "C004"]
+    assert list(rows[0]) == ["Customer_Key__c", "FirstName", "sf__Error"]
+    assert all("REQUIRED_FIELD_MISSING" in row["sf__Error"] for row in rows)
+    assert salesforce_emulator.records("Contact") == []
+
+
+def test_a_connection_read_can_be_sent_back_with_put_keeping_its_secrets(client, connection):
+    read = client.get(f"{API}/connections/{connection['id']}/").json()
+
+    response = client.put(f"{API}/connections/{connection['id']}/", read, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["password"] is True
+    assert response.json()["security_token"] is True
+
+
+def test_a_string_part_keeps_its_spaces(client, everyone, connection):
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            output_mapping={
+                "export_all_columns": False,
+                "strings": [
+                    {
+                        "output": "Label__c",
+                        "parts": [
+                            {"type": "string", "value": " In "},
+                            {"type": "segment_name"},
+                            {"type": "string", "value": " "},
+                        ],
+                    }
+                ],
+            },
+        ),
+    )
+
+    parts = activation["output_mapping"]["strings"][0]["parts"]
+    rows = client.post(f"{API}/activations/{activation['id']}/preview/").json()["rows"]
+
+    assert [part.get("value") for part in parts] == [" In ", None, " "]
+    assert rows[0] == [" In Everyone "]
