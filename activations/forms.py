@@ -277,10 +277,13 @@ def initial_from_payload(payload: dict) -> dict:
 
 
 def default_initial(segment) -> dict:
-    """A new activation's starting values: the model defaults, exporting every column."""
+    """A new activation's starting values: the model defaults, exporting every column, and
+    the workspace's connection when it has exactly one."""
     defaults = Activation()
+    connections = list(Connection.objects.filter(workspace=segment.workspace)[:2])
     return {
         "name": "",
+        "connection": connections[0].pk if len(connections) == 1 else None,
         "enabled": True,
         "mode": defaults.mode,
         "concurrency_mode": defaults.concurrency_mode,

@@ -4,8 +4,10 @@ import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from common.validation import InvalidInput
@@ -38,12 +40,22 @@ def visible_activations(request):
 
 @login_required
 def activation_list(request: HttpRequest) -> HttpResponse:
+    """Every activation of the workspace with its schedule, next run and last run; a search
+    over names, segments and objects."""
     workspace = current_workspace(request)
-    activations = list(
-        Activation.objects.filter(workspace=workspace).select_related(
-            "segment__parent_segment", "connection"
-        )
+    activations = Activation.objects.filter(workspace=workspace).select_related(
+        "segment__parent_segment", "connection"
     )
+    total = activations.count()
+    query = request.GET.get("q", "").strip()
+    if query:
+        activations = activations.filter(
+            Q(name__icontains=query)
+            | Q(segment__name__icontains=query)
+            | Q(object_name__icontains=query)
+            | Q(connection__name__icontains=query)
+        )
+    activations = list(activations.order_by("name"))
     latest = {}
     for run in Run.objects.filter(activation__in=activations).order_by("activation", "-queued_at"):
         latest.setdefault(run.activation_id, run)
@@ -51,11 +63,29 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         {
             "activation": activation,
             "schedule": schedule_text(activation),
+            "next_run": next_run_of(activation),
             "last_run": latest.get(activation.pk),
         }
         for activation in activations
     ]
-    return render(request, "activations/activation_list.html", {"rows": rows})
+    return render(
+        request,
+        "activations/activation_list.html",
+        {"rows": rows, "query": query, "total": total},
+    )
+
+
+def next_run_of(activation: Activation):
+    """When the schedule next starts the activation (aware, in its time zone), or None."""
+    if not activation.enabled or activation.schedule_type == Activation.ScheduleType.NONE:
+        return None
+    try:
+        moments = schedules.next_runs(
+            activation.schedule_type, activation.cron, activation.timezone, count=1
+        )
+    except InvalidInput:
+        return None
+    return moments[0] if moments else None
 
 
 def visible_segment(request, raw_id: str) -> Segment:
@@ -77,7 +107,18 @@ def schedule_text(activation: Activation) -> str:
 
 @login_required
 def activation_create(request: HttpRequest) -> HttpResponse:
+    """The editor for a new activation of `segment`; with `copy`, it starts from a copy of
+    that activation (same segment), named "… (copy)" and disabled, so a duplicate never runs
+    twice on the original's schedule before the user has looked at it."""
+    copy_of = None
+    if request.method == "GET" and request.GET.get("copy"):
+        copy_of = get_object_or_404(
+            visible_activations(request),
+            pk=int(request.GET["copy"]) if request.GET["copy"].isdigit() else 0,
+        )
     segment_id = request.POST.get("segment") or request.GET.get("segment")
+    if copy_of is not None:
+        segment_id = str(copy_of.segment_id)
     if not segment_id:
         messages.info(request, "Open a segment and choose “Create Activation”.")
         return redirect("segments:segment-list")
@@ -97,9 +138,18 @@ def activation_create(request: HttpRequest) -> HttpResponse:
                 return redirect("activations:detail", pk=activation.pk)
         else:
             form.check_mapping()
+    elif copy_of is not None:
+        initial = initial_from_payload(services.activation_payload(copy_of))
+        initial.update(name=f"{copy_of.name} (copy)", enabled=False)
+        form = ActivationForm(initial=initial, segment=segment)
+        messages.info(
+            request,
+            f"A copy of “{copy_of.name}”. It starts disabled, so it does not run on the same "
+            "schedule before you have changed it; switch it on under Details.",
+        )
     else:
         form = ActivationForm(initial=default_initial(segment), segment=segment)
-    return render_editor(request, form, activation=None)
+    return render_editor(request, form, activation=None, copy_of=copy_of)
 
 
 @login_required
@@ -125,7 +175,7 @@ def activation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render_editor(request, form, activation=activation)
 
 
-def render_editor(request, form, *, activation):
+def render_editor(request, form, *, activation, copy_of=None):
     segment = form.segment
     has_errors = bool(form.errors) or form.panel_has_errors()["mapping"]
     return render(
@@ -134,6 +184,9 @@ def render_editor(request, form, *, activation):
         {
             "form": form,
             "activation": activation,
+            "copy_of": copy_of,
+            # A new, untouched form may take the browser's time zone instead of UTC.
+            "suggest_timezone": activation is None and copy_of is None and not form.is_bound,
             "segment": segment,
             "parent": segment.parent_segment,
             "source_columns": segment.parent_segment.column_names,
@@ -249,11 +302,30 @@ def activation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "schedule_description": payload["schedule"].get("description", ""),
             "output_columns": output_columns,
+            "mapping_rows": mapping_summary(payload["output_mapping"], activation),
             "mapping_error": mapping_error,
             "can_write": can_write(request.user, activation.workspace),
             **runs_context(activation),
         },
     )
+
+
+PART_TEXT = dict(PART_TYPES)
+
+
+def mapping_summary(output_mapping: dict, activation: Activation) -> list[tuple[str, str]]:
+    """(where a value comes from, the output column) for each output column, in order."""
+    if output_mapping.get("export_all_columns"):
+        rows = [(name, name) for name in activation.segment.parent_segment.column_names]
+    else:
+        rows = [(column["source"], column["output"]) for column in output_mapping["columns"]]
+    for string in output_mapping.get("strings") or []:
+        parts = [
+            f"“{part.get('value', '')}”" if part["type"] == "string" else PART_TEXT[part["type"]]
+            for part in string.get("parts") or []
+        ]
+        rows.append((" + ".join(parts) or "(empty)", string["output"]))
+    return rows
 
 
 def runs_context(activation: Activation) -> dict:
@@ -302,14 +374,25 @@ def activation_run(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def activation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask (GET), then delete the activation with its runs and schedule (POST)."""
     activation = get_object_or_404(visible_activations(request), pk=pk)
     require_write(request, activation.workspace)
-    segment_id = activation.segment_id
-    services.delete_activation(activation)
-    messages.success(request, f"Activation “{activation.name}” deleted.")
-    return redirect("segments:segment-detail", pk=segment_id)
+    if request.method == "POST":
+        segment_id = activation.segment_id
+        services.delete_activation(activation)
+        messages.success(request, f"Activation “{activation.name}” deleted.")
+        return redirect("segments:segment-detail", pk=segment_id)
+    return render(
+        request,
+        "confirm_delete.html",
+        {
+            "kind": "activation",
+            "object": activation,
+            "blocking": [],
+            "cancel_url": reverse("activations:detail", args=[activation.pk]),
+        },
+    )
 
 
 # ---- Runs ----

@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,9 @@ OAUTH_SESSION_KEY = "salesforce_oauth"
 @login_required
 def connection_list(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    connections = Connection.objects.filter(workspace=workspace)
+    connections = Connection.objects.filter(workspace=workspace).annotate(
+        activation_count=Count("activations")
+    )
     return render(request, "connectors/connection_list.html", {"connections": connections})
 
 

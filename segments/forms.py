@@ -94,7 +94,10 @@ class SegmentForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     folder = forms.CharField(
-        max_length=200, required=False, help_text="Segments are listed by folder."
+        max_length=200,
+        required=False,
+        help_text="Segments are listed by folder. Pick one in use or type a new one.",
+        widget=forms.TextInput(attrs={"list": "folder-choices", "autocomplete": "off"}),
     )
     rules = forms.CharField(widget=forms.HiddenInput, required=False)
 

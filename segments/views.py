@@ -1,13 +1,17 @@
 """Audience Studio pages: parent segments (with CSV upload) and segments (with the rule builder)."""
 
+import itertools
 import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from activations.models import Activation
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -17,6 +21,8 @@ from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadFo
 from .models import ParentSegment, Profile, Segment
 
 SAMPLE_ROWS = 20
+# The segment page shows who is in the audience: its first profiles, in key order.
+AUDIENCE_SAMPLE_ROWS = 10
 # An upload can report thousands of bad rows; the page shows the first ones and the total.
 SHOWN_IMPORT_ERRORS = 200
 
@@ -168,13 +174,25 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_list(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
     segments = Segment.objects.filter(workspace=workspace).select_related("parent_segment")
+    query = request.GET.get("q", "").strip()
+    total = segments.count()
+    if query:
+        segments = segments.filter(
+            Q(name__icontains=query) | Q(description__icontains=query) | Q(folder__icontains=query)
+        )
     folders: dict[str, list[Segment]] = {}
-    for segment in segments:
+    for segment in segments.order_by("name"):
         folders.setdefault(segment.folder, []).append(segment)
     return render(
         request,
         "segments/segment_list.html",
-        {"folders": sorted(folders.items()), "nav_item": "segments"},
+        {
+            "folders": sorted(folders.items()),
+            "query": query,
+            "total": total,
+            "has_parents": ParentSegment.objects.filter(workspace=workspace).exists(),
+            "nav_item": "segments",
+        },
     )
 
 
@@ -197,6 +215,82 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def segment_sample(request: HttpRequest, pk: int) -> HttpResponse:
+    """The audience's first profiles (an htmx fragment, loaded after the page)."""
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
+    )
+    names = segment.parent_segment.column_names
+    try:
+        rows = [
+            [sample_text(attributes.get(name)) for name in names]
+            for attributes in itertools.islice(
+                audience.iter_rows(segment, chunk_size=2000), AUDIENCE_SAMPLE_ROWS
+            )
+        ]
+        error = ""
+    except InvalidInput as invalid:
+        rows, error = [], str(invalid)
+    return render(
+        request,
+        "segments/_audience_sample.html",
+        {"columns": names, "rows": rows, "error": error},
+    )
+
+
+@login_required
+def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete a segment. Refused while activations send it somewhere (deleting it
+    would delete them and their schedules), as the API refuses it."""
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
+    )
+    require_write(request, segment.workspace)
+    blocking = list(segment.activations.order_by("name"))
+    if request.method == "POST" and not blocking:
+        segment.delete()
+        messages.success(request, f"Segment “{segment.name}” deleted.")
+        return redirect("segments:parent-detail", pk=segment.parent_segment_id)
+    return render(
+        request,
+        "confirm_delete.html",
+        {
+            "kind": "segment",
+            "object": segment,
+            "blocking": blocking,
+            "cancel_url": reverse("segments:segment-detail", args=[segment.pk]),
+            "nav_item": "segments",
+        },
+        status=409 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def parent_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete a parent segment with its rows and segments; refused while any of
+    its segments has an activation."""
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
+    require_write(request, parent.workspace)
+    blocking = list(Activation.objects.filter(segment__parent_segment=parent).order_by("name"))
+    if request.method == "POST" and not blocking:
+        parent.delete()
+        messages.success(request, f"Parent segment “{parent.name}” deleted.")
+        return redirect("segments:parent-list")
+    return render(
+        request,
+        "confirm_delete.html",
+        {
+            "kind": "parent segment",
+            "object": parent,
+            "segments": parent.segments.order_by("name"),
+            "blocking": blocking,
+            "cancel_url": reverse("segments:parent-detail", args=[parent.pk]),
+        },
+        status=409 if request.method == "POST" else 200,
+    )
+
+
+@login_required
 def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
     """The audience size as text, loaded lazily by the lists (counting can take a moment)."""
     segment = get_object_or_404(Segment.objects.visible_to(request.user), pk=pk)
@@ -207,6 +301,11 @@ def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_create(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
     parents = ParentSegment.objects.filter(workspace=workspace)
+    if not parents.exists():
+        messages.info(
+            request, "A segment is built on a parent segment: create one and upload its rows first."
+        )
+        return redirect("segments:parent-list")
     if request.method == "POST":
         require_write(request, workspace)
         form = SegmentForm(request.POST, parent_segments=parents)
@@ -260,12 +359,22 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def render_segment_form(request, form, parents, *, segment):
     columns_by_parent = {str(parent.pk): parent.columns for parent in parents}
+    folders = (
+        Segment.objects.filter(
+            workspace=current_workspace(request) if segment is None else segment.workspace
+        )
+        .exclude(folder="")
+        .values_list("folder", flat=True)
+        .distinct()
+        .order_by("folder")
+    )
     return render(
         request,
         "segments/segment_form.html",
         {
             "form": form,
             "segment": segment,
+            "folders": folders,
             "builder_config": {
                 "columns_by_parent": columns_by_parent,
                 "rules": json.loads(form.rules_json() or "{}"),

@@ -180,3 +180,23 @@
     if (event.target.closest("[data-close-dialog]")) event.target.closest("dialog").close();
   });
 })();
+
+/* A new activation's schedule starts in the browser's time zone rather than UTC. */
+(function () {
+  "use strict";
+  const form = document.getElementById("activation-form");
+  if (!form || !form.hasAttribute("data-suggest-timezone")) return;
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { return; }
+  const select = document.getElementById("id_timezone");
+  if (!zone || !select || select.value === zone) return;
+  if (!Array.from(select.options).some(function (option) { return option.value === zone; })) return;
+  select.value = zone;
+  // The schedule preview listens for this change once htmx has set the page up.
+  function announce() { select.dispatchEvent(new Event("change", { bubbles: true })); }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { setTimeout(announce, 0); });
+  } else {
+    announce();
+  }
+})();

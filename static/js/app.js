@@ -179,3 +179,38 @@
   document.addEventListener("htmx:load", function (event) { markScrollable(event.detail.elt.parentElement || document); });
   window.addEventListener("resize", function () { markScrollable(document); });
 })();
+
+/* Times: the server writes UTC (`<time datetime data-local>`); the browser shows them in the
+   user's own time zone, with its name, and says so where a table announces "Times in UTC". */
+(function () {
+  "use strict";
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { zone = ""; }
+  const formats = {
+    datetime: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" },
+    time: { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" },
+  };
+  function localize(root) {
+    if (!zone) return;
+    (root.querySelectorAll ? root : document).querySelectorAll("time[data-local]").forEach(function (node) {
+      const moment = new Date(node.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) return;
+      const options = formats[node.dataset.local] || formats.datetime;
+      node.textContent = new Intl.DateTimeFormat(undefined, options).format(moment);
+      node.title = moment.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    });
+    (root.querySelectorAll ? root : document).querySelectorAll("[data-local-zone]").forEach(function (node) {
+      node.textContent = "Times in your time zone (" + zone.replace(/_/g, " ") + ")";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+  document.addEventListener("htmx:load", function (event) { localize(event.detail.elt); });
+
+  // The current page's entry of a main navigation that scrolls sideways (phones) stays in view.
+  document.addEventListener("DOMContentLoaded", function () {
+    const current = document.querySelector('.mainnav [aria-current="page"]');
+    if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
+      current.parentElement.scrollLeft = current.offsetLeft - 8;
+    }
+  });
+})();

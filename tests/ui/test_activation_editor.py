@@ -5,6 +5,7 @@ import re
 from django.utils.http import urlencode
 
 from activations.models import Activation
+from tests.factories import make_connection
 
 
 def editor_post(team, **overrides) -> dict:
@@ -240,3 +241,46 @@ def test_mapping_errors_are_shown_even_when_another_field_is_refused_first(owner
     form = response.context["form"]
     assert form.errors["batch_size"] == ["This field is required."]
     assert form.mapping["columns"][1]["errors"] == {"output": ["must not be empty"]}
+
+
+def test_duplicate_starts_the_editor_from_a_disabled_copy_of_the_activation(owner_client, team):
+    original = team["activation"]
+    original.schedule_type = "daily"
+    original.timezone = "Asia/Tokyo"
+    original.notify_emails = ["team@example.com"]
+    original.save()
+    response = owner_client.get(f"/activations/new/?copy={original.pk}")
+    form = response.context["form"]
+    assert form.segment == original.segment
+    assert form.initial["name"] == "Japan to Contacts (copy)"
+    assert form.initial["enabled"] is False
+    assert (form.initial["schedule_type"], form.initial["timezone"]) == ("daily", "Asia/Tokyo")
+    assert form.initial["notify_emails"] == "team@example.com"
+    assert form.initial["connection"] == team["connection"].pk
+    page = response.content.decode()
+    assert "It starts disabled" in page
+    assert "data-suggest-timezone" not in page
+    saved = owner_client.post(
+        "/activations/new/", editor_post(team, name="Japan to Contacts (copy)", enabled="")
+    )
+    copy = Activation.objects.get(name="Japan to Contacts (copy)")
+    assert saved["Location"] == f"/activations/{copy.pk}/"
+    assert copy.pk != original.pk
+    assert copy.enabled is False
+    assert Activation.objects.filter(name="Japan to Contacts").get() == original
+
+
+def test_duplicate_of_another_workspace_activation_is_not_found(outsider_client, team):
+    response = outsider_client.get(f"/activations/new/?copy={team['activation'].pk}")
+    assert response.status_code == 404
+
+
+def test_new_activation_picks_the_only_connection_and_may_take_the_browser_time_zone(
+    owner_client, team
+):
+    response = owner_client.get(f"/activations/new/?segment={team['segment'].pk}")
+    assert response.context["form"]["connection"].value() == team["connection"].pk
+    assert "data-suggest-timezone" in response.content.decode()
+    make_connection(workspace=team["workspace"], name="Sandbox")
+    response = owner_client.get(f"/activations/new/?segment={team['segment'].pk}")
+    assert response.context["form"]["connection"].value() is None

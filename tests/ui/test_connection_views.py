@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from connectors.models import Connection
+from tests.factories import make_connection
 
 
 def credentials_form(emulator_url: str, **overrides) -> dict:
@@ -153,3 +154,10 @@ def test_connection_in_use_is_not_deleted(owner_client, team):
     response = owner_client.post(f"/connections/{connection.pk}/delete/", follow=True)
     assert "is used by 1 activation(s)" in response.content.decode()
     assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_connection_list_says_how_many_activations_use_each(owner_client, team):
+    make_connection(workspace=team["workspace"], name="Sandbox")
+    page = owner_client.get("/connections/").content.decode()
+    assert '<a href="/activations/?q=Production%20org">1 activation</a>' in page
+    assert '<span class="muted small">unused</span>' in page

@@ -1,6 +1,11 @@
 """Run now, enable/disable, run pages and the failed rows download, through the test client."""
 
+import datetime
+
+import pytest
+
 from activations.models import Activation, FailedRow, Run
+from activations.templatetags.run_display import duration
 from tests.factories import make_activation, make_connection
 
 
@@ -97,3 +102,89 @@ def test_delete_activation_returns_to_its_segment(owner_client, team):
     response = owner_client.post(f"/activations/{activation.pk}/delete/")
     assert response["Location"] == f"/segments/{team['segment'].pk}/"
     assert not Activation.objects.filter(pk=activation.pk).exists()
+
+
+def test_delete_activation_asks_first(owner_client, team):
+    activation = team["activation"]
+    page = owner_client.get(f"/activations/{activation.pk}/delete/").content.decode()
+    assert "Delete the activation “Japan to Contacts”?" in page
+    assert "Records already sent to Salesforce stay there." in page
+    assert Activation.objects.filter(pk=activation.pk).exists()
+
+
+def test_run_page_gives_times_as_utc_for_the_browser_to_localise(owner_client, team):
+    started = datetime.datetime(2024, 5, 1, 9, 30, 5, tzinfo=datetime.UTC)
+    run = Run.objects.create(
+        activation=team["activation"],
+        status=Run.Status.SUCCEEDED,
+        started_at=started,
+        finished_at=started + datetime.timedelta(seconds=135),
+        log=[{"at": "2024-05-01T09:30:05+00:00", "message": "Started."}],
+    )
+    page = owner_client.get(f"/activations/{team['activation'].pk}/runs/{run.pk}/").content
+    page = page.decode()
+    assert (
+        '<time datetime="2024-05-01T09:30:05+00:00" data-local="datetime" '
+        'title="2024-05-01 09:30:05 UTC">2024-05-01 09:30:05 UTC</time>'
+    ) in page
+    assert '<time datetime="2024-05-01T09:30:05+00:00" data-local="time">09:30:05</time>' in page
+    assert "<dd>2 min 15 s</dd>" in page
+
+
+def test_run_page_shows_the_progress_of_a_running_run(owner_client, team):
+    run = Run.objects.create(
+        activation=team["activation"],
+        status=Run.Status.RUNNING,
+        rows_read=2000,
+        rows_sent=2000,
+        rows_succeeded=1200,
+        rows_failed=300,
+    )
+    page = owner_client.get(f"/activations/{team['activation'].pk}/runs/{run.pk}/").content
+    page = page.decode()
+    assert '<progress id="run-progress-bar" max="100" value="75">75%</progress>' in page
+    assert '<span class="stat-value" id="rows-read">2,000</span>' in page
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3.84, "3.8 s"), (59.9, "59.9 s"), (125, "2 min 05 s"), (3720, "1 h 02 min")],
+)
+def test_durations_read_naturally(seconds, text):
+    assert duration(datetime.timedelta(seconds=seconds)) == text
+    assert duration(None) == "—"
+
+
+def test_activation_list_shows_schedule_next_run_and_last_run(owner_client, team):
+    activation = team["activation"]
+    activation.schedule_type = "daily"
+    activation.timezone = "Asia/Tokyo"
+    activation.save()
+    paused = make_activation(
+        segment=team["segment"],
+        connection=team["connection"],
+        name="Paused daily",
+        schedule_type="daily",
+        enabled=False,
+    )
+    Run.objects.create(activation=activation, status=Run.Status.FAILED)
+    response = owner_client.get("/activations/")
+    rows = {row["activation"].name: row for row in response.context["rows"]}
+    next_run = rows["Japan to Contacts"]["next_run"]
+    assert (next_run.hour, next_run.minute, str(next_run.tzinfo)) == (0, 0, "Asia/Tokyo")
+    assert rows["Japan to Contacts"]["last_run"].status == "failed"
+    assert rows[paused.name]["next_run"] is None
+    page = response.content.decode()
+    assert "paused while disabled" in page
+    assert "never run" in page
+
+
+def test_activation_list_search(owner_client, team):
+    make_activation(segment=team["segment"], connection=team["connection"], name="Leads push")
+    names = [
+        row["activation"].name
+        for row in owner_client.get("/activations/", {"q": "lead"}).context["rows"]
+    ]
+    assert names == ["Leads push"]
+    by_connection = owner_client.get("/activations/", {"q": "production"}).context["rows"]
+    assert [row["activation"].name for row in by_connection] == ["Japan to Contacts", "Leads push"]

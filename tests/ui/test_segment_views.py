@@ -4,7 +4,9 @@ import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from segments import services as segment_services
 from segments.models import ParentSegment, Profile, Segment
+from tests.factories import make_user, make_workspace
 
 
 def test_parent_segment_is_created_from_the_column_rows(owner_client, team):
@@ -167,3 +169,89 @@ def test_segment_edit_saves_new_rules(owner_client, team):
     segment.refresh_from_db()
     assert (segment.name, segment.rules) == ("United States", rules)
     assert owner_client.get(f"/segments/{segment.pk}/size/").content == b"1"
+
+
+def test_segment_list_search_finds_by_name_description_or_folder(owner_client, team):
+    parent = team["parent"]
+    segment_services.create_segment(
+        workspace=team["workspace"],
+        data={"parent_segment": parent, "name": "Lapsed", "description": "Gone quiet"},
+    )
+    by_folder = owner_client.get("/segments/", {"q": "regions"})
+    assert [segment.name for _, group in by_folder.context["folders"] for segment in group] == [
+        "Japan"
+    ]
+    by_description = owner_client.get("/segments/", {"q": "QUIET"})
+    assert [s.name for _, group in by_description.context["folders"] for s in group] == ["Lapsed"]
+    nothing = owner_client.get("/segments/", {"q": "nobody"}).content.decode()
+    assert "No segment matches “nobody”" in nothing
+
+
+def test_new_segment_without_a_parent_segment_sends_the_user_to_create_one(client, db):
+    workspace = make_workspace("Fresh team")
+    client.force_login(make_user("fresh", workspace=workspace, role="owner"))
+    segments_page = client.get("/segments/").content.decode()
+    assert "Start in Audience Studio: create a parent segment" in segments_page
+    assert "+ New segment" not in segments_page
+    response = client.get("/segments/new/", follow=True)
+    assert response.redirect_chain == [("/audience/", 302)]
+    assert "A segment is built on a parent segment" in response.content.decode()
+
+
+def test_segment_page_samples_its_audience_in_key_order(owner_client, team):
+    response = owner_client.get(f"/segments/{team['segment'].pk}/sample/")
+    assert response.context["columns"] == team["parent"].column_names
+    assert [row[0] for row in response.context["rows"]] == ["C001", "C002"]
+    assert "aiko@example.jp" in response.content.decode()
+
+
+def test_segment_delete_asks_first_then_deletes(owner_client, team):
+    segment = segment_services.create_segment(
+        workspace=team["workspace"], data={"parent_segment": team["parent"], "name": "Unused"}
+    )
+    question = owner_client.get(f"/segments/{segment.pk}/delete/")
+    assert question.status_code == 200
+    assert "Delete the segment “Unused”?" in question.content.decode()
+    assert Segment.objects.filter(pk=segment.pk).exists()
+    response = owner_client.post(f"/segments/{segment.pk}/delete/")
+    assert response["Location"] == f"/audience/{team['parent'].pk}/"
+    assert not Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_segment_with_an_activation_is_not_deleted_and_the_page_names_it(owner_client, team):
+    segment = team["segment"]
+    response = owner_client.post(f"/segments/{segment.pk}/delete/")
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "This segment cannot be deleted yet." in page
+    assert f'href="/activations/{team["activation"].pk}/">Japan to Contacts</a>' in page
+    assert Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_parent_segment_delete_takes_its_rows_and_segments_once_nothing_is_activated(
+    owner_client, team
+):
+    parent = team["parent"]
+    refused = owner_client.post(f"/audience/{parent.pk}/delete/")
+    assert refused.status_code == 409
+    assert ParentSegment.objects.filter(pk=parent.pk).exists()
+    team["activation"].delete()
+    question = owner_client.get(f"/audience/{parent.pk}/delete/").content.decode()
+    assert "Its 3 rows are deleted, and so is its segment:" in question
+    response = owner_client.post(f"/audience/{parent.pk}/delete/")
+    assert response["Location"] == "/audience/"
+    assert not ParentSegment.objects.filter(pk=parent.pk).exists()
+    assert Profile.objects.count() == 0
+    assert Segment.objects.count() == 0
+
+
+def test_viewers_cannot_delete_segments(viewer_client, team):
+    assert viewer_client.get(f"/segments/{team['segment'].pk}/delete/").status_code == 403
+    assert viewer_client.post(f"/audience/{team['parent'].pk}/delete/").status_code == 403
+    assert Segment.objects.count() == 1
+
+
+def test_segment_form_offers_the_folders_in_use(owner_client, team):
+    page = owner_client.get("/segments/new/").content.decode()
+    assert '<datalist id="folder-choices"><option value="Regions"></datalist>' in page
+    assert 'list="folder-choices"' in page
