@@ -148,7 +148,7 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if wants_json:
         if not result.errors:
             # The uploader reloads the page on success; the message is shown there.
-            messages.success(request, f"Imported {result.rows_imported} rows.")
+            messages.success(request, f"Imported {result.rows_imported:,} rows.")
         return JsonResponse(
             {
                 "rows_imported": result.rows_imported,
@@ -162,7 +162,7 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
             status=status,
         )
     if not result.errors:
-        messages.success(request, f"Imported {result.rows_imported} rows.")
+        messages.success(request, f"Imported {result.rows_imported:,} rows.")
         return redirect("segments:parent-detail", pk=parent.pk)
     return render_parent_detail(request, parent, form, import_result=result, status=status)
 

@@ -173,5 +173,5 @@ def test_csv_upload_shows_its_progress_on_a_slow_network(page, site, marketer, t
         " return bar.value > 0 && bar.value < 100; }"
     )
     expect(page.get_by_role("button", name="Upload")).to_be_disabled()
-    expect(page.get_by_text("Imported 20000 rows.")).to_be_visible(timeout=30_000)
-    expect(page.locator("#row-count")).to_have_text("20000")
+    expect(page.get_by_text("Imported 20,000 rows.")).to_be_visible(timeout=30_000)
+    expect(page.locator("#row-count")).to_have_text("20,000")
