@@ -3,6 +3,7 @@
 import copy
 import itertools
 import logging
+import math
 import re
 
 from django.core.exceptions import ValidationError
@@ -314,7 +315,7 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
     if values["hard_delete"] and mode != Activation.Mode.TRUNCATE:
         errors.add("export.hard_delete", "Hard delete is available only in truncate mode.")
 
-    api_version = export.get("api_version")
+    api_version = _api_version_text(export.get("api_version"))
     if not isinstance(api_version, str) or not API_VERSION.fullmatch(api_version):
         errors.add("export.api_version", "Enter an API version such as 59.0.")
         values["api_version"] = ""
@@ -326,6 +327,17 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
                 f"Bulk API 2.0 needs API version {MINIMUM_API_VERSION} or later.",
             )
     return values
+
+
+def _api_version_text(value):
+    """An API version as Salesforce writes it ("59.0"), from the forms people send: a JSON
+    number (59, 59.0), "59" or "v59.0". Anything else is returned unchanged, to be refused."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.1f}" if math.isfinite(value) else value
+    if isinstance(value, str):
+        text = value.strip().removeprefix("v").removeprefix("V")
+        return f"{text}.0" if text.isdigit() else text
+    return value
 
 
 def _validate_mapping(errors, output_mapping, segment) -> list[str] | None:

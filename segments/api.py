@@ -38,7 +38,7 @@ def service_data(serializer) -> dict:
 def refuse_if_activated(activations) -> None:
     """409 while activations depend on what is being deleted: deleting it would delete them
     (and their schedules) as a side effect nobody asked for."""
-    names = list(activations.values_list("name", flat=True)[:5])
+    names = list(activations.order_by("name").values_list("name", flat=True).distinct()[:5])
     if names:
         raise Conflict(f"Used by activation(s) {', '.join(names)}: delete those first.")
 

@@ -384,8 +384,12 @@ def test_connection_must_be_a_salesforce_connection(workspace, segment):
             {"api_version": "40.0"},
             {"export.api_version": ["Bulk API 2.0 needs API version 41.0 or later."]},
         ),
-        ({"api_version": "v59"}, {"export.api_version": ["Enter an API version such as 59.0."]}),
-        ({"api_version": 59.0}, {"export.api_version": ["Enter an API version such as 59.0."]}),
+        # 59, "59" and "v59.0" are read as 59.0; these are not versions at all.
+        (
+            {"api_version": "v59.0.1"},
+            {"export.api_version": ["Enter an API version such as 59.0."]},
+        ),
+        ({"api_version": True}, {"export.api_version": ["Enter an API version such as 59.0."]}),
         (
             {"retry_initial_delay": 301},
             {"export.retry_initial_delay": ["Must be between 0 and 300."]},

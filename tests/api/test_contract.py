@@ -2540,3 +2540,56 @@ def test_a_string_part_keeps_its_spaces(client, everyone, connection):
 
     assert [part.get("value") for part in parts] == [" In ", None, " "]
     assert rows[0] == [" In Everyone "]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"), [(59, "59.0"), (59.0, "59.0"), ("59", "59.0"), ("v60.0", "60.0")]
+)
+def test_an_api_version_is_read_in_its_common_spellings(client, everyone, connection, sent, stored):
+    body = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "append", "object": "Contact", "api_version": sent},
+        ),
+    )
+
+    assert body["export"]["api_version"] == stored
+
+
+@pytest.mark.parametrize("sent", [40, "40", 32.0, "v32.0"])
+def test_an_old_api_version_in_any_spelling_names_the_minimum(client, everyone, connection, sent):
+    errors = activation_errors(
+        client,
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": sent},
+    )
+
+    assert errors == {"export.api_version": ["Bulk API 2.0 needs API version 41.0 or later."]}
+
+
+@pytest.mark.parametrize("sent", ["latest", "59.0.1", "", True, [59]])
+def test_a_malformed_api_version_is_a_400(client, everyone, connection, sent):
+    errors = activation_errors(
+        client,
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": sent},
+    )
+
+    assert list(errors) == ["export.api_version"]
+
+
+def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, connection):
+    for _ in range(2):
+        create(client, "activations", minimal_activation(everyone, connection))
+
+    response = client.delete(f"{API}/segments/{everyone['id']}/")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Used by activation(s) Everyone to Contacts: delete those first."
+    }
