@@ -142,11 +142,6 @@ def activation_create(request: HttpRequest) -> HttpResponse:
         initial = initial_from_payload(services.activation_payload(copy_of))
         initial.update(name=f"{copy_of.name} (copy)", enabled=False)
         form = ActivationForm(initial=initial, segment=segment)
-        messages.info(
-            request,
-            f"A copy of “{copy_of.name}”. It starts disabled, so it does not run on the same "
-            "schedule before you have changed it; switch it on under Details.",
-        )
     else:
         form = ActivationForm(initial=default_initial(segment), segment=segment)
     return render_editor(request, form, activation=None, copy_of=copy_of)

@@ -214,3 +214,20 @@
     }
   });
 })();
+
+/* A form the server refused: the first field marked wrong gets the focus, in the middle of
+   the screen (clear of the sticky bars), so the user lands where the fix is. */
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    const alert = document.querySelector("[data-form-errors]");
+    const form = alert && alert.closest("form");
+    if (!form) return;
+    const field = Array.from(form.querySelectorAll(
+      '[aria-invalid="true"], .has-error input:not([type=hidden]), .has-error select, .has-error textarea'
+    )).find(function (node) { return node.offsetParent !== null; });
+    if (!field) return;
+    field.focus({ preventScroll: true });
+    field.scrollIntoView({ block: "center" });
+  });
+})();

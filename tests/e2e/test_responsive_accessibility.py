@@ -75,6 +75,11 @@ def pages(marketer):
         "activations": "/activations/",
         "connections": "/connections/",
         "connection": f"/connections/{connection.pk}/",
+        "segment-delete": f"/segments/{segment.pk}/delete/",
+        "parent-delete": f"/audience/{parent.pk}/delete/",
+        "activation-duplicate": f"/activations/new/?copy={activation.pk}",
+        "activation-delete": f"/activations/{activation.pk}/delete/",
+        "segment-search": "/segments/?q=nothing-matches",
     }
 
 
