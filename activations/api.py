@@ -14,9 +14,9 @@ from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
 from activations.serializers import (
     ActivationSerializer,
-    PreviewRequestSerializer,
+    PreviewOptionsSerializer,
     PreviewSerializer,
-    RunRequestSerializer,
+    RunOptionsSerializer,
     RunSerializer,
     ValidationResultSerializer,
 )
@@ -78,12 +78,12 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
     def perform_destroy(self, instance):
         services.delete_activation(instance)
 
-    @extend_schema(request=PreviewRequestSerializer, responses={200: PreviewSerializer})
+    @extend_schema(request=PreviewOptionsSerializer, responses={200: PreviewSerializer})
     @action(detail=True, methods=["post"])
     def preview(self, request, pk=None):
         """The first rows (10 by default, `limit` up to 100) exactly as they would be sent."""
         activation = self.get_object()
-        options = PreviewRequestSerializer(data=request.data or {})
+        options = PreviewOptionsSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
         columns, rows = services.preview(activation, limit=options.validated_data["limit"])
         return Response({"columns": columns, "rows": rows})
@@ -107,7 +107,7 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
 
     @extend_schema(
         methods=["POST"],
-        request=RunRequestSerializer,
+        request=RunOptionsSerializer,
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY_HEADER,
@@ -139,7 +139,7 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
         if request.method == "GET":
             page = self.paginate_queryset(activation.runs.select_related("activation"))
             return self.get_paginated_response(RunSerializer(page, many=True).data)
-        RunRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
+        RunOptionsSerializer(data=request.data or {}).is_valid(raise_exception=True)
         key = idempotency_key(request)
         if key:
             existing = activation.runs.filter(idempotency_key=key).first()

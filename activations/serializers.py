@@ -47,6 +47,9 @@ class MappedColumnSerializer(StrictSerializer):
 
 
 class StringPartSerializer(StrictSerializer):
+    # A part holds the keys its type uses: `value` for a string, `format` for a timestamp.
+    optional_in_response = ("value", "format")
+
     type = serializers.ChoiceField(
         choices=["string", "timestamp", "segment_id", "segment_name", "audience_id"], **OPTIONAL
     )
@@ -81,7 +84,7 @@ class ScheduleSerializer(StrictSerializer):
     timezone = serializers.CharField(max_length=64, help_text="e.g. Asia/Tokyo", **OPTIONAL)
     delay_seconds = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INTEGER, **OPTIONAL)
     next_runs = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.DateTimeField(),
         read_only=True,
         help_text="The next five run times (ISO 8601 with offset, in the time zone).",
     )
@@ -140,7 +143,7 @@ def plain(value):
     return value
 
 
-class PreviewRequestSerializer(StrictSerializer):
+class PreviewOptionsSerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
 
@@ -162,7 +165,7 @@ class ValidationResultSerializer(serializers.Serializer):
     )
 
 
-class RunRequestSerializer(StrictSerializer):
+class RunOptionsSerializer(StrictSerializer):
     """A run request has no options; the body may be empty."""
 
 

@@ -156,7 +156,7 @@ def validate_activation(data: dict, *, workspace, instance: Activation | None = 
     else:
         values.update(_validate_export(errors, merged["export"], sent_export))
     output_names = _validate_mapping(errors, merged["output_mapping"], segment)
-    values["output_mapping"] = merged["output_mapping"]
+    values["output_mapping"] = mapping_payload(merged["output_mapping"])
     if (
         output_names is not None
         and values.get("mode") == Activation.Mode.UPDATE
@@ -466,7 +466,7 @@ def stored_payload(activation: Activation) -> dict:
             "retry_limit": activation.retry_limit,
             "null_value": activation.null_value,
         },
-        "output_mapping": copy.deepcopy(activation.output_mapping),
+        "output_mapping": mapping_payload(activation.output_mapping),
         "schedule": {
             "type": activation.schedule_type,
             "cron": activation.cron,
@@ -475,6 +475,24 @@ def stored_payload(activation: Activation) -> dict:
         },
         "notifications": {"emails": list(activation.notify_emails), "on": activation.notify_on},
     }
+
+
+def mapping_payload(output_mapping) -> dict:
+    """An output mapping in its full shape: `export_all_columns`, `columns` and `strings`
+    always present, and each added column with its `output` (the source name when it was
+    left out), so readers need not know the defaults. Anything unexpected (a mapping stored
+    before a validation rule existed) is copied as it is."""
+    output_mapping = copy.deepcopy(output_mapping)
+    if not isinstance(output_mapping, dict):
+        return output_mapping
+    output_mapping.setdefault("export_all_columns", False)
+    output_mapping.setdefault("columns", [])
+    output_mapping.setdefault("strings", [])
+    if isinstance(output_mapping["columns"], list):
+        for column in output_mapping["columns"]:
+            if isinstance(column, dict) and column.get("output") is None and "source" in column:
+                column["output"] = column["source"]
+    return output_mapping
 
 
 def activation_payload(activation: Activation) -> dict:

@@ -440,7 +440,26 @@ ERROR_SCHEMA = {
 
 
 class ApiAutoSchema(AutoSchema):
-    """drf-spectacular's schema, plus the error responses every operation can give."""
+    """drf-spectacular's schema, plus the error responses every operation can give.
+
+    Our serializers declare input fields optional (the services apply defaults), but an
+    answer always holds every field: in responses, the fields of a StrictSerializer are all
+    required, except those it lists in `optional_in_response`, so generated clients get
+    non-optional types.
+    """
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and isinstance(serializer, StrictSerializer):
+            optional = set(getattr(serializer, "optional_in_response", ()))
+            required = [
+                name
+                for name in schema.get("properties", {})
+                if name not in optional and not serializer.fields[name].write_only
+            ]
+            if required:
+                schema["required"] = sorted(required)
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

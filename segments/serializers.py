@@ -1,10 +1,73 @@
 """API shapes of parent segments, segments and CSV imports; the services validate meaning."""
 
+import copy
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from common.api import StrictSerializer, WorkspaceField, WorkspaceRelatedField
-from segments import audience
+from segments import audience, rules
 from segments.models import ColumnType, ParentSegment
+
+RULE_CONDITION_SCHEMA = {
+    "type": "object",
+    "description": (
+        "A condition on a parent-segment column. `value`: a list for in/not_in, [low, high] "
+        "for between (inclusive), a number of days for within_last_days, a date for "
+        "before/after, none for is_null/is_not_null, else one value of the column's type."
+    ),
+    "properties": {
+        "column": {"type": "string"},
+        "operator": {"type": "string", "enum": list(rules.OPERATORS)},
+        "value": {"nullable": True, "description": "Depends on the operator (see above)."},
+    },
+    "required": ["column", "operator"],
+    "additionalProperties": False,
+}
+
+
+class RulesField(serializers.JSONField):
+    """A segment's rule tree (validated by segments.rules, which names the failing path)."""
+
+
+class RulesFieldSchema(OpenApiSerializerFieldExtension):
+    """Documents the rule tree as a recursive RuleGroup of RuleGroups and RuleConditions."""
+
+    target_class = RulesField
+
+    def get_name(self):
+        return "RuleGroup"
+
+    def map_serializer_field(self, auto_schema, direction):
+        condition = ResolvedComponent(
+            name="RuleCondition",
+            type=ResolvedComponent.SCHEMA,
+            # A copy: the schema's post-processing rewrites enums in place.
+            schema=copy.deepcopy(RULE_CONDITION_SCHEMA),
+            object="RuleCondition",
+        )
+        auto_schema.registry.register_on_missing(condition)
+        return {
+            "type": "object",
+            "description": (
+                'A group of conditions and groups; an empty "and" group matches every row.'
+            ),
+            "properties": {
+                "type": {"type": "string", "enum": list(rules.GROUP_TYPES)},
+                "conditions": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/RuleGroup"},
+                            condition.ref,
+                        ]
+                    },
+                },
+            },
+            "required": ["type", "conditions"],
+            "additionalProperties": False,
+        }
 
 
 class ColumnSerializer(StrictSerializer):
@@ -55,7 +118,7 @@ class SegmentSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(allow_blank=True, required=False)
     folder = serializers.CharField(allow_blank=True, required=False, max_length=200)
-    rules = serializers.JSONField(
+    rules = RulesField(
         required=False,
         help_text=(
             'A tree of groups {"type": "and"|"or", "conditions": [...]} and conditions '

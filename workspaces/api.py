@@ -18,7 +18,7 @@ from common.api import (
 )
 from common.authentication import TokenAuthentication
 from workspaces.models import Workspace, ensure_personal_workspace
-from workspaces.serializers import TokenRequestSerializer, TokenSerializer, WorkspaceSerializer
+from workspaces.serializers import CredentialsSerializer, TokenSerializer, WorkspaceSerializer
 
 
 class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -48,9 +48,9 @@ class TokenView(APIView):
     throttle_classes = [TokenThrottle]
     parser_classes = [StrictJSONParser, FormParser]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, auth=[])
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer}, auth=[])
     def post(self, request):
-        serializer = TokenRequestSerializer(data=request.data)
+        serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(
             request,

@@ -2593,3 +2593,152 @@ def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, conne
     assert response.json() == {
         "detail": "Used by activation(s) Everyone to Contacts: delete those first."
     }
+
+
+def test_output_mapping_is_answered_in_its_full_shape(client, everyone, connection):
+    body = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            output_mapping={
+                "columns": [{"source": "email"}, {"source": "last_name", "output": "LastName"}]
+            },
+        ),
+    )
+
+    assert body["output_mapping"] == {
+        "export_all_columns": False,
+        "columns": [
+            {"source": "email", "output": "email"},
+            {"source": "last_name", "output": "LastName"},
+        ],
+        "strings": [],
+    }
+
+
+# --- The OpenAPI schema --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openapi(db):
+    response = APIClient().get(f"{API}/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def resolve(openapi: dict, schema: dict) -> dict:
+    while "$ref" in schema or "allOf" in schema:
+        if "allOf" in schema:
+            schema = schema["allOf"][0]
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = openapi["components"]["schemas"][name]
+    return schema
+
+
+def test_schema_documents_the_nested_activation_objects(openapi):
+    activation = openapi["components"]["schemas"]["Activation"]
+    properties = activation["properties"]
+
+    export = resolve(openapi, properties["export"])
+    output_mapping = resolve(openapi, properties["output_mapping"])
+    schedule = resolve(openapi, properties["schedule"])
+    notifications = resolve(openapi, properties["notifications"])
+    column = resolve(openapi, output_mapping["properties"]["columns"]["items"])
+    string = resolve(openapi, output_mapping["properties"]["strings"]["items"])
+    part = resolve(openapi, string["properties"]["parts"]["items"])
+
+    assert set(export["properties"]) >= EXPORT_KEYS
+    assert set(export["required"]) >= EXPORT_KEYS
+    assert set(output_mapping["properties"]) == {"export_all_columns", "columns", "strings"}
+    assert set(column["properties"]) == {"source", "output"}
+    assert set(part["properties"]) == {"type", "value", "format"}
+    assert set(schedule["properties"]) >= {"type", "cron", "timezone", "delay_seconds", "next_runs"}
+    assert schedule["properties"]["next_runs"]["readOnly"] is True
+    assert schedule["properties"]["next_runs"]["items"]["format"] == "date-time"
+    assert set(notifications["properties"]) == {"emails", "on"}
+    assert set(activation["required"]) >= {
+        "id",
+        "name",
+        "segment",
+        "connection",
+        "enabled",
+        "export",
+        "output_mapping",
+        "schedule",
+        "notifications",
+    }
+
+
+def test_schema_documents_the_rule_tree(openapi):
+    segment = openapi["components"]["schemas"]["Segment"]
+    group = resolve(openapi, segment["properties"]["rules"])
+    condition = openapi["components"]["schemas"]["RuleCondition"]
+    operator = resolve(openapi, condition["properties"]["operator"])
+
+    assert set(group["properties"]) == {"type", "conditions"}
+    assert set(condition["properties"]) == {"column", "operator", "value"}
+    assert set(operator["enum"]) == {
+        "eq",
+        "ne",
+        "in",
+        "not_in",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "between",
+        "contains",
+        "starts_with",
+        "is_null",
+        "is_not_null",
+        "before",
+        "after",
+        "within_last_days",
+    }
+
+
+def test_schema_documents_the_profiles_upload_and_its_answers(openapi):
+    operation = openapi["paths"][f"{API}/parent-segments/{{id}}/profiles/"]["post"]
+
+    assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "text/csv"}
+    upload_form = resolve(
+        openapi, operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    )
+    assert upload_form["properties"]["file"]["format"] == "binary"
+    result = resolve(
+        openapi, operation["responses"]["200"]["content"]["application/json"]["schema"]
+    )
+    assert set(result["properties"]) >= {"rows_imported", "errors"}
+    error = resolve(openapi, result["properties"]["errors"]["items"])
+    assert set(error["properties"]) == {"line", "column", "message"}
+    assert "400" in operation["responses"]
+
+
+def test_schema_documents_the_error_shapes(openapi):
+    error = openapi["components"]["schemas"]["Error"]
+    responses = openapi["paths"][f"{API}/activations/"]["post"]["responses"]
+
+    assert error["properties"]["detail"]["type"] == "string"
+    assert error["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+    assert {"201", "400", "401", "403"} <= set(responses)
+    run_create = openapi["paths"][f"{API}/activations/{{id}}/runs/"]["post"]["responses"]
+    assert {"202", "409", "429"} <= set(run_create)
+
+
+def test_schema_documents_secrets_as_write_only_strings_answered_as_booleans(openapi):
+    request = openapi["components"]["schemas"]["ConnectionRequest"]["properties"]
+    response = openapi["components"]["schemas"]["Connection"]["properties"]
+
+    for name in SECRET_FIELDS:
+        assert request[name]["type"] == "string"
+        assert request[name]["writeOnly"] is True
+        assert response[name]["type"] == "boolean"
+
+
+def test_schema_is_the_same_on_every_request(db):
+    first = APIClient().get(f"{API}/schema/", {"format": "json"}).json()
+    second = APIClient().get(f"{API}/schema/", {"format": "json"}).json()
+
+    assert first == second
