@@ -22,7 +22,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from customers import COLUMNS, write_csv  # noqa: E402
-from database import ensure_postgres_database, max_rss_mib  # noqa: E402
+from database import max_rss_mib, set_up  # noqa: E402
 
 
 def main() -> None:
@@ -37,24 +37,13 @@ def main() -> None:
     arguments = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_import_"))
-    url = arguments.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    if url.startswith(("postgres://", "postgresql://")):
-        ensure_postgres_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    set_up(arguments.database_url, workdir=workdir)
     from django.db import connection
 
     from segments.loading import import_profiles
     from segments.models import ParentSegment
     from workspaces.models import Workspace
 
-    call_command("migrate", verbosity=0)
     csv_path = workdir / "customers.csv"
     started = time.perf_counter()
     write_csv(csv_path, arguments.rows)

@@ -121,7 +121,7 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
         if connection.vendor == "postgresql":
             # Fresh statistics for the new rows: with stale ones PostgreSQL believes the parent
             # has a few rows and sorts all of them for every window of audience.iter_rows
-            # (a million-row segment streamed 45 times slower; see benchmarks/README.md).
+            # (a million-row parent streamed 50 times slower; see benchmarks/README.md).
             cursor.execute(f"ANALYZE {connection.ops.quote_name(Profile._meta.db_table)}")
     result.rows_imported = staged
     parent_segment.row_count = parent.row_count
