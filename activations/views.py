@@ -397,7 +397,7 @@ def get_run(request, pk: int, run_id: int) -> Run:
     return get_object_or_404(
         Run.objects.filter(
             activation__in=Activation.objects.visible_to(request.user)
-        ).select_related("activation__segment", "requested_by"),
+        ).select_related("activation__segment__parent_segment", "requested_by"),
         pk=run_id,
         activation_id=pk,
     )
