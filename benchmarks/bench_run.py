@@ -279,16 +279,18 @@ def main() -> None:
             stored = len(emulator.records("Contact"))
             print(f"emulator holds {stored:,} Contact records")
     finally:
-        # Activations and connections protect their workspace from deletion.
-        Activation.objects.filter(workspace=workspace).delete()
-        Connection.objects.filter(workspace=workspace).delete()
-        Workspace.objects.filter(pk=workspace.pk).delete()
-        shutil.rmtree(workdir)
-        if arguments.emulator_process:
-            cpu, rss = emulator.stop()
-            print(f"emulator process: CPU {cpu:.1f} s, peak RSS {rss:.0f} MiB")
-        else:
-            emulator.stop()
+        try:
+            # Activations and connections protect their workspace from deletion.
+            Activation.objects.filter(workspace=workspace).delete()
+            Connection.objects.filter(workspace=workspace).delete()
+            Workspace.objects.filter(pk=workspace.pk).delete()
+        finally:
+            shutil.rmtree(workdir)
+            if arguments.emulator_process:
+                cpu, rss = emulator.stop()
+                print(f"emulator process: CPU {cpu:.1f} s, peak RSS {rss:.0f} MiB")
+            else:
+                emulator.stop()
 
 
 if __name__ == "__main__":
