@@ -113,14 +113,18 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
         parent = self.get_object()
         file = request.data.get("file")
         if not hasattr(file, "read"):
-            raise exceptions.ValidationError(
-                {
-                    "file": [
-                        "Send the CSV in the multipart field `file`, "
-                        "or as the body with Content-Type: text/csv."
-                    ]
-                }
-            )
+            if request.content_type.split(";")[0].strip().lower() == "text/csv":
+                # Django reads no body without a Content-Length (a chunked upload).
+                message = (
+                    "The text/csv body is empty. Send the file with its Content-Length "
+                    "(curl --data-binary @file.csv), not chunked."
+                )
+            else:
+                message = (
+                    "Send the CSV in the multipart field `file`, "
+                    "or as the body with Content-Type: text/csv."
+                )
+            raise exceptions.ValidationError({"file": [message]})
         try:
             result = services.import_profiles_file(
                 parent_segment=parent, file=file, mode=request.query_params.get("mode", "replace")

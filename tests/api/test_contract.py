@@ -2742,3 +2742,10 @@ def test_schema_is_the_same_on_every_request(db):
     second = APIClient().get(f"{API}/schema/", {"format": "json"}).json()
 
     assert first == second
+
+
+def test_an_empty_text_csv_body_says_the_body_is_empty(client, parent):
+    response = upload(client, parent["id"], b"")
+
+    assert response.status_code == 400
+    assert "empty" in response.json()["file"][0]
