@@ -21,21 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from activations import mapping  # noqa: E402
+from benchmarks import customers  # noqa: E402
 from common import csvio  # noqa: E402
 
-COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "first_name", "type": "string"},
-    {"name": "last_name", "type": "string"},
-    {"name": "country", "type": "string"},
-    {"name": "plan", "type": "string"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "age", "type": "integer"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
+COLUMNS = [{"name": name, "type": kind} for name, kind in customers.COLUMNS]
 MAPPING = {
     "export_all_columns": True,
     "columns": [
