@@ -2749,3 +2749,111 @@ def test_an_empty_text_csv_body_says_the_body_is_empty(client, parent):
 
     assert response.status_code == 400
     assert "empty" in response.json()["file"][0]
+
+
+@pytest.mark.parametrize("concurrency_mode", ["parallel", "serial"])
+def test_end_to_end_batch_size_splits_the_rows_into_jobs(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, concurrency_mode
+):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={
+                "mode": "append",
+                "object": "Contact",
+                "batch_size": 3,
+                "concurrency_mode": concurrency_mode,
+            },
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    assert len(run["salesforce_job_ids"]) == 2
+    assert {job.id for job in salesforce_emulator.jobs} == set(run["salesforce_job_ids"])
+    assert sorted(job.full_info()["numberRecordsProcessed"] for job in salesforce_emulator.jobs) == [
+        1,
+        3,
+    ]
+    assert len(salesforce_emulator.records("Contact")) == 4
+
+
+def test_end_to_end_uses_the_activations_api_version(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    connection = emulator_connection(client, salesforce_emulator)
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "append", "object": "Contact", "api_version": "60.0"},
+            output_mapping=CONTACT_MAPPING,
+        ),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+
+    assert run["status"] == "succeeded", run
+    ingest = [path for _, path in salesforce_emulator.requests_log if "/jobs/ingest" in path]
+    assert ingest
+    assert all(path.startswith("/services/data/v60.0/") for path in ingest)
+
+
+def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "append", "object": "Contact", "null_value": "clear"},
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [{"source": "email", "output": "Email"}],
+            },
+        ),
+    )
+
+    rows = client.post(f"{API}/activations/{activation['id']}/preview/").json()["rows"]
+
+    assert rows[-1] == ["#N/A"]
+
+
+def test_a_run_with_bad_credentials_fails_without_revealing_them(
+    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    connection = create(
+        client,
+        "connections",
+        {
+            "name": "Emulator",
+            "login_url": salesforce_emulator.url,
+            "username": "marketer@example.com",
+            "password": "not-the-password",
+            "security_token": "TOKEN123",
+        },
+    )
+    activation = create(
+        client,
+        "activations",
+        minimal_activation(everyone, connection, output_mapping=CONTACT_MAPPING),
+    )
+
+    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    validation = client.post(f"{API}/activations/{activation['id']}/validate/")
+
+    assert run["status"] == "failed"
+    assert run["error"]
+    assert "not-the-password" not in str(run)
+    assert validation.status_code == 200
+    assert validation.json()["ok"] is False
+    assert "not-the-password" not in validation.content.decode()
+    assert salesforce_emulator.records("Contact") == []
