@@ -1,8 +1,10 @@
-"""Template filters for the run pages: a run's duration as a person reads it."""
+"""Template filters for the run pages: durations and ages as a person reads them."""
 
 import datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -19,3 +21,13 @@ def duration(value: datetime.timedelta | None) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60:02d} s"
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+@register.filter
+def ago(value: datetime.datetime | None) -> str:
+    """`just now`, `5 minutes ago`, `2 days, 3 hours ago`."""
+    if value is None:
+        return ""
+    if timezone.now() - value < datetime.timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"

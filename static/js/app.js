@@ -189,6 +189,7 @@
   const formats = {
     datetime: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" },
     time: { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" },
+    minute: { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" },
   };
   function localize(root) {
     if (!zone) return;

@@ -13,7 +13,7 @@ from segments import services as segment_services
 from segments.models import Segment
 from tests.factories import make_activation, make_connection
 
-from .conftest import sign_in
+from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +38,7 @@ def test_search_then_delete_an_unused_segment_after_confirming(page, site, marke
 
     page.get_by_role("button", name="Actions for segment Old test").click()
     page.get_by_role("menuitem", name="Delete…").click()
+    screenshot(page, "15-delete-confirmation")
     page.get_by_role("button", name="Delete segment").click()
     expect(page.get_by_text("Segment “Old test” deleted.")).to_be_visible()
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
@@ -83,6 +84,19 @@ def test_duplicate_an_activation_and_save_the_copy(page, site, marketer):
     copy = Activation.objects.get(name="Japan daily to Contacts")
     assert (copy.object_name, copy.enabled, copy.schedule_type) == ("Contact", False, "daily")
     assert Activation.objects.get(pk=original.pk).object_name == "Lead"
+
+    # The list tells the two apart: the original runs daily and ran; the copy waits.
+    Run.objects.create(activation=original, status=Run.Status.SUCCEEDED, rows_read=3)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Activations").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Japan daily")
+    expect(rows.nth(0)).to_contain_text("At 00:00 every day")
+    expect(rows.nth(0).locator("td").nth(2)).to_contain_text("next")
+    expect(rows.nth(0).locator("td").nth(3)).to_contain_text("Succeeded")
+    expect(rows.nth(1)).to_contain_text("paused while disabled")
+    expect(rows.nth(1)).to_contain_text("never run")
+    screenshot(page, "14-activation-list")
 
 
 def test_times_are_shown_in_the_browser_time_zone(browser, site, marketer):

@@ -3,9 +3,10 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from activations.models import Activation, FailedRow, Run
-from activations.templatetags.run_display import duration
+from activations.templatetags.run_display import ago, duration
 from tests.factories import make_activation, make_connection
 
 
@@ -153,6 +154,13 @@ def test_run_page_shows_the_progress_of_a_running_run(owner_client, team):
 def test_durations_read_naturally(seconds, text):
     assert duration(datetime.timedelta(seconds=seconds)) == text
     assert duration(None) == "—"
+
+
+def test_ages_read_naturally():
+    now = timezone.now()
+    assert ago(now - datetime.timedelta(seconds=20)) == "just now"
+    assert ago(now - datetime.timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"
+    assert ago(None) == ""
 
 
 def test_activation_list_shows_schedule_next_run_and_last_run(owner_client, team):
