@@ -25,7 +25,28 @@ def page_urls(team) -> dict[str, str]:
         "run": f"/activations/{activation.pk}/runs/{run.pk}/",
         "connections": "/connections/",
         "connection": f"/connections/{connection.pk}/",
+        "audience sample": f"/segments/{segment.pk}/sample/",
     }
+
+
+def owner_page_urls(team) -> dict[str, str]:
+    """Pages only those who may change the workspace see: confirmations and the duplicate."""
+    activation = team["activation"]
+    return {
+        "segment delete": f"/segments/{team['segment'].pk}/delete/",
+        "parent segment delete": f"/audience/{team['parent'].pk}/delete/",
+        "activation delete": f"/activations/{activation.pk}/delete/",
+        "activation duplicate": f"/activations/new/?copy={activation.pk}",
+    }
+
+
+def test_owner_pages_render_for_owners_and_are_refused_to_viewers_and_hidden_from_others(
+    owner_client, viewer_client, outsider_client, team
+):
+    for name, url in owner_page_urls(team).items():
+        assert owner_client.get(url).status_code == 200, name
+        assert viewer_client.get(url).status_code == 403, name
+        assert outsider_client.get(url).status_code == 404, name
 
 
 def test_pages_ask_anonymous_visitors_to_sign_in(client, team):
