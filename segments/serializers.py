@@ -32,7 +32,12 @@ class RulesField(serializers.JSONField):
 
 
 class RulesFieldSchema(OpenApiSerializerFieldExtension):
-    """Documents the rule tree as a recursive RuleGroup of RuleGroups and RuleConditions."""
+    """Documents the rule tree as a RuleGroup of RuleConditions and nested groups.
+
+    Not recursive on purpose: a self-referencing schema sends schema-driven generators
+    (schemathesis, some client generators) into unbounded recursion, so a nested group's
+    own conditions are described in words, as objects of the same two kinds.
+    """
 
     target_class = RulesField
 
@@ -40,34 +45,43 @@ class RulesFieldSchema(OpenApiSerializerFieldExtension):
         return "RuleGroup"
 
     def map_serializer_field(self, auto_schema, direction):
-        condition = ResolvedComponent(
-            name="RuleCondition",
-            type=ResolvedComponent.SCHEMA,
-            # A copy: the schema's post-processing rewrites enums in place.
-            schema=copy.deepcopy(RULE_CONDITION_SCHEMA),
-            object="RuleCondition",
+        group_type = register(
+            auto_schema, "RuleGroupType", {"type": "string", "enum": list(rules.GROUP_TYPES)}
         )
-        auto_schema.registry.register_on_missing(condition)
-        return {
-            "type": "object",
-            "description": (
-                'A group of conditions and groups; an empty "and" group matches every row.'
-            ),
-            "properties": {
-                "type": {"type": "string", "enum": list(rules.GROUP_TYPES)},
-                "conditions": {
-                    "type": "array",
-                    "items": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/RuleGroup"},
-                            condition.ref,
-                        ]
-                    },
-                },
-            },
-            "required": ["type", "conditions"],
-            "additionalProperties": False,
-        }
+        condition = register(auto_schema, "RuleCondition", RULE_CONDITION_SCHEMA)
+        nested = register(
+            auto_schema, "NestedRuleGroup", group_schema(group_type, {"type": "object"})
+        )
+        return group_schema(group_type, {"oneOf": [condition.ref, nested.ref]})
+
+
+def group_schema(group_type: ResolvedComponent, items: dict) -> dict:
+    return {
+        "type": "object",
+        "description": (
+            'A group {"type": "and" | "or", "conditions": [...]} of conditions and nested '
+            'groups (each a RuleCondition or a group of this shape); an empty "and" group '
+            "matches every row."
+        ),
+        "properties": {
+            "type": group_type.ref,
+            "conditions": {"type": "array", "items": items},
+        },
+        "required": ["type", "conditions"],
+        "additionalProperties": False,
+    }
+
+
+def register(auto_schema, name: str, schema: dict) -> ResolvedComponent:
+    component = ResolvedComponent(
+        name=name,
+        type=ResolvedComponent.SCHEMA,
+        # A copy: the schema's post-processing rewrites enums in place.
+        schema=copy.deepcopy(schema),
+        object=name,
+    )
+    auto_schema.registry.register_on_missing(component)
+    return component
 
 
 class ColumnSerializer(StrictSerializer):
