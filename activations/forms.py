@@ -72,7 +72,11 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     )
     retry_limit = forms.IntegerField(min_value=0, label="Retry limit")
     null_value = forms.ChoiceField(choices=Activation.NullValue.choices, label="Null values")
-    enabled = forms.BooleanField(required=False, label="Enabled")
+    enabled = forms.BooleanField(
+        required=False,
+        label="Enabled",
+        help_text="The schedule runs it only while enabled; “Run now” works either way.",
+    )
     # Output mapping
     export_all_columns = forms.BooleanField(required=False, label="Export All Columns")
     # Schedule and notifications

@@ -196,3 +196,12 @@ def test_activation_list_search(owner_client, team):
     assert names == ["Leads push"]
     by_connection = owner_client.get("/activations/", {"q": "production"}).context["rows"]
     assert [row["activation"].name for row in by_connection] == ["Japan to Contacts", "Leads push"]
+
+
+def test_run_page_offers_a_new_run_to_editors_only(owner_client, viewer_client, team):
+    activation = team["activation"]
+    run = Run.objects.create(activation=activation, status=Run.Status.FAILED)
+    url = f"/activations/{activation.pk}/runs/{run.pk}/"
+    run_again = f'action="/activations/{activation.pk}/run/"'
+    assert run_again in owner_client.get(url).content.decode()
+    assert run_again not in viewer_client.get(url).content.decode()
