@@ -57,7 +57,9 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         )
     activations = list(activations.order_by("name"))
     latest = {}
-    for run in Run.objects.filter(activation__in=activations).order_by("activation", "-queued_at"):
+    for run in Run.objects.filter(activation__in=activations).order_by(
+        "activation", "-queued_at", "-pk"
+    ):
         latest.setdefault(run.activation_id, run)
     rows = [
         {

@@ -4,6 +4,7 @@ import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from activations.models import Run
 from segments import services as segment_services
 from segments.models import ParentSegment, Profile, Segment
 from tests.factories import make_user, make_workspace
@@ -255,3 +256,12 @@ def test_segment_form_offers_the_folders_in_use(owner_client, team):
     page = owner_client.get("/segments/new/").content.decode()
     assert '<datalist id="folder-choices"><option value="Regions"></datalist>' in page
     assert 'list="folder-choices"' in page
+
+
+def test_segment_page_shows_each_activation_with_its_last_run(owner_client, team):
+    activation = team["activation"]
+    Run.objects.create(activation=activation, status=Run.Status.SUCCEEDED)
+    latest = Run.objects.create(activation=activation, status=Run.Status.FAILED)
+    response = owner_client.get(f"/segments/{team['segment'].pk}/")
+    assert [a.last_run for a in response.context["activations"]] == [latest]
+    assert '<span class="badge badge-failed">Failed</span>' in response.content.decode()
