@@ -25,6 +25,17 @@ logger = logging.getLogger(__name__)
 # only before a suffix or after a namespace (`ns__Audience_Member__c`).
 API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:__?[A-Za-z0-9]+)*")
 API_VERSION = re.compile(r"[0-9]{2,3}\.[0-9]")
+# Salesforce system fields, never External IDs, so never an upsert key (the seed names Id,
+# CreatedDate, LastModifiedDate and CreatedById); compared in lower case, as Salesforce does.
+SYSTEM_FIELDS = {
+    "id",
+    "createddate",
+    "createdbyid",
+    "lastmodifieddate",
+    "lastmodifiedbyid",
+    "systemmodstamp",
+    "isdeleted",
+}
 # Bulk API 2.0 (the /jobs/ingest resource) exists from this version on.
 MINIMUM_API_VERSION = 41.0
 # One upload chunk is one Bulk API job; 100,000 rows of a wide object stay well under the
@@ -310,6 +321,13 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
         errors.add("export.key", "A key is used only in update mode.")
     else:
         values["key"] = _api_name(errors, "export.key", key, what="field")
+        if values["upsert"] and values["key"].lower() in SYSTEM_FIELDS:
+            errors.add(
+                "export.key",
+                f"Upsert needs an External ID field as its key (a custom field such as "
+                f"Customer_Key__c); {values['key']} is a system field. To update by Id "
+                "without inserting, turn upsert off.",
+            )
     if values["upsert"] and mode != Activation.Mode.UPDATE:
         errors.add("export.upsert", "Upsert is available only in update mode.")
     if values["hard_delete"] and mode != Activation.Mode.TRUNCATE:

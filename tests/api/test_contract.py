@@ -2777,7 +2777,9 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
     assert run["status"] == "succeeded", run
     assert len(run["salesforce_job_ids"]) == 2
     assert {job.id for job in salesforce_emulator.jobs} == set(run["salesforce_job_ids"])
-    assert sorted(job.full_info()["numberRecordsProcessed"] for job in salesforce_emulator.jobs) == [
+    assert sorted(
+        job.full_info()["numberRecordsProcessed"] for job in salesforce_emulator.jobs
+    ) == [
         1,
         3,
     ]
@@ -2857,3 +2859,38 @@ def test_a_run_with_bad_credentials_fails_without_revealing_them(
     assert validation.json()["ok"] is False
     assert "not-the-password" not in validation.content.decode()
     assert salesforce_emulator.records("Contact") == []
+
+
+@pytest.mark.parametrize("key", ["Id", "CreatedDate", "LastModifiedDate", "CreatedById", "id"])
+def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, key):
+    errors = activation_errors(
+        client,
+        everyone,
+        connection,
+        export={"mode": "update", "object": "Contact", "upsert": True, "key": key},
+        output_mapping={
+            "export_all_columns": False,
+            "columns": [{"source": "customer_id", "output": key}],
+        },
+    )
+
+    assert list(errors) == ["export.key"]
+    assert "External ID" in errors["export.key"][0]
+
+
+def test_update_by_id_without_upsert_is_accepted(client, everyone, connection):
+    body = create(
+        client,
+        "activations",
+        minimal_activation(
+            everyone,
+            connection,
+            export={"mode": "update", "object": "Contact", "key": "Id"},
+            output_mapping={
+                "export_all_columns": False,
+                "columns": [{"source": "customer_id", "output": "Id"}],
+            },
+        ),
+    )
+
+    assert (body["export"]["key"], body["export"]["upsert"]) == ("Id", False)
