@@ -20,6 +20,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -87,6 +89,25 @@ def remove_periodic_task(activation: Activation) -> None:
         if activation.pk is not None:
             Activation.objects.filter(pk=activation.pk).update(periodic_task=None)
         activation.periodic_task = None
+
+
+@receiver(post_delete, sender=Activation, dispatch_uid="activations.beat.delete_periodic_task")
+def delete_periodic_task_of_deleted_activation(sender, instance: Activation, **kwargs) -> None:
+    """Delete the PeriodicTask of an activation deleted any other way than through the
+    services (its segment or workspace deleted, the admin): the foreign key points from the
+    activation to the task, so nothing cascades, and beat would fire for an activation that
+    no longer exists."""
+    remove_orphan_periodic_task(instance.pk, task_id=instance.periodic_task_id)
+
+
+def remove_orphan_periodic_task(activation_id: int, *, task_id: int | None = None) -> None:
+    """Delete the PeriodicTask of an activation that no longer exists (by id and by name),
+    through the model so a running beat reloads."""
+    tasks = PeriodicTask.objects.filter(name=f"activation:{activation_id}")
+    if task_id is not None:
+        tasks = tasks | PeriodicTask.objects.filter(pk=task_id)
+    for task in tasks:
+        task.delete()
 
 
 def _existing_task(activation: Activation) -> PeriodicTask | None:

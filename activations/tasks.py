@@ -29,7 +29,12 @@ def run_scheduled_activation(activation_id: int) -> None:
     delay. A second firing of the same slot, a disabled or deleted activation, or a run
     still active from before, queue nothing."""
     activation = Activation.objects.filter(pk=activation_id).first()
-    if activation is None or not activation.enabled:
+    if activation is None:
+        # A beat row left behind (deleted outside the services): stop it firing again.
+        logger.warning("Activation %s no longer exists; its schedule is removed", activation_id)
+        beat.remove_orphan_periodic_task(activation_id)
+        return
+    if not activation.enabled:
         return
     slot = beat.scheduled_slot(activation, timezone.now())
     run = services.request_run(
