@@ -37,6 +37,8 @@ CHECKPOINT_EVERY_SECONDS = 5.0
 FAILED_ROWS_PER_INSERT = 1000
 # A connector that logs every poll must not grow a run's log without bound.
 LOG_LIMIT = 1000
+# How a connector marks a failed row that never reached the destination (an outage, a cancel).
+NOT_SENT_PREFIX = "Not sent:"
 
 
 class RunCancelled(Exception):
@@ -110,6 +112,9 @@ class RunRecorder:
     def __init__(self, run: Run) -> None:
         self.run_id = run.pk
         self.rows_read = 0
+        # Failed rows that never reached Salesforce, so a write that raised is not said to
+        # have sent them.
+        self.rows_not_sent = 0
         self.cancelled = False
         # Set by the heartbeat thread when a cancel is asked for while the connector waits on
         # a long Salesforce job and calls no sink method; the connector then aborts the job.
@@ -144,6 +149,7 @@ class RunRecorder:
     def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
         rows = list(rows)
         if rows:
+            self.rows_not_sent += sum(row.error.startswith(NOT_SENT_PREFIX) for row in rows)
             with transaction.atomic():
                 self._update(rows_failed=F("rows_failed") + len(rows))
                 FailedRow.objects.bulk_create(
@@ -302,6 +308,9 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
     finally:
         if heartbeat is not None:
             heartbeat.stop()
+    outcome.setdefault("rows_sent", None)
+    if outcome["rows_sent"] is None:
+        outcome["rows_not_sent"] = recorder.rows_not_sent
     if not _finish(run_id, recorder, **outcome):
         return None
     after_finish(run_id)
@@ -394,16 +403,18 @@ def _finish(
     error: str,
     config_error: bool = False,
     rows_sent: int | None = None,
+    rows_not_sent: int = 0,
 ) -> bool:
     """Store the final status. A None status means the write returned: the counts decide.
-    Returns False if the run was no longer ours to finish."""
+    Without `rows_sent` (the write raised), the rows Salesforce reported on less those that
+    failed as never sent count as sent. Returns False if the run was no longer ours."""
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != Run.Status.RUNNING:
             return False
         accounted = run.rows_succeeded + run.rows_failed
         if rows_sent is None:
-            rows_sent = accounted
+            rows_sent = max(accounted - rows_not_sent, 0)
         unconfirmed = run.rows_read - accounted
         if status is None:
             if unconfirmed:

@@ -5,7 +5,9 @@ from django.db.models import ProtectedError
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from activations import beat, tasks
+from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
+from tests.activations.test_runner import make_emulated_activation, run_through_the_task
 from tests.factories import (
     make_activation,
     make_connection,
@@ -80,3 +82,45 @@ def test_the_connection_of_an_activation_cannot_be_deleted(scheduled):
         scheduled.connection.delete()
 
     assert PeriodicTask.objects.filter(name=f"activation:{scheduled.pk}").count() == 1
+
+
+# --- Every row read is succeeded or failed with a reason, against the emulator -----------
+
+
+def test_an_outage_past_the_retries_counts_every_row_read_as_succeeded_or_failed(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_emulated_activation(salesforce_emulator, rows=25, retry_limit=1)
+    # Salesforce answers 503 to every job creation.
+    salesforce_emulator.inject("http_error", times=None, method="POST", path=r"/jobs/ingest$")
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.FAILED
+    assert run.finished_at is not None
+    # Every job creation was refused: nothing reached Salesforce.
+    assert (run.rows_read, run.rows_sent, run.rows_succeeded, run.rows_failed) == (25, 0, 0, 25)
+    assert salesforce_emulator.records("Contact") == []
+    assert run.rows_read == run.rows_succeeded + run.rows_failed
+    failed = list(run.failed_rows.all())
+    assert len(failed) == run.rows_failed
+    assert all(row.error.startswith("Not sent: Salesforce (") for row in failed)
+    lines = b"".join(failed_rows_csv(run)).decode().splitlines()
+    assert lines[0] == "Customer_Key__c,FirstName,LastName,Email,sf__Error"
+    assert len(lines) == 1 + run.rows_failed
+
+
+def test_a_job_salesforce_fails_counts_its_rows_as_failed_with_the_reason(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    activation = make_emulated_activation(salesforce_emulator, rows=5)
+    salesforce_emulator.inject("job_failed", message="InvalidBatch : Field name not found")
+
+    run = run_through_the_task(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.FAILED
+    assert (run.rows_read, run.rows_succeeded, run.rows_failed) == (5, 0, 5)
+    assert run.salesforce_job_ids == [job.id for job in salesforce_emulator.jobs]
+    assert [row.error for row in run.failed_rows.all()] != []
+    assert all("InvalidBatch" in row.error for row in run.failed_rows.all())
+    assert run.log[-1]["message"] == "Failed: 5 read, 5 sent, 0 succeeded, 5 failed."
