@@ -390,9 +390,12 @@ def _validate_schedule(errors, schedule: dict, sent: dict) -> dict:
             errors.add(path, "Expected a string.")
             value = ""
         values[key] = value.strip()
-    if "type" not in sent and values["cron"] and isinstance(sent.get("cron"), str):
-        # A cron expression sent without a type asks for a cron schedule.
-        values["type"] = Activation.ScheduleType.CRON
+    if "type" not in sent and isinstance(sent.get("cron"), str):
+        # A cron expression sent without a type asks for a cron schedule; an empty one is
+        # the seed's "" (a job with no scheduled run time).
+        values["type"] = (
+            Activation.ScheduleType.CRON if values["cron"] else Activation.ScheduleType.NONE
+        )
     if values["type"] == Activation.ScheduleType.CRON and values["cron"].startswith("@"):
         # Classic cron's shortcuts: @hourly and @daily are our schedule types of those
         # names; the others are the five-field expressions they stand for.

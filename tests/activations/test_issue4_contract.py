@@ -4,7 +4,7 @@ import pytest
 from django.db.models import ProtectedError
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from activations import beat, tasks
+from activations import beat, services, tasks
 from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
 from tests.activations.test_runner import make_emulated_activation, run_through_the_task
@@ -124,3 +124,26 @@ def test_a_job_salesforce_fails_counts_its_rows_as_failed_with_the_reason(
     assert [row.error for row in run.failed_rows.all()] != []
     assert all("InvalidBatch" in row.error for row in run.failed_rows.all())
     assert run.log[-1]["message"] == "Failed: 5 read, 5 sent, 0 succeeded, 5 failed."
+
+
+# --- The seed's "" cron value: no scheduled run time ---------------------------------------
+
+
+def test_sending_an_empty_cron_without_a_type_removes_the_schedule(scheduled):
+    services.update_activation(scheduled, data={"schedule": {"cron": ""}})
+
+    scheduled.refresh_from_db()
+    assert (scheduled.schedule_type, scheduled.cron) == ("none", "")
+    assert PeriodicTask.objects.filter(name__startswith="activation:").count() == 0
+    schedule = services.activation_payload(scheduled)["schedule"]
+    assert schedule["next_runs"] == []
+    assert schedule["description"] == "Not scheduled"
+
+
+def test_sending_a_cron_without_a_type_makes_a_cron_schedule(scheduled):
+    services.update_activation(scheduled, data={"schedule": {"cron": "0 0 5,*/10,25 * *"}})
+
+    scheduled.refresh_from_db()
+    assert (scheduled.schedule_type, scheduled.cron) == ("cron", "0 0 5,*/10,25 * *")
+    assert scheduled.periodic_task.crontab.day_of_month == "5,10,20,25,30"
+    assert str(scheduled.periodic_task.crontab.timezone) == "Asia/Tokyo"
