@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import beat
 from .models import Activation, FailedRow, Run
 
 
@@ -16,6 +17,13 @@ class ActivationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["workspace", "enabled", "mode", "schedule_type"]
     search_fields = ["name"]
+    # The schedule is validated and kept in step with its PeriodicTask by the services; the
+    # admin shows it but changes it only through `enabled`, synced on save.
+    readonly_fields = ["schedule_type", "cron", "timezone", "delay_seconds", "periodic_task"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        beat.sync_periodic_task(obj)
 
 
 @admin.register(Run)

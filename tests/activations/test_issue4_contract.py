@@ -1,6 +1,9 @@
 """Issue 4 as an operator reads it: beat rows never outlive their activation, whatever deletes it."""
 
+import json
+
 import pytest
+from django.contrib.auth.models import User
 from django.db.models import ProtectedError
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -147,3 +150,36 @@ def test_sending_a_cron_without_a_type_makes_a_cron_schedule(scheduled):
     assert (scheduled.schedule_type, scheduled.cron) == ("cron", "0 0 5,*/10,25 * *")
     assert scheduled.periodic_task.crontab.day_of_month == "5,10,20,25,30"
     assert str(scheduled.periodic_task.crontab.timezone) == "Asia/Tokyo"
+
+
+# --- The admin, where operators see the beat rows -----------------------------------------
+
+
+def test_disabling_an_activation_in_the_admin_disables_its_periodic_task(scheduled, client):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    page = client.get(f"/admin/activations/activation/{scheduled.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["enabled"] = ""
+    for name in ("output_mapping", "notify_emails"):
+        data[name] = json.dumps(getattr(scheduled, name))
+
+    answer = client.post(f"/admin/activations/activation/{scheduled.pk}/change/", data)
+
+    assert answer.status_code == 302, answer.context["adminform"].form.errors
+    scheduled.refresh_from_db()
+    assert scheduled.enabled is False
+    assert PeriodicTask.objects.get(name=f"activation:{scheduled.pk}").enabled is False
+
+
+def test_deleting_an_activation_in_the_admin_removes_its_periodic_task(scheduled, client):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+
+    answer = client.post(f"/admin/activations/activation/{scheduled.pk}/delete/", {"post": "yes"})
+
+    assert answer.status_code == 302
+    assert not Activation.objects.filter(pk=scheduled.pk).exists()
+    assert PeriodicTask.objects.filter(name__startswith="activation:").count() == 0
