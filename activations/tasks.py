@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
-from . import beat, runner, services
+from . import beat, runner, schedules, services
 from .models import Activation, Run
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ def run_scheduled_activation(activation_id: int) -> None:
         beat.remove_orphan_periodic_task(activation_id)
         return
     if not activation.enabled:
+        return
+    if schedules.expression_for(activation.schedule_type, activation.cron) is None:
+        # Its schedule was removed after a beat that had not reloaded yet fired it.
+        logger.info("Activation %s has no schedule any more; no run queued", activation_id)
         return
     slot = beat.scheduled_slot(activation, timezone.now())
     run = services.request_run(

@@ -183,3 +183,11 @@ def test_deleting_an_activation_in_the_admin_removes_its_periodic_task(scheduled
     assert answer.status_code == 302
     assert not Activation.objects.filter(pk=scheduled.pk).exists()
     assert PeriodicTask.objects.filter(name__startswith="activation:").count() == 0
+
+
+def test_a_late_firing_after_the_schedule_was_removed_queues_nothing(scheduled):
+    services.update_activation(scheduled, data={"schedule": {"type": "none"}})
+
+    tasks.run_scheduled_activation.apply(kwargs={"activation_id": scheduled.pk}).get()
+
+    assert Run.objects.count() == 0
