@@ -390,6 +390,9 @@ def _validate_schedule(errors, schedule: dict, sent: dict) -> dict:
             errors.add(path, "Expected a string.")
             value = ""
         values[key] = value.strip()
+    if values["type"].lower() in {"none", *CRON_SHORTCUT_TYPES}:
+        # The seed's drop-down spells the types "None", "@hourly" and "@daily".
+        values["type"] = CRON_SHORTCUT_TYPES.get(values["type"].lower(), "none")
     if "type" not in sent and isinstance(sent.get("cron"), str):
         # A cron expression sent without a type asks for a cron schedule; an empty one is
         # the seed's "" (a job with no scheduled run time).

@@ -191,3 +191,16 @@ def test_a_late_firing_after_the_schedule_was_removed_queues_nothing(scheduled):
     tasks.run_scheduled_activation.apply(kwargs={"activation_id": scheduled.pk}).get()
 
     assert Run.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("sent_type", "stored_type"),
+    [("@hourly", "hourly"), ("@daily", "daily"), ("None", "none"), ("@Daily", "daily")],
+)
+def test_the_seeds_drop_down_spellings_of_the_schedule_type_are_understood(
+    scheduled, sent_type, stored_type
+):
+    services.update_activation(scheduled, data={"schedule": {"type": sent_type}})
+
+    scheduled.refresh_from_db()
+    assert (scheduled.schedule_type, scheduled.cron) == (stored_type, "")
