@@ -394,11 +394,12 @@ def _validate_schedule(errors, schedule: dict, sent: dict) -> dict:
         # The seed's drop-down spells the types "None", "@hourly" and "@daily".
         values["type"] = CRON_SHORTCUT_TYPES.get(values["type"].lower(), "none")
     if "type" not in sent and isinstance(sent.get("cron"), str):
-        # A cron expression sent without a type asks for a cron schedule; an empty one is
-        # the seed's "" (a job with no scheduled run time).
-        values["type"] = (
-            Activation.ScheduleType.CRON if values["cron"] else Activation.ScheduleType.NONE
-        )
+        # A cron expression sent without a type asks for a cron schedule.
+        values["type"] = Activation.ScheduleType.CRON
+    if values["type"] == Activation.ScheduleType.CRON and sent.get("cron") == "":
+        # The seed's cron value "": a job with no scheduled run time. (A cron schedule sent
+        # with no cron at all is still refused on schedule.cron.)
+        values["type"] = Activation.ScheduleType.NONE
     if values["type"] == Activation.ScheduleType.CRON and values["cron"].startswith("@"):
         # Classic cron's shortcuts: @hourly and @daily are our schedule types of those
         # names; the others are the five-field expressions they stand for.

@@ -1,4 +1,4 @@
-"""Issue 4 as an operator reads it: beat rows never outlive their activation, whatever deletes it."""
+"""Issue 4 as an operator reads it: runs, schedules and their beat rows, checked end to end."""
 
 import json
 
@@ -10,6 +10,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from activations import beat, services, tasks
 from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
+from common.validation import InvalidInput
 from tests.activations.test_runner import make_emulated_activation, run_through_the_task
 from tests.factories import (
     make_activation,
@@ -204,3 +205,19 @@ def test_the_seeds_drop_down_spellings_of_the_schedule_type_are_understood(
 
     scheduled.refresh_from_db()
     assert (scheduled.schedule_type, scheduled.cron) == (stored_type, "")
+
+
+def test_a_custom_cron_schedule_with_the_seeds_empty_cron_is_no_schedule(scheduled):
+    services.update_activation(scheduled, data={"schedule": {"type": "cron", "cron": ""}})
+
+    scheduled.refresh_from_db()
+    assert (scheduled.schedule_type, scheduled.cron) == ("none", "")
+    assert PeriodicTask.objects.filter(name__startswith="activation:").count() == 0
+    assert services.activation_payload(scheduled)["schedule"]["next_runs"] == []
+
+
+def test_a_custom_cron_schedule_sent_without_its_cron_is_refused_on_schedule_cron(scheduled):
+    with pytest.raises(InvalidInput) as caught:
+        services.update_activation(scheduled, data={"schedule": {"type": "cron"}})
+
+    assert list(caught.value.errors) == ["schedule.cron"]

@@ -452,7 +452,6 @@ def test_mapping_errors_carry_the_output_mapping_prefix(workspace, segment, conn
 @pytest.mark.parametrize(
     ("schedule", "expected_paths"),
     [
-        ({"type": "cron", "cron": ""}, ["schedule.cron"]),
         ({"type": "cron", "cron": "0 0 * *"}, ["schedule.cron"]),
         # A cron field's error is on schedule.cron, its message naming the field.
         ({"type": "cron", "cron": "61 * * * *"}, ["schedule.cron"]),
