@@ -4,7 +4,7 @@ import logging
 import threading
 import xml.etree.ElementTree as ElementTree
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -66,7 +66,8 @@ class Token:
     """What a login gives: where the org's API lives and the bearer token to use there."""
 
     instance_url: str
-    access_token: str
+    # Kept out of the repr, so a Token in a log line or a traceback does not show it.
+    access_token: str = field(repr=False)
 
 
 def login_policy(connection) -> RetryPolicy:

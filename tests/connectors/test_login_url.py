@@ -115,3 +115,22 @@ def test_allow_listed_host_still_needs_https(settings):
         validate_login_url("http://127.0.0.1:8443")
 
     assert raised.value.errors == {"login_url": ["The login URL must start with https://."]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://login.salesforce.com@evil.example",
+        "https://login.salesforce.com:443@evil.example",
+        "https://evil.example\\@login.salesforce.com",
+        "https://evil.example#@login.salesforce.com",
+        "https://login.salesforce.com.",
+        "https://xn--lgin-53d.salesforce.com",
+        "https://lоgin.salesforce.com",
+        "https://0x7f000001",
+        "https://2130706433",
+    ],
+)
+def test_refuses_user_info_trailing_dot_look_alike_and_numeric_hosts(url):
+    with pytest.raises(InvalidInput):
+        validate_login_url(url)

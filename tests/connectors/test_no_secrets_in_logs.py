@@ -8,6 +8,8 @@ import requests
 
 from connectors.base import ConnectorError
 from connectors.models import Connection
+from connectors.salesforce.auth import login
+from connectors.salesforce.http import HttpClient
 from connectors.salesforce.oauth import authorize_url, exchange_code
 from connectors.services import test_connection as check
 from tests.connectors.recording import RecordingSink, export, speed_up
@@ -132,3 +134,16 @@ def test_no_secret_in_logs_of_oauth_client_credentials_and_session_id(salesforce
     assert messages[:3] == [None, None, None]
     secrets = secrets_of(salesforce_emulator, oauth, client, pasted, wrong_secret) | codes
     assert_no_secret_in([caplog.text, *filter(None, messages)], secrets)
+
+
+def test_a_login_token_does_not_show_its_access_token_in_its_repr(salesforce_emulator):
+    connection = make_connection(workspace=make_workspace(), login_url=salesforce_emulator.url)
+    http = HttpClient()
+    try:
+        token = login(connection, http)
+    finally:
+        http.close()
+
+    assert token.access_token in salesforce_emulator.org.sessions
+    assert token.access_token not in repr(token)
+    assert repr(token) == f"Token(instance_url='{salesforce_emulator.url}')"
