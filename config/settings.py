@@ -56,15 +56,45 @@ def env_secret(name: str, default: str = "") -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+# Public development keys (they are in this file), refused for a site served over HTTPS.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+DEVELOPMENT_ENCRYPTION_KEY = "8bxYQe3rJX6fGQmV3p2vFQp5m0a7i1ZlH6u0d0e9b1M="
+SECRET_KEY = env_secret("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # The absolute address of this service, used for links in e-mails and the OAuth callback.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Served over HTTPS (SITE_URL says so), cookies go over HTTPS only; plain http on a laptop
+# (bin/serve on http://127.0.0.1:8000) keeps working with the defaults.
+SERVED_OVER_HTTPS = SITE_URL.lower().startswith("https://")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SERVED_OVER_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SERVED_OVER_HTTPS)
+# The UI and htmx read the CSRF token from the page, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (only then: the header is
+# trusted as is).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
 
 # Fernet keys (urlsafe base64, 32 bytes) for secrets at rest, comma-separated: the first
 # encrypts, every one decrypts, so a key can be rotated in without losing stored secrets.
-ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS") or ["8bxYQe3rJX6fGQmV3p2vFQp5m0a7i1ZlH6u0d0e9b1M="]
+ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS") or [DEVELOPMENT_ENCRYPTION_KEY]
+# A site served over HTTPS is a real deployment, where the public development keys would let
+# anyone forge sessions or decrypt stored secrets. (The development Fernet key may stay as a
+# later, decrypt-only key while secrets are rotated away from it.)
+if SERVED_OVER_HTTPS and not DEBUG:
+    for _name, _in_use in (
+        ("SECRET_KEY", SECRET_KEY == DEVELOPMENT_SECRET_KEY),
+        ("ENCRYPTION_KEYS", ENCRYPTION_KEYS[0] == DEVELOPMENT_ENCRYPTION_KEY),
+    ):
+        if _in_use:
+            raise ImproperlyConfigured(
+                f"{_name} still holds the public development key while SITE_URL is https: "
+                f"set {_name} to a key of your own."
+            )
 
 # Hosts (host or host:port) besides Salesforce's own that a connection may log in to:
 # the emulator in tests and demos, or a private gateway.
