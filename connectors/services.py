@@ -78,8 +78,19 @@ def test_connection(connection: Connection) -> str | None:
     try:
         connection.connector.verify()
     except ConnectorError as exc:
-        return exc.message
+        return without_secrets(connection, exc.message)
     return None
+
+
+def without_secrets(connection: Connection, text: str) -> str:
+    """`text` with any of the connection's stored secrets replaced by "[hidden]", should a
+    server's error message quote one (the message is shown on a page and in the API)."""
+    for name in Connection.SECRET_FIELDS:
+        secret = getattr(connection, name)
+        # Very short values would blank out ordinary words; a real secret is longer.
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[hidden]")
+    return text
 
 
 test_connection.__test__ = False  # not a pytest test, despite the name

@@ -3,7 +3,9 @@
 import pytest
 
 from common.validation import InvalidInput
+from connectors.base import ConnectorError
 from connectors.models import Connection
+from connectors.salesforce.connector import SalesforceConnector
 from connectors.services import create_connection, test_connection, update_connection
 from tests.factories import make_connection, make_workspace
 
@@ -252,4 +254,19 @@ def test_test_connection_answers_none_or_the_reason(salesforce_emulator):
     update_connection(connection, data={"password": "wrong"})
     assert test_connection(connection) == (
         "Salesforce rejected the username, password or security token (or the user is locked out)."
+    )
+
+
+def test_test_connection_hides_a_secret_the_server_quotes_in_its_answer(monkeypatch):
+    connection = make_connection(
+        workspace=make_workspace(), password="s3cret-password", security_token="TOKEN-9876"
+    )
+
+    def refuse_quoting_the_secrets(connector):
+        raise ConnectorError("Salesforce refused the login: bad value s3cret-passwordTOKEN-9876")
+
+    monkeypatch.setattr(SalesforceConnector, "verify", refuse_quoting_the_secrets)
+
+    assert test_connection(connection) == (
+        "Salesforce refused the login: bad value [hidden][hidden]"
     )
