@@ -120,7 +120,7 @@ class SegmentForm(ServiceErrorsMixin, forms.Form):
             return {"type": "and", "conditions": []}
         try:
             rules = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested absurdly deep
             raise forms.ValidationError("The rules could not be read; reload the page.") from None
         if not isinstance(rules, dict):
             raise forms.ValidationError("The rules must be a group of conditions.")
@@ -129,7 +129,13 @@ class SegmentForm(ServiceErrorsMixin, forms.Form):
     def rules_json(self) -> str:
         """The rule tree to draw in the builder: what the user sent, else the initial tree."""
         if self.is_bound:
-            return self.data.get("rules") or json.dumps({"type": "and", "conditions": []})
+            sent = self.data.get("rules") or ""
+            try:
+                json.loads(sent)
+            except (ValueError, RecursionError):
+                # Unreadable (refused by clean_rules): the builder starts from an empty tree.
+                return json.dumps({"type": "and", "conditions": []})
+            return sent
         return json.dumps(self.initial.get("rules") or {"type": "and", "conditions": []})
 
     def payload(self) -> dict:

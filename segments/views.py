@@ -411,7 +411,7 @@ def audience_size(request: HttpRequest) -> JsonResponse:
         body = json.loads(request.body)
         parent_id = int(body["parent_segment"])
         rule_tree = body["rules"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"errors": {"": ["The request could not be read."]}}, status=400)
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=parent_id)
     try:

@@ -265,3 +265,27 @@ def test_segment_page_shows_each_activation_with_its_last_run(owner_client, team
     response = owner_client.get(f"/segments/{team['segment'].pk}/")
     assert [a.last_run for a in response.context["activations"]] == [latest]
     assert '<span class="badge badge-failed">Failed</span>' in response.content.decode()
+
+
+def test_unreadable_or_absurdly_nested_rules_are_refused_on_the_form_not_a_server_error(
+    owner_client, team
+):
+    for rules in ("not json", "[" * 100_000):
+        response = owner_client.post(
+            "/segments/new/",
+            {"parent_segment": team["parent"].pk, "name": "Broken", "rules": rules},
+        )
+        assert response.status_code == 400
+        assert response.context["form"].errors["rules"] == [
+            "The rules could not be read; reload the page."
+        ]
+        assert response.context["builder_config"]["rules"] == {"type": "and", "conditions": []}
+    assert not Segment.objects.filter(name="Broken").exists()
+
+
+def test_audience_size_refuses_an_absurdly_nested_body(owner_client, team):
+    response = owner_client.post(
+        "/segments/audience-size/", "[" * 100_000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"": ["The request could not be read."]}}
