@@ -12,6 +12,8 @@ import requests
 
 from connectors.base import ConnectorError
 from connectors.models import Connection
+from connectors.salesforce.auth import login
+from connectors.salesforce.http import HttpClient
 from connectors.salesforce.oauth import authorize_url, code_challenge, exchange_code
 from connectors.services import test_connection as check
 from tests.connectors.recording import RecordingSink, export, speed_up
@@ -420,3 +422,33 @@ def test_soap_login_uses_64_0_whatever_the_export_version(
     paths = [path for _, path in salesforce_emulator.org.requests_log]
     assert paths[0] == "/services/Soap/u/64.0"
     assert all(path.startswith("/services/data/v62.0/") for path in paths[1:])
+
+
+# An instance URL the login answers with is checked before the token is sent there
+
+
+@pytest.mark.parametrize("method", ["credentials", "client_credentials"])
+def test_login_refuses_an_instance_url_outside_the_allowed_hosts(
+    salesforce_emulator, workspace, method
+):
+    if method == "credentials":
+        connection = credentials(salesforce_emulator, workspace)
+    else:
+        connection = client_credentials(salesforce_emulator, workspace)
+    port = salesforce_emulator.host.rsplit(":", 1)[1]
+    http = HttpClient()
+    # The emulator names its instance after the Host header: it answers "localhost:<port>",
+    # a host that is not allowed (only 127.0.0.1:<port> is).
+    http.session.headers["Host"] = f"localhost:{port}"
+    try:
+        with pytest.raises(ConnectorError) as raised:
+            login(connection, http)
+    finally:
+        http.close()
+
+    assert raised.value.message.startswith(
+        f"Salesforce answered with an instance URL that is not accepted: https://localhost:{port}"
+    )
+    assert [path for _, path in salesforce_emulator.org.requests_log] == [
+        "/services/Soap/u/64.0" if method == "credentials" else "/services/oauth2/token"
+    ]
