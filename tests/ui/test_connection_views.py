@@ -161,3 +161,38 @@ def test_connection_list_says_how_many_activations_use_each(owner_client, team):
     page = owner_client.get("/connections/").content.decode()
     assert '<a href="/activations/?q=Production%20org">1 activation</a>' in page
     assert '<span class="muted small">unused</span>' in page
+
+
+def test_connect_to_salesforce_is_for_writers_of_the_connection_workspace_only(
+    viewer_client, outsider_client, team
+):
+    url = f"/connections/{team['connection'].pk}/oauth/"
+
+    assert viewer_client.post(url).status_code == 403
+    assert outsider_client.post(url).status_code == 404
+    assert "salesforce_oauth" not in viewer_client.session
+    assert "salesforce_oauth" not in outsider_client.session
+
+
+def test_oauth_callback_in_another_browser_does_not_use_a_state_started_elsewhere(
+    owner_client, outsider_client, team, salesforce_emulator
+):
+    connection = Connection.objects.create(
+        workspace=team["workspace"],
+        name="OAuth org",
+        login_url=salesforce_emulator.url,
+        auth_method="oauth",
+        client_id="emulator-client-id",
+        client_secret="emulator-client-secret",
+    )
+    start = owner_client.post(f"/connections/{connection.pk}/oauth/")
+    approved = requests.get(
+        start["Location"], allow_redirects=False, verify=salesforce_emulator.ca_path, timeout=10
+    )
+    back = urlsplit(approved.headers["Location"])
+
+    response = outsider_client.get(f"{back.path}?{back.query}", follow=True)
+
+    assert "was not started here, or has expired" in response.content.decode()
+    connection.refresh_from_db()
+    assert connection.refresh_token == ""

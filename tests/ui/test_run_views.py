@@ -205,3 +205,22 @@ def test_run_page_offers_a_new_run_to_editors_only(owner_client, viewer_client, 
     run_again = f'action="/activations/{activation.pk}/run/"'
     assert run_again in owner_client.get(url).content.decode()
     assert run_again not in viewer_client.get(url).content.decode()
+
+
+def test_failed_rows_download_is_not_found_outside_the_workspace(
+    owner_client, viewer_client, outsider_client, team
+):
+    activation = team["activation"]
+    run = Run.objects.create(activation=activation, columns=["Email"])
+    FailedRow.objects.create(run=run, values=["secret@example.com"], error="INVALID_EMAIL_ADDRESS")
+    url = f"/activations/{activation.pk}/runs/{run.pk}/failed-rows.csv"
+
+    assert outsider_client.get(url).status_code == 404
+    assert viewer_client.get(url).status_code == 200
+    mine = make_activation(
+        segment=team["segment"], connection=team["connection"], name="Another activation"
+    )
+    # The run id with another activation's id in the path is not found either.
+    assert (
+        owner_client.get(f"/activations/{mine.pk}/runs/{run.pk}/failed-rows.csv").status_code == 404
+    )
