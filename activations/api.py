@@ -35,6 +35,7 @@ from common.api import (
 )
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
+from connectors.services import without_secrets
 
 
 class ActivationFilter(django_filters.FilterSet):
@@ -102,7 +103,8 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
             first = next(iter(errors.values()))[0]
             return Response({"ok": False, "error": first, "errors": errors})
         except ConnectorError as error:
-            return Response({"ok": False, "error": error.message, "field": error.field})
+            message = without_secrets(activation.connection, error.message)
+            return Response({"ok": False, "error": message, "field": error.field})
         return Response({"ok": True})
 
     @extend_schema(

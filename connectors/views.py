@@ -193,7 +193,8 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             redirect_uri=oauth_redirect_uri(),
         )
     except (ConnectorError, InvalidInput) as error:
-        messages.error(request, f"Salesforce did not connect: {error}")
+        message = services.without_secrets(connection, str(error))
+        messages.error(request, f"Salesforce did not connect: {message}")
     else:
         messages.success(request, f"Connected “{connection.name}” to Salesforce.")
     return redirect("connectors:edit", pk=connection.pk)

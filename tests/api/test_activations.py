@@ -7,6 +7,8 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from activations.models import Activation, Run
+from connectors.base import ConnectorError
+from connectors.salesforce.connector import SalesforceConnector
 from segments.loading import import_profiles
 from tests.api.conftest import client_for
 from tests.factories import (
@@ -453,3 +455,23 @@ def test_workspace_of_a_new_activation_defaults_to_the_only_one(
 
     assert response.status_code == 201
     assert response.json()["workspace"] == workspace.pk
+
+
+def test_validate_hides_a_secret_the_server_quotes_in_its_answer(
+    workspace, segment, owner_client, monkeypatch
+):
+    connection = make_connection(workspace=workspace, password="s3cret-password")
+    activation = make_activation(segment=segment, connection=connection, output_mapping=MAPPING)
+
+    def refuse_quoting_the_password(connector, params, columns):
+        raise ConnectorError("Salesforce refused: bad value s3cret-password", field="login")
+
+    monkeypatch.setattr(SalesforceConnector, "validate_export", refuse_quoting_the_password)
+
+    response = owner_client.post(f"{URL}{activation.pk}/validate/")
+
+    assert response.json() == {
+        "ok": False,
+        "error": "Salesforce refused: bad value [hidden]",
+        "field": "login",
+    }

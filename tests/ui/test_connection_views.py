@@ -5,7 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from connectors.base import ConnectorError
 from connectors.models import Connection
+from connectors.salesforce import oauth
 from tests.factories import make_connection
 
 
@@ -196,3 +198,25 @@ def test_oauth_callback_in_another_browser_does_not_use_a_state_started_elsewher
     assert "was not started here, or has expired" in response.content.decode()
     connection.refresh_from_db()
     assert connection.refresh_token == ""
+
+
+def test_oauth_callback_error_hides_a_secret_the_server_quotes(owner_client, team, monkeypatch):
+    connection = Connection.objects.create(
+        workspace=team["workspace"],
+        name="OAuth org",
+        auth_method="oauth",
+        client_id="some-client-id",
+        client_secret="client-secret-4711",
+    )
+    start = owner_client.post(f"/connections/{connection.pk}/oauth/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+
+    def refuse_quoting_the_secret(connection, **kwargs):
+        raise ConnectorError("Salesforce refused: client-secret-4711 is wrong")
+
+    monkeypatch.setattr(oauth, "exchange_code", refuse_quoting_the_secret)
+    response = owner_client.get(f"/connections/oauth/callback/?code=abc&state={state}", follow=True)
+
+    page = response.content.decode()
+    assert "Salesforce did not connect: Salesforce refused: [hidden] is wrong" in page
+    assert "client-secret-4711" not in page
