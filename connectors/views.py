@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from common.validation import InvalidInput
@@ -37,6 +38,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     return render(request, "connectors/connection_list.html", {"connections": connections})
 
 
+# Error reports (the DEBUG page, mails to ADMINS) mask the secrets posted to these views.
+@sensitive_post_parameters(*Connection.SECRET_FIELDS)
 @login_required
 def connection_create(request: HttpRequest) -> HttpResponse:
     """The connection form; with `dialog=1` it is the fragment the activation editor shows in
@@ -67,6 +70,7 @@ def connection_create(request: HttpRequest) -> HttpResponse:
     return render_form(request, form, connection=None, in_dialog=in_dialog)
 
 
+@sensitive_post_parameters(*Connection.SECRET_FIELDS)
 @login_required
 def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection.objects.visible_to(request.user), pk=pk)

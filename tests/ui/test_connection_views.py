@@ -4,10 +4,13 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from django.contrib.sessions.backends.db import SessionStore
+from django.views.debug import SafeExceptionReporterFilter
 
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from connectors.salesforce import oauth
+from connectors.views import connection_create
 from tests.factories import make_connection
 
 
@@ -220,3 +223,19 @@ def test_oauth_callback_error_hides_a_secret_the_server_quotes(owner_client, tea
     page = response.content.decode()
     assert "Salesforce did not connect: Salesforce refused: [hidden] is wrong" in page
     assert "client-secret-4711" not in page
+
+
+def test_error_reports_mask_the_secrets_posted_to_the_connection_form(team, rf):
+    request = rf.post(
+        "/connections/new/",
+        {"name": "", "password": "hunter2-posted", "client_secret": "posted-client-secret"},
+    )
+    request.user = team["owner"]
+    request.session = SessionStore()
+
+    connection_create(request)
+
+    posted = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert posted["password"] == "********************"
+    assert posted["client_secret"] == "********************"
+    assert posted["name"] == ""
