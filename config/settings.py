@@ -15,13 +15,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str = "") -> str:
-    """The variable's value; unset or empty means the default."""
+    """The variable's value; unset or empty means the default (as for every helper here)."""
     return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = env_str(name)
+    if not value:
         return default
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -31,8 +31,8 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = env_str(name)
+    if not value:
         return default
     try:
         return int(value)
@@ -46,13 +46,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 def env_secret(name: str, default: str = "") -> str:
     """A secret from NAME, or from the file named by NAME_FILE (Docker/Kubernetes secrets)."""
-    path = os.environ.get(f"{name}_FILE")
+    path = env_str(f"{name}_FILE")
     if path:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
-    return os.environ.get(name, default)
+    return env_str(name, default)
 
 
 DEBUG = env_bool("DEBUG", False)
