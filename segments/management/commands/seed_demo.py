@@ -245,10 +245,8 @@ class Command(BaseCommand):
                 "SALESFORCE_ALLOWED_HOSTS) to create them."
             )
             return
-        try:
-            from activations.services import create_activation
-        except ImportError:
-            create_activation = None
+        from activations.models import Activation
+        from activations.services import create_activation
         from connectors.models import Connection
         from connectors.services import create_connection
 
@@ -270,11 +268,6 @@ class Command(BaseCommand):
                 self.say(f"No connection or activations: the connection was refused ({error}).")
                 return
             self.say(f"Created connection {CONNECTION_NAME!r} to {connection.login_url}.")
-        if create_activation is None:
-            self.say("No activations: activations.services.create_activation is not available.")
-            return
-        from activations.models import Activation
-
         created = 0
         for segment_path, payload in example_activations(connection):
             segment = segments[segment_path]
