@@ -83,6 +83,19 @@ def id_field() -> dict:
     )
 
 
+def customer_key_field() -> dict:
+    """The unique External ID the app's segments upsert by, shared by several objects."""
+    return field(
+        "Customer_Key__c",
+        "string",
+        "Customer Key",
+        length=64,
+        externalId=True,
+        idLookup=True,
+        unique=True,
+    )
+
+
 def audit_fields() -> list[dict]:
     """System fields every object has; neither createable nor updateable."""
     return [
@@ -151,15 +164,7 @@ def account_fields() -> list[dict]:
         field("ShippingCity", "string", "Shipping City", length=40),
         field("Description", "textarea", "Account Description", length=32000),
         reference("OwnerId", "Owner ID", ["User"], "Owner", defaultedOnCreate=True),
-        field(
-            "Customer_Key__c",
-            "string",
-            "Customer Key",
-            length=64,
-            externalId=True,
-            idLookup=True,
-            unique=True,
-        ),
+        customer_key_field(),
         # The External ID field the Bulk API 2.0 upsert walkthrough adds to Account.
         field("customExtIdField__c", "string", "customExtIdField", externalId=True, idLookup=True),
         *audit_fields(),
@@ -205,15 +210,7 @@ def contact_fields() -> list[dict]:
         field("Birthdate", "date", "Birthdate"),
         field("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
         field("Description", "textarea", "Contact Description", length=32000),
-        field(
-            "Customer_Key__c",
-            "string",
-            "Customer Key",
-            length=64,
-            externalId=True,
-            idLookup=True,
-            unique=True,
-        ),
+        customer_key_field(),
         field("Lifetime_Value__c", "currency", "Lifetime Value"),
         field("Last_Seen_At__c", "datetime", "Last Seen At"),
         field("Age__c", "double", "Age", precision=3, scale=0),
@@ -250,15 +247,7 @@ def audience_member_fields() -> list[dict]:
     return [
         id_field(),
         field("Name", "string", "Audience Member Name", length=80, nameField=True),
-        field(
-            "Customer_Key__c",
-            "string",
-            "Customer Key",
-            length=64,
-            externalId=True,
-            idLookup=True,
-            unique=True,
-        ),
+        customer_key_field(),
         field("Email__c", "email", "Email", length=80),
         field("Segment_Name__c", "string", "Segment Name"),
         field("Exported_At__c", "datetime", "Exported At"),
