@@ -58,34 +58,8 @@ CRON_SHORTCUTS = {
     "@annually": "0 0 1 1 *",
 }
 
-EXPORT_KEYS = {
-    "mode",
-    "object",
-    "upsert",
-    "key",
-    "hard_delete",
-    "concurrency_mode",
-    "batch_size",
-    "api_version",
-    "retry_initial_delay",
-    "retry_limit",
-    "null_value",
-}
-SCHEDULE_KEYS = {"type", "cron", "timezone", "delay_seconds"}
 # Read-only keys of activation_payload(); a client may send a payload back unchanged.
 SCHEDULE_READ_ONLY_KEYS = {"next_runs", "description"}
-NOTIFICATION_KEYS = {"emails", "on"}
-TOP_LEVEL_KEYS = {
-    "name",
-    "description",
-    "segment",
-    "connection",
-    "enabled",
-    "export",
-    "output_mapping",
-    "schedule",
-    "notifications",
-}
 TOP_LEVEL_READ_ONLY_KEYS = {
     "id",
     "workspace",
@@ -122,22 +96,22 @@ def validate_activation(data: dict, *, workspace, instance: Activation | None = 
     errors = ErrorCollector()
     if not isinstance(data, dict):
         raise InvalidInput({"": ["Expected an object."]})
+    # The stored payload has every key the shape knows, so its keys are the known keys.
+    stored = stored_payload(instance or Activation())
     for key in data:
-        if key not in TOP_LEVEL_KEYS and key not in TOP_LEVEL_READ_ONLY_KEYS:
+        if key not in stored and key not in TOP_LEVEL_READ_ONLY_KEYS:
             errors.add(str(key), "Unknown field.")
 
-    stored = stored_payload(instance or Activation())
-    merged = {**stored, **{key: data[key] for key in TOP_LEVEL_KEYS & data.keys()}}
+    merged = {**stored, **{key: data[key] for key in stored.keys() & data.keys()}}
     # Sections are merged key by key over the stored ones; output_mapping is replaced whole.
     malformed = set()
-    for section, known in (
-        ("export", EXPORT_KEYS),
-        ("schedule", SCHEDULE_KEYS | SCHEDULE_READ_ONLY_KEYS),
-        ("notifications", NOTIFICATION_KEYS),
-    ):
+    for section in ("export", "schedule", "notifications"):
         given = data.get(section)
         if section not in data:
             continue
+        known = set(stored[section])
+        if section == "schedule":
+            known |= SCHEDULE_READ_ONLY_KEYS
         if not isinstance(given, dict):
             errors.add(section, "Expected an object.")
             merged[section] = stored[section]
