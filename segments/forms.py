@@ -7,6 +7,7 @@ from django import forms
 from common.forms import ServiceErrorsMixin
 
 from .models import ColumnType, ParentSegment
+from .services import EMPTY_RULES
 
 
 class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
@@ -117,7 +118,7 @@ class SegmentForm(ServiceErrorsMixin, forms.Form):
     def clean_rules(self) -> dict:
         text = self.cleaned_data.get("rules") or ""
         if not text.strip():
-            return {"type": "and", "conditions": []}
+            return dict(EMPTY_RULES)
         try:
             rules = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: nested absurdly deep
@@ -134,9 +135,9 @@ class SegmentForm(ServiceErrorsMixin, forms.Form):
                 json.loads(sent)
             except (ValueError, RecursionError):
                 # Unreadable (refused by clean_rules): the builder starts from an empty tree.
-                return json.dumps({"type": "and", "conditions": []})
+                return json.dumps(EMPTY_RULES)
             return sent
-        return json.dumps(self.initial.get("rules") or {"type": "and", "conditions": []})
+        return json.dumps(self.initial.get("rules") or EMPTY_RULES)
 
     def payload(self) -> dict:
         return {
