@@ -60,7 +60,7 @@ def main() -> None:
         workspace=workspace,
         name="Benchmark customers",
         key_column="customer_id",
-        columns=[{"name": name, "type": kind} for name, kind in COLUMNS],
+        columns=COLUMNS,
     )
     try:
         for label, mode in [

@@ -21,10 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from activations import mapping  # noqa: E402
-from benchmarks import customers  # noqa: E402
+from benchmarks.customers import COLUMNS  # noqa: E402
 from common import csvio  # noqa: E402
 
-COLUMNS = [{"name": name, "type": kind} for name, kind in customers.COLUMNS]
 MAPPING = {
     "export_all_columns": True,
     "columns": [

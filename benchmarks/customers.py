@@ -4,17 +4,17 @@ import time
 from pathlib import Path
 
 COLUMNS = [
-    ("customer_id", "string"),
-    ("email", "string"),
-    ("first_name", "string"),
-    ("last_name", "string"),
-    ("country", "string"),
-    ("plan", "string"),
-    ("signup_date", "date"),
-    ("lifetime_value", "number"),
-    ("consent", "boolean"),
-    ("age", "integer"),
-    ("last_seen_at", "timestamp"),
+    {"name": "customer_id", "type": "string"},
+    {"name": "email", "type": "string"},
+    {"name": "first_name", "type": "string"},
+    {"name": "last_name", "type": "string"},
+    {"name": "country", "type": "string"},
+    {"name": "plan", "type": "string"},
+    {"name": "signup_date", "type": "date"},
+    {"name": "lifetime_value", "type": "number"},
+    {"name": "consent", "type": "boolean"},
+    {"name": "age", "type": "integer"},
+    {"name": "last_seen_at", "type": "timestamp"},
 ]
 COUNTRIES = ["JP", "KR", "US", "DE", "FR", "GB", "BR", "IN"]
 PLANS = ["free", "basic", "pro", "enterprise"]
@@ -25,7 +25,7 @@ def write_csv(path: Path, rows: int) -> None:
     of the rows, each plan 1/4, each signup year (2000-2024) 1/25, consent true 2/3, ages
     18-87 evenly, lifetime values 0-4999.99 evenly, last seen in 2025 months 1-9 evenly."""
     with open(path, "w", encoding="utf-8") as file:
-        file.write(",".join(name for name, _ in COLUMNS) + "\n")
+        file.write(",".join(column["name"] for column in COLUMNS) + "\n")
         for number in range(rows):
             file.write(
                 f"C{number:09d},customer{number}@example.com,Given{number % 997},"
@@ -47,7 +47,7 @@ def load_parent(*, workspace, rows: int, workdir: Path, name: str = "Benchmark c
         workspace=workspace,
         name=name,
         key_column="customer_id",
-        columns=[{"name": column, "type": kind} for column, kind in COLUMNS],
+        columns=COLUMNS,
     )
     csv_path = workdir / "customers.csv"
     started = time.perf_counter()
