@@ -31,8 +31,8 @@ from activations.models import Activation
 RUN_SCHEDULED_ACTIVATION_TASK = "activations.run_scheduled_activation"
 
 
-def periodic_task_name(activation: Activation) -> str:
-    return f"activation:{activation.pk}"
+def periodic_task_name(activation_id: int) -> str:
+    return f"activation:{activation_id}"
 
 
 @transaction.atomic
@@ -53,9 +53,9 @@ def sync_periodic_task(activation: Activation) -> PeriodicTask | None:
     crontab, _ = CrontabSchedule.objects.get_or_create(
         **fields, timezone=ZoneInfo(activation.timezone)
     )
-    task = _existing_task(activation) or PeriodicTask(name=periodic_task_name(activation))
+    task = _existing_task(activation) or PeriodicTask(name=periodic_task_name(activation.pk))
     schedule_changed = task.pk is None or task.crontab_id != crontab.pk
-    task.name = periodic_task_name(activation)
+    task.name = periodic_task_name(activation.pk)
     task.task = RUN_SCHEDULED_ACTIVATION_TASK
     task.kwargs = json.dumps({"activation_id": activation.pk})
     task.args = "[]"
@@ -103,7 +103,7 @@ def delete_periodic_task_of_deleted_activation(sender, instance: Activation, **k
 def remove_orphan_periodic_task(activation_id: int, *, task_id: int | None = None) -> None:
     """Delete the PeriodicTask of an activation that no longer exists (by id and by name),
     through the model so a running beat reloads."""
-    tasks = PeriodicTask.objects.filter(name=f"activation:{activation_id}")
+    tasks = PeriodicTask.objects.filter(name=periodic_task_name(activation_id))
     if task_id is not None:
         tasks = tasks | PeriodicTask.objects.filter(pk=task_id)
     for task in tasks:
@@ -116,7 +116,7 @@ def _existing_task(activation: Activation) -> PeriodicTask | None:
         task = PeriodicTask.objects.filter(pk=activation.periodic_task_id).first()
         if task is not None:
             return task
-    return PeriodicTask.objects.filter(name=periodic_task_name(activation)).first()
+    return PeriodicTask.objects.filter(name=periodic_task_name(activation.pk)).first()
 
 
 def scheduled_slot(activation: Activation, fired_at: datetime) -> datetime:
