@@ -145,22 +145,14 @@ class JobRunner:
                 lock_retries += 1
         except _JobTrouble as trouble:
             outcome.error = trouble.error
-            outcome.failed.extend(
-                FailedRow(pending.restore(row), trouble.reason) for row in pending.rows()
-            )
+            outcome.failed.extend(all_failed(pending, trouble.reason))
         except ConnectorError as exc:
             # Trouble before the chunk's first job (the key lookup failed).
             outcome.error = exc
-            outcome.failed.extend(
-                FailedRow(pending.restore(row), f"Not sent: {exc.message}")
-                for row in pending.rows()
-            )
+            outcome.failed.extend(all_failed(pending, f"Not sent: {exc.message}"))
         except Cancelled:
             outcome.error = ConnectorError("The run was cancelled.")
-            outcome.failed.extend(
-                FailedRow(pending.restore(row), "Not sent: the run was cancelled")
-                for row in pending.rows()
-            )
+            outcome.failed.extend(all_failed(pending, "Not sent: the run was cancelled"))
         finally:
             if pending is not chunk:
                 pending.close()
@@ -222,6 +214,11 @@ class JobRunner:
         return writer.finish()
 
 
+def all_failed(chunk: Chunk, reason: str) -> list[FailedRow]:
+    """Every row of the chunk, failed with the same reason."""
+    return [FailedRow(chunk.restore(row), reason) for row in chunk.rows()]
+
+
 class _JobTrouble(Exception):
     def __init__(self, error: ConnectorError, reason: str) -> None:
         self.error = error
@@ -278,12 +275,7 @@ def run_chunks(
                     collect(0.2)
                 if first_error:
                     on_outcome(
-                        Outcome(
-                            failed=[
-                                FailedRow(chunk.restore(row), f"Not sent: {first_error.message}")
-                                for row in chunk.rows()
-                            ]
-                        )
+                        Outcome(failed=all_failed(chunk, f"Not sent: {first_error.message}"))
                     )
                     chunk.close()
                     break
