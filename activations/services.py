@@ -192,7 +192,7 @@ def _number(errors, path, value, *, minimum, maximum, integer) -> float | int:
 
 
 def _choice(errors, path, value, choices) -> str:
-    allowed = [choice.value for choice in choices]
+    allowed = choices.values
     if value not in allowed:
         errors.add(path, f"Must be one of: {', '.join(allowed)}.")
         return allowed[0]
