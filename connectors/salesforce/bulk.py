@@ -124,10 +124,10 @@ class BulkApi:
             data=data,
             headers={"Content-Type": "text/csv", "Accept": "application/json"},
         )
-        if response.status_code != 201 and not 200 <= response.status_code < 300:
+        if not 200 <= response.status_code < 300:
             raise ConnectorError(
                 f"Salesforce refused the data of job {job['id']}: {error_message(response)}",
-                retryable=response.status_code >= 500 or is_transient(response),
+                retryable=is_transient(response),
             )
 
     def close_job(self, job_id: str) -> None:
