@@ -18,9 +18,10 @@ from decimal import Decimal
 from common.validation import ErrorCollector
 
 MAPPING_KEYS = {"export_all_columns", "columns", "strings"}
-COLUMN_KEYS = {"source", "output"}
-STRING_KEYS = {"output", "parts"}
-PART_KEYS = {"type", "value", "format"}
+# In the order the error messages name them.
+COLUMN_KEYS = ("source", "output")
+STRING_KEYS = ("output", "parts")
+PART_KEYS = ("type", "value", "format")
 PART_TYPES = ("string", "timestamp", "segment_id", "segment_name", "audience_id")
 MAX_COLUMNS = 500
 MAX_PARTS = 50
@@ -124,11 +125,8 @@ def validate(mapping: dict, columns: list[dict]) -> None:
 
     for index, column in enumerate(added):
         path = f"columns[{index}]"
-        if not isinstance(column, dict):
-            errors.add(path, "must be an object {source, output}")
+        if not _check_object(column, path, "column", COLUMN_KEYS, errors):
             continue
-        for key in sorted(set(column) - COLUMN_KEYS, key=str):
-            errors.add(f"{path}.{key}", f"unknown key {key!r}; a column has source, output")
         source = column.get("source")
         if source is None or source == "":
             errors.add(f"{path}.source", "required")
@@ -144,11 +142,8 @@ def validate(mapping: dict, columns: list[dict]) -> None:
 
     for index, builder in enumerate(strings):
         path = f"strings[{index}]"
-        if not isinstance(builder, dict):
-            errors.add(path, "must be an object {output, parts}")
+        if not _check_object(builder, path, "string", STRING_KEYS, errors):
             continue
-        for key in sorted(set(builder) - STRING_KEYS, key=str):
-            errors.add(f"{path}.{key}", f"unknown key {key!r}; a string has output, parts")
         if builder.get("output") is None:
             errors.add(f"{path}.output", "required")
         else:
@@ -247,6 +242,18 @@ def _is_field_name(name: str) -> bool:
     )
 
 
+def _check_object(
+    value, path: str, noun: str, keys: tuple[str, ...], errors: ErrorCollector
+) -> bool:
+    """Whether `value` is an object; reports it if not, and each key it has beyond `keys`."""
+    if not isinstance(value, dict):
+        errors.add(path, f"must be an object {{{', '.join(keys)}}}")
+        return False
+    for key in sorted(set(value) - set(keys), key=str):
+        errors.add(f"{path}.{key}", f"unknown key {key!r}; a {noun} has {', '.join(keys)}")
+    return True
+
+
 def _check_output_name(name, path: str, errors: ErrorCollector) -> bool:
     if not isinstance(name, str):
         errors.add(path, "must be a string")
@@ -261,11 +268,8 @@ def _check_output_name(name, path: str, errors: ErrorCollector) -> bool:
 
 
 def _check_part(part, path: str, errors: ErrorCollector) -> None:
-    if not isinstance(part, dict):
-        errors.add(path, "must be an object {type, value, format}")
+    if not _check_object(part, path, "part", PART_KEYS, errors):
         return
-    for key in sorted(set(part) - PART_KEYS, key=str):
-        errors.add(f"{path}.{key}", f"unknown key {key!r}; a part has type, value, format")
     part_type = part.get("type")
     if part_type not in PART_TYPES:
         errors.add(
