@@ -43,28 +43,27 @@ class RetryPolicy:
         return random.uniform(nominal / 2, nominal)
 
 
-def error_code(response: requests.Response) -> str:
-    """The errorCode of a REST error answer ([{"errorCode": ..., "message": ...}]), or ""."""
+def _error_body(response: requests.Response) -> dict:
+    """The first error of a REST error answer ([{"errorCode": ..., "message": ...}] or one
+    such object), or {} when the answer is not one."""
     try:
         body = response.json()
     except ValueError:
-        return ""
+        return {}
     if isinstance(body, list) and body and isinstance(body[0], dict):
-        return str(body[0].get("errorCode", ""))
-    if isinstance(body, dict):
-        return str(body.get("errorCode", ""))
-    return ""
+        return body[0]
+    return body if isinstance(body, dict) else {}
+
+
+def error_code(response: requests.Response) -> str:
+    """The errorCode of a REST error answer ([{"errorCode": ..., "message": ...}]), or ""."""
+    return str(_error_body(response).get("errorCode", ""))
 
 
 def error_message(response: requests.Response) -> str:
     """A short description of an error answer: "CODE: message", or the HTTP status."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        body = body[0]
-    if isinstance(body, dict) and (body.get("errorCode") or body.get("message")):
+    body = _error_body(response)
+    if body.get("errorCode") or body.get("message"):
         code = body.get("errorCode", "")
         message = body.get("message", "")
         return f"{code}: {message}" if code and message else str(code or message)
