@@ -33,11 +33,14 @@ def api_version_number(text: str) -> float:
     return number
 
 
+def looks_up_keys(params: ExportParams) -> bool:
+    """Whether an update finds each row's record Id by its key first (no upsert, key not Id)."""
+    return params.mode == "update" and not params.upsert and params.key != "Id"
+
+
 def needs_query(params: ExportParams) -> bool:
     """Whether the mode runs query jobs (truncate lists the Ids; update looks up keys)."""
-    if params.mode == "truncate":
-        return True
-    return params.mode == "update" and not params.upsert and params.key != "Id"
+    return params.mode == "truncate" or looks_up_keys(params)
 
 
 def fetch_describe(

@@ -15,6 +15,7 @@ from . import results
 from .auth import WORKER_THREAD_PREFIX
 from .bulk import BulkApi, Cancelled
 from .chunks import Chunk, ChunkWriter, split_rows
+from .describe import looks_up_keys
 from .http import RetryPolicy
 from .lookup import KeyLookup
 from .results import LOCK_ERROR_CODE
@@ -342,7 +343,7 @@ def write(
 
     plan = plan_for(params)
     prepare = None
-    if params.mode == "update" and not params.upsert and params.key != "Id":
+    if looks_up_keys(params):
         key_field = next(f for f in describe["fields"] if f["name"] == params.key)
         prepare = KeyLookup(
             bulk,
