@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from activations.models import Activation, Run
+from activations.models import Activation
+from activations.views import with_last_run
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -207,24 +208,13 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "segment": segment,
             "rules_text": describe_rules(segment.rules),
-            "activations": activations_with_last_run(segment),
+            "activations": with_last_run(
+                segment.activations.select_related("connection").order_by("name")
+            ),
             "can_write": can_write(request.user, segment.workspace),
             "nav_item": "segments",
         },
     )
-
-
-def activations_with_last_run(segment: Segment) -> list[Activation]:
-    """The segment's activations, each with `last_run` (its latest run, or None)."""
-    activations = list(segment.activations.select_related("connection").order_by("name"))
-    latest = {}
-    for run in Run.objects.filter(activation__in=activations).order_by(
-        "activation", "-queued_at", "-pk"
-    ):
-        latest.setdefault(run.activation_id, run)
-    for activation in activations:
-        activation.last_run = latest.get(activation.pk)
-    return activations
 
 
 @login_required

@@ -187,6 +187,27 @@ def test_activation_list_shows_schedule_next_run_and_last_run(owner_client, team
     assert "never run" in page
 
 
+def test_activation_list_and_segment_page_show_each_activations_latest_run(owner_client, team):
+    activation = team["activation"]
+    other = make_activation(segment=team["segment"], connection=team["connection"], name="Other")
+    earlier = timezone.now() - datetime.timedelta(hours=2)
+    newest = Run.objects.create(activation=activation, status=Run.Status.SUCCEEDED)
+    for status in (Run.Status.FAILED, Run.Status.CANCELLED):
+        run = Run.objects.create(activation=activation, status=status)
+        Run.objects.filter(pk=run.pk).update(queued_at=earlier)
+    other_run = Run.objects.create(activation=other, status=Run.Status.FAILED)
+
+    rows = owner_client.get("/activations/").context["rows"]
+    latest = {row["activation"].pk: row["last_run"] for row in rows}
+    shown = owner_client.get(f"/segments/{team['segment'].pk}/").context["activations"]
+
+    assert latest == {activation.pk: newest, other.pk: other_run}
+    assert {shown_activation.pk: shown_activation.last_run for shown_activation in shown} == {
+        activation.pk: newest,
+        other.pk: other_run,
+    }
+
+
 def test_activation_list_search(owner_client, team):
     make_activation(segment=team["segment"], connection=team["connection"], name="Leads push")
     names = [
