@@ -133,11 +133,11 @@ def connection_test(request: HttpRequest, pk: int | None = None) -> HttpResponse
 def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection.objects.visible_to(request.user), pk=pk)
     require_write(request, connection.workspace)
-    if connection.activations.exists():
+    in_use = connection.activations.count()
+    if in_use:
         messages.error(
             request,
-            f"“{connection.name}” is used by {connection.activations.count()} activation(s); "
-            "change them first.",
+            f"“{connection.name}” is used by {in_use} activation(s); change them first.",
         )
         return redirect("connectors:edit", pk=connection.pk)
     connection.delete()
