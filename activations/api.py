@@ -181,12 +181,9 @@ class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = RunFilter
 
     def get_queryset(self):
-        user = self.request.user
-        if not user.is_authenticated:
-            return Run.objects.none()
-        return Run.objects.filter(activation__workspace__memberships__user=user).select_related(
-            "activation"
-        )
+        return Run.objects.filter(
+            activation__in=Activation.objects.visible_to(self.request.user)
+        ).select_related("activation")
 
     def workspace_id_of(self, run) -> int:
         return run.activation.workspace_id
