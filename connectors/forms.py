@@ -6,14 +6,6 @@ from common.forms import ServiceErrorsMixin
 
 from .models import Connection
 
-# Which fields each way of logging in uses (the page shows only those).
-AUTH_FIELDS = {
-    "credentials": ["username", "password", "security_token"],
-    "oauth": ["client_id", "client_secret", "refresh_token"],
-    "client_credentials": ["client_id", "client_secret"],
-    "session_id": ["session_id"],
-}
-
 
 def secret_input() -> forms.PasswordInput:
     return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
@@ -63,7 +55,6 @@ class ConnectionForm(ServiceErrorsMixin, forms.Form):
     )
     retry_limit = forms.IntegerField(min_value=0, initial=3, label="Retry limit")
 
-    SECRET_FIELDS = Connection.SECRET_FIELDS
     field_paths = {
         name: name
         for name in (
@@ -108,6 +99,3 @@ class ConnectionForm(ServiceErrorsMixin, forms.Form):
     def show_service_errors(self, error) -> None:
         for path, messages in self.add_service_errors(error).items():
             self.add_error(None, f"{path}: {' '.join(messages)}" if path else " ".join(messages))
-
-    def field_groups(self) -> dict[str, list[str]]:
-        return AUTH_FIELDS

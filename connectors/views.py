@@ -20,7 +20,7 @@ from workspaces.views import current_workspace, require_write
 
 from . import services
 from .base import ConnectorError
-from .forms import AUTH_FIELDS, ConnectionForm
+from .forms import ConnectionForm
 from .models import Connection
 from .salesforce import oauth
 
@@ -101,8 +101,6 @@ def render_form(request, form, *, connection, in_dialog, writable=True):
         {
             "form": form,
             "connection": connection,
-            "auth_fields": AUTH_FIELDS,
-            "auth_fields_json": AUTH_FIELDS,
             "can_write": writable,
             "in_dialog": in_dialog,
         },
