@@ -98,41 +98,16 @@ def customer_key_field() -> dict:
 
 def audit_fields() -> list[dict]:
     """System fields every object has; neither createable nor updateable."""
+    system = {"createable": False, "updateable": False, "defaultedOnCreate": True}
     return [
-        field(
-            "IsDeleted",
-            "boolean",
-            "Deleted",
-            createable=False,
-            updateable=False,
-            defaultedOnCreate=True,
-        ),
-        field(
-            "CreatedDate",
-            "datetime",
-            "Created Date",
-            createable=False,
-            updateable=False,
-            nillable=False,
-            defaultedOnCreate=True,
-        ),
-        field(
-            "LastModifiedDate",
-            "datetime",
-            "Last Modified Date",
-            createable=False,
-            updateable=False,
-            nillable=False,
-            defaultedOnCreate=True,
-        ),
-        field(
-            "SystemModstamp",
-            "datetime",
-            "System Modstamp",
-            createable=False,
-            updateable=False,
-            nillable=False,
-            defaultedOnCreate=True,
+        field("IsDeleted", "boolean", "Deleted", **system),
+        *(
+            field(name, "datetime", label, nillable=False, **system)
+            for name, label in (
+                ("CreatedDate", "Created Date"),
+                ("LastModifiedDate", "Last Modified Date"),
+                ("SystemModstamp", "System Modstamp"),
+            )
         ),
     ]
 
