@@ -296,7 +296,9 @@ def parent_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
     """The audience size as text, loaded lazily by the lists (counting can take a moment)."""
-    segment = get_object_or_404(Segment.objects.visible_to(request.user), pk=pk)
+    segment = get_object_or_404(
+        Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
+    )
     return HttpResponse(f"{audience.size(segment):,}")
 
 
