@@ -29,6 +29,16 @@ def uploads(emulator) -> list[bytes]:
     return [job.upload for job in emulator.org.ingest_jobs.values()]
 
 
+def job_events(emulator) -> list[str]:
+    """Each ingest job creation ("create") and results read ("results"), in the order the
+    emulator saw them."""
+    return [
+        "create" if CREATE_JOB.search(path) else "results"
+        for method, path in emulator.org.requests_log
+        if (method == "POST" and CREATE_JOB.search(path)) or RESULTS.search(path)
+    ]
+
+
 def test_splits_into_jobs_of_batch_size_rows(salesforce_emulator, connector):
     rows = [[f"Name {i:02}"] for i in range(25)]
 
@@ -67,11 +77,7 @@ def test_serial_mode_finishes_each_job_before_starting_the_next(salesforce_emula
         export(batch_size=3, concurrency_mode="serial"), ["LastName"], rows, RecordingSink()
     )
 
-    events = [
-        "create" if CREATE_JOB.search(path) else "results"
-        for method, path in salesforce_emulator.org.requests_log
-        if (method == "POST" and CREATE_JOB.search(path)) or RESULTS.search(path)
-    ]
+    events = job_events(salesforce_emulator)
     assert events == ["create", "results"] * 3
     assert result.rows_succeeded == 9
 
@@ -84,11 +90,7 @@ def test_parallel_mode_keeps_several_jobs_in_flight(salesforce_emulator, connect
         export(batch_size=3, concurrency_mode="parallel"), ["LastName"], rows, RecordingSink()
     )
 
-    events = [
-        "create" if CREATE_JOB.search(path) else "results"
-        for method, path in salesforce_emulator.org.requests_log
-        if (method == "POST" and CREATE_JOB.search(path)) or RESULTS.search(path)
-    ]
+    events = job_events(salesforce_emulator)
     assert events == ["create"] * 3 + ["results"] * 3
     assert result.rows_succeeded == 9
     assert len(salesforce_emulator.records("Contact")) == 9
