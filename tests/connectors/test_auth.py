@@ -82,6 +82,16 @@ def web_server(tmp_path, settings):
     server.server_close()
 
 
+@pytest.fixture
+def trusted_web_server(salesforce_emulator, web_server, tmp_path, monkeypatch):
+    """The web server's host, with its certificate trusted beside the emulator's."""
+    host, cert_path = web_server
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(Path(salesforce_emulator.ca_path).read_bytes() + cert_path.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return host
+
+
 def test_credentials_log_in_with_password_and_token(salesforce_emulator, workspace):
     connection = credentials(salesforce_emulator, workspace)
 
@@ -162,13 +172,8 @@ def test_unreachable_host_is_reported_after_the_connections_retries(workspace, s
     )
 
 
-def test_a_server_that_is_not_salesforce_is_named(
-    salesforce_emulator, web_server, workspace, tmp_path, monkeypatch
-):
-    host, cert_path = web_server
-    bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(Path(salesforce_emulator.ca_path).read_bytes() + cert_path.read_bytes())
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+def test_a_server_that_is_not_salesforce_is_named(trusted_web_server, workspace):
+    host = trusted_web_server
     connection = make_connection(workspace=workspace, login_url=f"https://{host}")
 
     assert check(connection) == (
@@ -389,13 +394,9 @@ def test_expired_session_id_asks_for_a_new_one(salesforce_emulator, workspace):
 
 
 def test_session_id_with_an_instance_url_that_is_not_salesforce(
-    salesforce_emulator, web_server, workspace, tmp_path, monkeypatch
+    salesforce_emulator, trusted_web_server, workspace
 ):
-    host, cert_path = web_server
-    bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(Path(salesforce_emulator.ca_path).read_bytes() + cert_path.read_bytes())
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-
+    host = trusted_web_server
     connection = session_connection(
         salesforce_emulator, workspace, "00D!abc", login_url=f"https://{host}"
     )
