@@ -33,8 +33,9 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
     """Change a parent segment; keys left out of `data` keep their value.
 
     Once the parent has rows, a column's type and the key column cannot change (the stored
-    values and keys were checked against them), and a column cannot be removed while a
-    segment's rules or an activation's output mapping uses it. Raises InvalidInput.
+    values and keys were checked against them); a column cannot be retyped while a segment's
+    rules use it, nor removed while a segment's rules or an activation's output mapping uses
+    it. Raises InvalidInput.
     """
     with transaction.atomic():
         parent = ParentSegment.objects.select_for_update().get(pk=parent.pk)
@@ -168,6 +169,21 @@ def _check_column_changes(
             collector.add(
                 "key_column", "cannot change the key column of a parent segment with rows"
             )
+    # A segment's rule values were checked against the column's type, so retyping a column
+    # that rules use would leave those segments unable to compile.
+    retyped = {
+        column["name"]: index
+        for index, column in enumerate(columns)
+        if old_types.get(column["name"]) not in (None, column["type"])
+    }
+    if retyped:
+        for segment in parent.segments.all():
+            for name in sorted(_rule_columns(segment.rules) & retyped.keys()):
+                collector.add(
+                    f"columns[{retyped[name]}].type",
+                    f"cannot change the type of {name!r}: segment {segment.name!r} uses it "
+                    "in its rules",
+                )
     removed = set(old_types) - new_names
     if not removed:
         return

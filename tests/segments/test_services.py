@@ -5,7 +5,7 @@ import io
 import pytest
 
 from common.validation import InvalidInput
-from segments import services
+from segments import audience, services
 from segments.models import ParentSegment, Segment
 from tests.factories import (
     make_activation,
@@ -216,6 +216,33 @@ def test_refuses_removing_a_column_that_a_segment_or_an_activation_uses(workspac
     }
     parent.refresh_from_db()
     assert parent.columns == COLUMNS
+
+
+def test_refuses_retyping_a_column_that_a_segment_uses_even_without_rows(workspace):
+    # Given a parent with no rows and a segment whose rules compare `age` as a number
+    parent = services.create_parent_segment(workspace=workspace, data=parent_data())
+    adults = make_segment(
+        parent=parent,
+        name="Adults",
+        rules={"type": "and", "conditions": [{"column": "age", "operator": "gte", "value": 18}]},
+    )
+    retyped = [dict(column) for column in COLUMNS]
+    retyped[1]["type"] = "string"
+
+    # when `age` is retyped to string
+    errors = errors_of(lambda: services.update_parent_segment(parent, data={"columns": retyped}))
+
+    # then the change is refused at that column's type, nothing changed, and the segment
+    # still counts its audience.
+    assert errors == {
+        "columns[1].type": [
+            "cannot change the type of 'age': segment 'Adults' uses it in its rules"
+        ]
+    }
+    parent.refresh_from_db()
+    assert parent.columns == COLUMNS
+    adults.refresh_from_db()
+    assert audience.size(adults) == 0
 
 
 def segment_data(parent, **overrides) -> dict:
