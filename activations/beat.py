@@ -25,8 +25,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from activations import schedules
 from activations.models import Activation
+from common import schedules
 
 RUN_SCHEDULED_ACTIVATION_TASK = "activations.run_scheduled_activation"
 

@@ -11,12 +11,13 @@ from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common import schedules
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
 from segments import audience
 from segments.models import Segment
 
-from . import beat, mapping, runner, schedules
+from . import beat, mapping, runner
 from .models import Activation, Run
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
-from . import beat, runner, schedules, services
+from common import schedules
+
+from . import beat, runner, services
 from .models import Activation, Run
 
 logger = logging.getLogger(__name__)

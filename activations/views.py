@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from common import schedules
 from common.validation import InvalidInput
 from segments.models import Segment
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import runner, schedules, services
+from . import runner, services
 from .exports import failed_rows_csv
 from .forms import (
     PART_TYPES,

@@ -12,7 +12,8 @@ import time_machine
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from activations import beat, schedules
+from activations import beat
+from common import schedules
 from config.celery import app as celery_app
 from tests.factories import (
     make_activation,

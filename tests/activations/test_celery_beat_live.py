@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from activations import beat, schedules
+from activations import beat
 from activations.models import Activation, Run
+from common import schedules
 from segments.models import Profile
 from tests.factories import (
     make_activation,

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activations import schedules
+from common import schedules
 from common.validation import InvalidInput
 
 TOKYO = ZoneInfo("Asia/Tokyo")
