@@ -36,7 +36,7 @@ from tests.factories import (
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 # A Redis database of its own, emptied before and after, so no stale message is delivered.
-BROKER_URL = "redis://127.0.0.1:6379/13"
+BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 CELERY = str(Path(sys.executable).with_name("celery"))
 PROJECT_DIR = Path(settings.BASE_DIR)
 FINISHED = (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED, Run.Status.FAILED)
