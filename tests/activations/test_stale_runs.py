@@ -276,7 +276,8 @@ def test_an_upsert_killed_halfway_and_run_again_leaves_no_duplicates(
 
 # --- The same with real processes: a Celery worker SIGKILLed mid-run ---------------------
 
-LIVE_BROKER_URL = os.environ.get("TEST_REDIS_URL_2", "redis://127.0.0.1:6379/14")  # a database of its own
+# A Redis database of this test's own.
+LIVE_BROKER_URL = os.environ.get("TEST_REDIS_URL_2", "redis://127.0.0.1:6379/14")
 
 
 @pytest.fixture
