@@ -100,6 +100,14 @@ if SERVED_OVER_HTTPS and not DEBUG:
 # the emulator in tests and demos, or a private gateway.
 SALESFORCE_ALLOWED_HOSTS = env_list("SALESFORCE_ALLOWED_HOSTS")
 
+# Sources (databases parent segments read from). Hosts (host, or host:port) a source may reach
+# although they are loopback, link-local or cloud metadata addresses; the directory under which
+# file-based sources (SQLite, DuckDB) may be opened (empty: none may); timeouts in seconds.
+SOURCE_ALLOWED_HOSTS = env_list("SOURCE_ALLOWED_HOSTS")
+SOURCE_FILE_ROOT = env_str("SOURCE_FILE_ROOT")
+SOURCE_STATEMENT_TIMEOUT = env_int("SOURCE_STATEMENT_TIMEOUT", 300)
+SOURCE_CONNECT_TIMEOUT = env_int("SOURCE_CONNECT_TIMEOUT", 10)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -114,6 +122,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "workspaces",
+    "sources",
     "segments",
     "connectors",
     "activations",

@@ -3,7 +3,7 @@
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -15,14 +15,16 @@ from common.api import (
     CSVUploadParser,
     IdFilter,
     WorkspaceScopedModelViewSet,
+    WorkspaceScopedViewSetMixin,
 )
-from segments import services
+from segments import refresh, services
 from segments.loading import MODES
-from segments.models import ParentSegment, Segment
+from segments.models import ParentSegment, Refresh, Segment
 from segments.serializers import (
     ImportResultSerializer,
     ParentSegmentSerializer,
     ProfileUploadSerializer,
+    RefreshSerializer,
     SegmentSerializer,
 )
 
@@ -133,6 +135,39 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
             file.close()
         body = ImportResultSerializer(result).data
         return Response(body, status=status.HTTP_200_OK if result.ok else 400)
+
+    @extend_schema(request=None, responses={202: RefreshSerializer})
+    @action(detail=True, methods=["post"], url_path="refresh")
+    def refresh(self, request, pk=None):
+        """Queue a refresh from the parent's source (409 while one is queued or running)."""
+        parent = self.get_object()
+        try:
+            queued = refresh.request_refresh(parent)
+        except refresh.RefreshRefused as refused:
+            raise Conflict(str(refused)) from None
+        return Response(RefreshSerializer(queued).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: RefreshSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def refreshes(self, request, pk=None):
+        """The parent's refreshes, newest first."""
+        parent = self.get_object()
+        page = self.paginate_queryset(parent.refreshes.all())
+        return self.get_paginated_response(RefreshSerializer(page, many=True).data)
+
+
+class RefreshViewSet(
+    WorkspaceScopedViewSetMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Refreshes of source-backed parent segments (read-only)."""
+
+    model = Refresh
+    serializer_class = RefreshSerializer
+
+    def get_queryset(self):
+        return Refresh.objects.filter(
+            parent_segment__in=ParentSegment.objects.visible_to(self.request.user)
+        )
 
 
 class SegmentViewSet(WorkspaceScopedModelViewSet):

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from sources.models import Source
 from workspaces.models import Workspace, WorkspaceQuerySet
 
 
@@ -12,6 +13,11 @@ class ColumnType(models.TextChoices):
     BOOLEAN = "boolean", "Boolean"
     DATE = "date", "Date"
     TIMESTAMP = "timestamp", "Timestamp"
+
+
+class Storage(models.TextChoices):
+    IMPORTED = "imported", "Imported (copied into the profile store)"
+    LIVE = "live", "Live (read from the source at each run)"
 
 
 class ParentSegment(models.Model):
@@ -29,6 +35,27 @@ class ParentSegment(models.Model):
     columns = models.JSONField(default=list)
     # Kept by the import service so listing parent segments never counts millions of rows.
     row_count = models.PositiveBigIntegerField(default=0)
+    # Where the rows come from when not from a CSV upload: a source's table or query
+    # (exactly one of them), copied into the profiles by a refresh (segments/refresh.py).
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, null=True, blank=True, related_name="parent_segments"
+    )
+    source_table = models.CharField(max_length=500, blank=True)
+    source_query = models.TextField(blank=True)
+    storage = models.CharField(max_length=20, choices=Storage.choices, default=Storage.IMPORTED)
+    refresh_mode = models.CharField(max_length=10, default="replace")
+    refresh_schedule_type = models.CharField(max_length=10, default="none")
+    refresh_cron = models.CharField(max_length=200, blank=True)
+    refresh_timezone = models.CharField(max_length=64, default="UTC")
+    refresh_periodic_task = models.ForeignKey(
+        "django_celery_beat.PeriodicTask",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Who hears about a failed scheduled refresh.
+    notify_emails = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,3 +120,50 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Refresh(models.Model):
+    """One copy of a source-backed parent segment's rows into its profiles."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "By hand"
+        SCHEDULE = "schedule", "Schedule"
+        ACTIVATION = "activation", "Before an activation's run"
+
+    parent_segment = models.ForeignKey(
+        ParentSegment, on_delete=models.CASCADE, related_name="refreshes"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
+    mode = models.CharField(max_length=10, default="replace")
+    rows_read = models.PositiveBigIntegerField(default=0)
+    rows_imported = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # The schedule slot a scheduled refresh belongs to (unique per parent: a slot runs once).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent_segment", "scheduled_for"], name="one_refresh_per_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Refresh {self.pk} of {self.parent_segment_id} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

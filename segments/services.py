@@ -6,7 +6,7 @@ from django.db import transaction
 
 from common.validation import ErrorCollector, InvalidInput
 
-from . import loading, rules
+from . import backing, loading, refresh, rules
 from .models import ColumnType, ParentSegment, Profile, Segment
 
 COLUMN_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -24,9 +24,16 @@ def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
     underscores (not starting with a digit) and unique; types are ColumnType values; the key
     column is one of them. Raises InvalidInput keyed by field path (`columns[1].type`).
     """
+    backing_fields, inferred = backing.checked_backing_fields(
+        data, workspace=workspace, current=None
+    )
+    if inferred is not None:
+        data = {**data, "columns": inferred}
     fields = _checked_parent_fields(data, current=None)
     with transaction.atomic():
-        return ParentSegment.objects.create(workspace=workspace, **fields)
+        parent = ParentSegment.objects.create(workspace=workspace, **fields, **backing_fields)
+        refresh.sync_schedule(parent)
+        return parent
 
 
 def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment:
@@ -39,10 +46,16 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
     """
     with transaction.atomic():
         parent = ParentSegment.objects.select_for_update().get(pk=parent.pk)
+        backing_fields, inferred = backing.checked_backing_fields(
+            data, workspace=parent.workspace, current=parent
+        )
+        if inferred is not None:
+            data = {**data, "columns": inferred}
         fields = _checked_parent_fields(data, current=parent)
-        for name, value in fields.items():
+        for name, value in {**fields, **backing_fields}.items():
             setattr(parent, name, value)
         parent.save()
+        refresh.sync_schedule(parent)
         return parent
 
 
