@@ -45,6 +45,8 @@ class Activation(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
+    # "Fresh data": refresh a source-backed parent segment before each run.
+    refresh_before_run = models.BooleanField(default=False)
 
     # Export parameters (SPEC "Activation").
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.APPEND)

@@ -23,7 +23,8 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience
+from segments import audience, refresh
+from segments.models import Refresh
 
 from . import beat, mapping, notifications
 from .models import Activation, FailedRow, Run
@@ -317,11 +318,31 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
     return Run.objects.get(pk=run_id)
 
 
+def _check_fresh_data(activation, recorder: RunRecorder) -> None:
+    """Refresh the parent segment first when the activation asks for fresh data, and say on
+    the run when the parent's last refresh failed (its rows are older than expected)."""
+    parent = activation.segment.parent_segment
+    if parent.source_id is None:
+        return
+    if activation.refresh_before_run:
+        recorder.log(f"Refreshing the parent segment {parent.name} from its source first.")
+        refresh.refresh_before_run(parent)
+    last = refresh.last_finished(parent)
+    if last is not None and last.status == Refresh.Status.FAILED:
+        recorder.log(
+            f"Warning: the last refresh of the parent segment {parent.name} failed "
+            f"({last.error}); the rows sent are those of the refresh before."
+        )
+    elif last is not None:
+        recorder.log(f"The parent segment was refreshed: {last.rows_imported} rows.")
+
+
 def _write(run: Run, recorder: RunRecorder) -> dict:
     """The run's work; returns how it ended as keyword arguments for _finish."""
     activation = run.activation
     try:
         recorder.log("Started.")
+        _check_fresh_data(activation, recorder)
         columns = output_columns(activation)
         Run.objects.filter(pk=run.pk).update(columns=columns)
         params = export_params(activation)

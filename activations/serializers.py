@@ -108,6 +108,10 @@ class ActivationSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=MAX_JSON_INTEGER, **OPTIONAL)
     connection = serializers.IntegerField(min_value=1, max_value=MAX_JSON_INTEGER, **OPTIONAL)
     enabled = serializers.BooleanField(help_text="Whether the schedule runs it.", **OPTIONAL)
+    refresh_before_run = serializers.BooleanField(
+        help_text="Fresh data: refresh a source-backed parent segment before each run.",
+        **OPTIONAL,
+    )
     export = ExportSerializer(**OPTIONAL)
     output_mapping = OutputMappingSerializer(**OPTIONAL)
     schedule = ScheduleSerializer(**OPTIONAL)

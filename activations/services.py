@@ -128,6 +128,9 @@ def validate_activation(data: dict, *, workspace, instance: Activation | None = 
     values["name"] = _text(errors, "name", merged["name"], required=True, max_length=200)
     values["description"] = _text(errors, "description", merged["description"])
     values["enabled"] = _boolean(errors, "enabled", merged["enabled"])
+    values["refresh_before_run"] = _boolean(
+        errors, "refresh_before_run", merged["refresh_before_run"]
+    )
     segment = _owned(errors, "segment", merged["segment"], Segment, workspace)
     connection = _owned(errors, "connection", merged["connection"], Connection, workspace)
     values["segment"] = segment
@@ -453,6 +456,7 @@ def stored_payload(activation: Activation) -> dict:
         "segment": activation.segment_id,
         "connection": activation.connection_id,
         "enabled": activation.enabled,
+        "refresh_before_run": activation.refresh_before_run,
         "export": {
             "mode": activation.mode,
             "object": activation.object_name,

@@ -192,3 +192,7 @@ def refresh_before_run(parent: ParentSegment) -> Refresh | None:
     except RefreshRefused:
         return None
     return execute_refresh(refresh.pk)
+
+
+def last_finished(parent: ParentSegment) -> Refresh | None:
+    return parent.refreshes.exclude(status__in=ACTIVE).order_by("-finished_at", "-pk").first()

@@ -59,6 +59,7 @@ def valid_payload(segment, connection) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
+        "refresh_before_run": False,
         "export": {
             "mode": "update",
             "object": "Contact",
