@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common import schedules
+from common.errors import ServiceError
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
 from segments import audience
@@ -71,12 +72,13 @@ TOP_LEVEL_READ_ONLY_KEYS = {
 }
 
 
-class RunConflict(Exception):
+class RunConflict(ServiceError):
     """A run was requested while another run of the same activation is queued or running."""
+
+    status_code = 409
 
     def __init__(self, message: str, *, run: Run) -> None:
         super().__init__(message)
-        self.message = message
         self.run = run
 
 

@@ -32,8 +32,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.errors import ServiceError
 from common.validation import InvalidInput
-from connectors.base import ConnectorError
 from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
@@ -111,9 +111,9 @@ def exception_handler(exc, context):
     """DRF's handler, plus our domain errors, with validation errors flattened to paths."""
     if isinstance(exc, InvalidInput):
         return Response(invalid_input_errors(exc), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, ConnectorError):
-        # Reaching here means a view did not expect it: a destination problem, said plainly.
-        return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ServiceError):
+        # Reaching here means a view did not expect it: the app's own status, said plainly.
+        return Response({"detail": exc.message}, status=exc.status_code)
     if isinstance(exc, ProtectedError):
         names = sorted({str(obj) for obj in exc.protected_objects})
         return Response(
