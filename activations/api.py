@@ -28,14 +28,13 @@ from common.api import (
     IdFilter,
     PageNumberPagination,
     RunCreateThrottle,
-    WorkspaceScopedModelViewSet,
-    WorkspaceScopedViewSetMixin,
     idempotency_key,
     invalid_input_errors,
 )
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
 from connectors.services import without_secrets
+from workspaces.viewsets import WorkspaceScopedModelViewSet, WorkspaceScopedViewSetMixin
 
 
 class ActivationFilter(django_filters.FilterSet):

@@ -17,13 +17,12 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import transaction
 from django.db.models import ProtectedError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, build_bearer_security_scheme_object
 from knox.settings import knox_settings
-from rest_framework import exceptions, pagination, permissions, serializers, status, viewsets
+from rest_framework import exceptions, pagination, permissions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
@@ -34,7 +33,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.errors import ServiceError
 from common.validation import InvalidInput
-from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 UNKNOWN_FIELD = "unknown field"
@@ -286,77 +284,7 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
-class WorkspaceField(serializers.IntegerField):
-    """The owning workspace's id; on create it may be left out (see resolve_workspace)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_JSON_INTEGER)
-        kwargs.setdefault(
-            "help_text",
-            "The workspace's id. On create it may be left out when you belong to exactly one.",
-        )
-        super().__init__(**kwargs)
-
-    def get_attribute(self, instance):
-        return instance.workspace_id
-
-
-class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
-    """The id of another owned object (a parent segment, say) the user can see; the service
-    checks that it belongs to the same workspace."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        kwargs.setdefault("queryset", model.objects.all())
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:
-            return self.model.objects.none()
-        return self.model.objects.visible_to(request.user)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | str):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and not data.isdigit():
-            self.fail("incorrect_type", data_type="str")
-        if not 0 < int(data) <= MAX_JSON_INTEGER:
-            self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
-
-
 # --- Permissions, throttles, pagination -----------------------------------------------------
-
-
-class WorkspaceRolePermission(permissions.BasePermission):
-    """Members see their workspaces' objects; owners and editors change and run them.
-
-    Objects outside the user's workspaces never reach this check: views scope their querysets
-    with `visible_to`, so those are 404. Actions that change nothing but are POSTs (a preview,
-    a connection test) are listed in the view's `read_only_actions`.
-    """
-
-    message = (
-        "You have the viewer role in this workspace: you may look, but not change or run anything."
-    )
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated)
-
-    def has_object_permission(self, request, view, obj):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        if getattr(view, "action", None) in getattr(view, "read_only_actions", ()):
-            return True
-        return Membership.objects.filter(
-            user=request.user,
-            workspace_id=view.workspace_id_of(obj),
-            role__in=Membership.WRITE_ROLES,
-        ).exists()
 
 
 class SettingsRateThrottle(SimpleRateThrottle):
@@ -486,99 +414,3 @@ class ApiAutoSchema(AutoSchema):
         for code, description in codes.items():
             responses.setdefault(code, {**error, "description": description})
         return responses
-
-
-# --- Workspace scoping ----------------------------------------------------------------------
-
-
-class WorkspaceScopedViewSetMixin:
-    """A viewset over a model with a `workspace` foreign key.
-
-    Lists and lookups only ever see the user's workspaces (others' objects are 404); a user
-    with no workspace gets a personal one on first use. WorkspaceScopedModelViewSet adds the
-    writes: creating resolves the workspace (given, or the user's only one) and needs the
-    owner or editor role in it; writes run in one transaction, so a rejected request changes
-    nothing.
-    """
-
-    model: type | None = None  # the workspace-owned model
-    permission_classes = [WorkspaceRolePermission]
-    parser_classes = [StrictJSONParser]
-    pagination_class = PageNumberPagination
-    read_only_actions: tuple[str, ...] = ()
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            ensure_personal_workspace(request.user)
-
-    def get_queryset(self):
-        return self.model.objects.visible_to(self.request.user)
-
-    def workspace_id_of(self, obj) -> int:
-        return obj.workspace_id
-
-    def resolve_workspace(self, data) -> Workspace:
-        """The workspace a new object goes to, which the user must be able to write to."""
-        value = data.get("workspace") if isinstance(data, Mapping) else None
-        user = self.request.user
-        if value is None:
-            workspaces = list(workspaces_of(user)[:2])
-            if len(workspaces) > 1:
-                raise exceptions.ValidationError(
-                    {"workspace": ["Required: you belong to several workspaces."]}
-                )
-            workspace = workspaces[0] if workspaces else ensure_personal_workspace(user)
-        else:
-            if isinstance(value, bool):
-                raise exceptions.ValidationError({"workspace": ["A valid integer is required."]})
-            try:
-                value = WorkspaceField().run_validation(value)
-            except exceptions.ValidationError as invalid:
-                raise exceptions.ValidationError({"workspace": invalid.detail}) from None
-            workspace = workspaces_of(user).filter(pk=value).first()
-            if workspace is None:
-                raise exceptions.ValidationError(
-                    {"workspace": [f"No workspace {value} among yours."]}
-                )
-        role = workspace.role_of(user)
-        if role not in Membership.WRITE_ROLES:
-            raise exceptions.PermissionDenied(
-                f"You have the {role} role in workspace {workspace.pk}: "
-                "creating needs the owner or editor role."
-            )
-        return workspace
-
-
-class WorkspaceScopedModelViewSet(WorkspaceScopedViewSetMixin, viewsets.ModelViewSet):
-    """A full CRUD viewset over a workspace-owned model; perform_* hooks call the services."""
-
-    def create(self, request, *args, **kwargs):
-        self.workspace = self.resolve_workspace(request.data)
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            self.perform_create(serializer)
-        return Response(serializer.data, status=status.HTTP_201_CREATED)
-
-    def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        instance = self.get_object()
-        self.workspace = instance.workspace
-        data = request.data
-        given = data.get("workspace") if isinstance(data, Mapping) else None
-        if given is not None and str(given) != str(instance.workspace_id):
-            raise exceptions.ValidationError(
-                {"workspace": ["Cannot be changed: create a copy in the other workspace."]}
-            )
-        serializer = self.get_serializer(instance, data=data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            self.perform_update(serializer)
-        return Response(serializer.data)
-
-    def destroy(self, request, *args, **kwargs):
-        instance = self.get_object()
-        with transaction.atomic():
-            self.perform_destroy(instance)
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,9 +3,10 @@
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from common.api import MAX_JSON_INTEGER, StrictSerializer, WorkspaceField
+from common.api import MAX_JSON_INTEGER, StrictSerializer
 from connectors.models import Connection
 from connectors.registry import KIND_CHOICES
+from workspaces.fields import WorkspaceField
 
 
 class SecretField(serializers.CharField):

@@ -9,13 +9,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from activations.models import Activation
-from common.api import (
-    ERROR_SCHEMA,
-    Conflict,
-    CSVUploadParser,
-    IdFilter,
-    WorkspaceScopedModelViewSet,
-)
+from common.api import ERROR_SCHEMA, Conflict, CSVUploadParser, IdFilter
 from segments import services
 from segments.loading import MODES
 from segments.models import ParentSegment, Segment
@@ -25,6 +19,7 @@ from segments.serializers import (
     ProfileUploadSerializer,
     SegmentSerializer,
 )
+from workspaces.viewsets import WorkspaceScopedModelViewSet
 
 
 def service_data(serializer) -> dict:
