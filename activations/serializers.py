@@ -11,7 +11,8 @@ from rest_framework import serializers
 
 from activations.models import Activation, Run
 from activations.services import activation_payload
-from common.api import MAX_JSON_INTEGER, StrictSerializer
+from common.api.parsers import MAX_JSON_INTEGER
+from common.api.serializers import StrictSerializer
 from workspaces.fields import WorkspaceField
 
 OPTIONAL = {"required": False}

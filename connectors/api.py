@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.api import IdFilter
+from common.api.filters import IdFilter
 from common.validation import InvalidInput
 from connectors import services
 from connectors.models import Connection

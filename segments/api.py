@@ -9,7 +9,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from activations.models import Activation
-from common.api import ERROR_SCHEMA, Conflict, CSVUploadParser, IdFilter
+from common.api.errors import Conflict
+from common.api.filters import IdFilter
+from common.api.parsers import CSVUploadParser
+from common.api.schema import ERROR_SCHEMA
 from segments import services
 from segments.loading import MODES
 from segments.models import ParentSegment, Segment

@@ -10,7 +10,9 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import PageNumberPagination, StrictJSONParser, TokenThrottle
+from common.api.pagination import PageNumberPagination
+from common.api.parsers import StrictJSONParser
+from common.api.throttling import TokenThrottle
 from common.authentication import TokenAuthentication
 from workspaces.models import Workspace, ensure_personal_workspace
 from workspaces.permissions import WorkspaceRolePermission

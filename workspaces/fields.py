@@ -3,7 +3,7 @@ other objects the user can see."""
 
 from rest_framework import serializers
 
-from common.api import MAX_JSON_INTEGER
+from common.api.parsers import MAX_JSON_INTEGER
 
 
 class WorkspaceField(serializers.IntegerField):

@@ -6,7 +6,8 @@ from django.db import transaction
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
-from common.api import PageNumberPagination, StrictJSONParser
+from common.api.pagination import PageNumberPagination
+from common.api.parsers import StrictJSONParser
 from workspaces.fields import WorkspaceField
 from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
 from workspaces.permissions import WorkspaceRolePermission
