@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from activations.models import Activation
-from activations.views import with_last_run
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -208,9 +207,9 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "segment": segment,
             "rules_text": describe_rules(segment.rules),
-            "activations": with_last_run(
-                segment.activations.select_related("connection").order_by("name")
-            ),
+            "activations": segment.activations.select_related("connection")
+            .order_by("name")
+            .with_last_run(),
             "can_write": can_write(request.user, segment.workspace),
             "nav_item": "segments",
         },
