@@ -18,6 +18,7 @@ from common.errors import ServiceError
 from common.validation import InvalidInput
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
+IN_USE_MESSAGE = "Still in use by: {names}. Delete or change those first."
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -85,11 +86,10 @@ def exception_handler(exc, context):
         # Reaching here means a view did not expect it: the app's own status, said plainly.
         return Response({"detail": exc.message}, status=exc.status_code)
     if isinstance(exc, ProtectedError):
-        names = sorted({str(obj) for obj in exc.protected_objects})
-        return Response(
-            {"detail": f"Still in use by: {', '.join(names)}. Delete or change those first."},
-            status=status.HTTP_409_CONFLICT,
-        )
+        # A view may word it for its objects (`in_use_message`, with {names}).
+        message = getattr(context.get("view"), "in_use_message", IN_USE_MESSAGE)
+        names = ", ".join(sorted({str(obj) for obj in exc.protected_objects}))
+        return Response({"detail": message.format(names=names)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
