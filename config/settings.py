@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "segments",
     "connectors",
     "activations",
+    "demo",
 ]
 
 MIDDLEWARE = [
