@@ -9,6 +9,7 @@ a `Refresh` row: queued by `request_refresh`, claimed and run by `execute_refres
 
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from common import beat, schedules
 from sources.browse import Relation, SourceError
+from sources.reading import csv_lines
 
 from . import loading
 from .models import ParentSegment, Refresh
@@ -67,9 +69,8 @@ def request_refresh(
 
 
 def _publish(refresh_id: int) -> None:
-    from .tasks import refresh_parent_segment
-
-    refresh_parent_segment.delay(refresh_id)
+    # Looked up by name: tasks imports this module, so this one cannot import tasks.
+    current_app.tasks[REFRESH_TASK].delay(refresh_id)
 
 
 def execute_refresh(refresh_id: int) -> Refresh | None:
@@ -99,8 +100,6 @@ def execute_refresh(refresh_id: int) -> Refresh | None:
 
 def _copy_rows(parent: ParentSegment, mode: str) -> tuple[int, int, str]:
     """(rows read, rows imported, error or "")."""
-    from sources.reading import csv_lines
-
     if parent.source is None:
         return 0, 0, "the parent segment has no source any more"
     try:

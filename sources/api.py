@@ -6,9 +6,12 @@ from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.api import Conflict, IdFilter, WorkspaceRolePermission, WorkspaceScopedModelViewSet
+from common.api.errors import Conflict
+from common.api.filters import IdFilter
 from common.validation import InvalidInput
 from workspaces.models import Membership
+from workspaces.permissions import WorkspaceRolePermission
+from workspaces.viewsets import WorkspaceScopedModelViewSet
 
 from . import browse, services
 from .models import Source

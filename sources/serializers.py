@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from common.api import StrictSerializer, WorkspaceField
+from common.api.serializers import StrictSerializer
+from workspaces.fields import WorkspaceField
 
 
 class SourceSecretsSerializer(serializers.Serializer):
