@@ -12,10 +12,11 @@ from common.api.errors import Conflict
 from common.api.filters import IdFilter
 from common.api.parsers import CSVUploadParser
 from common.api.schema import ERROR_SCHEMA
-from segments import refresh, services
+from segments import inference, refresh, services
 from segments.loading import MODES
 from segments.models import ParentSegment, Refresh, Segment
 from segments.serializers import (
+    CSVInferenceSerializer,
     ImportResultSerializer,
     ParentSegmentSerializer,
     ProfileUploadSerializer,
@@ -127,6 +128,34 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
             file.close()
         body = ImportResultSerializer(result).data
         return Response(body, status=status.HTTP_200_OK if result.ok else 400)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ProfileUploadSerializer,
+            "text/csv": OpenApiTypes.BINARY,
+        },
+        responses={200: CSVInferenceSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="infer-columns",
+        parser_classes=[MultiPartParser, CSVUploadParser],
+    )
+    def infer_columns(self, request):
+        """Propose columns, types and key candidates from a CSV's header and first rows."""
+        file = request.data.get("file")
+        if not hasattr(file, "read"):
+            raise exceptions.ValidationError(
+                {"file": ["Send the CSV in the multipart field `file`, or as a text/csv body."]}
+            )
+        try:
+            result = inference.infer_csv(file)
+        except ValueError as error:
+            raise exceptions.ValidationError({"file": [str(error)]}) from None
+        finally:
+            file.close()
+        return Response(CSVInferenceSerializer(result).data)
 
     @extend_schema(request=None, responses={202: RefreshSerializer})
     @action(detail=True, methods=["post"], url_path="refresh")

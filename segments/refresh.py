@@ -181,16 +181,21 @@ def run_scheduled(parent_id: int) -> Refresh | None:
         return None
 
 
+def refresh_now(parent: ParentSegment, *, trigger: str = Refresh.Trigger.MANUAL) -> Refresh:
+    """Refresh in this process (a command, a hook) and return the finished refresh."""
+    refresh = request_refresh(parent, trigger=trigger, publish=False)
+    return execute_refresh(refresh.pk)
+
+
 def refresh_before_run(parent: ParentSegment) -> Refresh | None:
     """For an activation asking for fresh data: refresh its source-backed parent now, in the
     caller's process, and return the refresh (None for a CSV-backed parent)."""
     if parent.source_id is None:
         return None
     try:
-        refresh = request_refresh(parent, trigger=Refresh.Trigger.ACTIVATION, publish=False)
+        return refresh_now(parent, trigger=Refresh.Trigger.ACTIVATION)
     except RefreshRefused:
         return None
-    return execute_refresh(refresh.pk)
 
 
 def last_finished(parent: ParentSegment) -> Refresh | None:

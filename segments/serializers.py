@@ -187,6 +187,17 @@ class ImportResultSerializer(serializers.Serializer):
     error_count = serializers.IntegerField(help_text="How many errors the file has in all.")
 
 
+class CSVInferenceSerializer(serializers.Serializer):
+    """Columns proposed for a CSV file, and the columns that could be its key."""
+
+    columns = ColumnSerializer(many=True)
+    key_candidates = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Columns whose sampled values are all present and distinct.",
+    )
+    rows_sampled = serializers.IntegerField()
+
+
 class ProfileUploadSerializer(serializers.Serializer):
     """Multipart form of a CSV upload (a `text/csv` body works too)."""
 
