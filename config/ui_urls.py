@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("segments.urls")),
     path("", include("activations.urls")),
     path("", include("connectors.urls")),
+    path("", include("sources.urls")),
 ]
