@@ -38,7 +38,7 @@ class ParentSegment(models.Model):
     # Where the rows come from when not from a CSV upload: a source's table or query
     # (exactly one of them), copied into the profiles by a refresh (segments/refresh.py).
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, null=True, blank=True, related_name="parent_segments"
+        Source, on_delete=models.RESTRICT, null=True, blank=True, related_name="parent_segments"
     )
     source_table = models.CharField(max_length=500, blank=True)
     source_query = models.TextField(blank=True)

@@ -315,3 +315,17 @@ def test_file_sources_browse_and_refresh(owner_client, request, fixture, refresh
     assert response.status_code == 400
     assert ParentSegment.objects.get(pk=parent["id"]).row_count == 2
     assert Refresh.objects.filter(parent_segment_id=parent["id"]).count() == 1
+
+
+def test_a_source_in_use_cannot_be_deleted(owner_client, sqlite_file):
+    source = create_source(owner_client, f"sqlite:///{sqlite_file.name}")
+    parent = owner_client.post(
+        PARENTS,
+        {"name": "P", "key_column": "id", "source": {"source": source["id"], "table": "customers"}},
+        format="json",
+    ).json()
+    response = owner_client.delete(f"{SOURCES}{source['id']}/")
+    assert response.status_code == 409
+    assert "P" in response.json()["detail"]
+    assert owner_client.delete(f"{PARENTS}{parent['id']}/").status_code == 204
+    assert owner_client.delete(f"{SOURCES}{source['id']}/").status_code == 204

@@ -128,3 +128,10 @@ def test_an_activation_asking_for_fresh_data_refreshes_first(source, sqlite_file
     run = runner.execute_run(Run.objects.create(activation=activation).pk)
     assert run.status == Run.Status.SUCCEEDED
     assert any(m.startswith("Warning: the last refresh") for m in [e["message"] for e in run.log])
+
+
+def test_deleting_a_workspace_deletes_its_sources_and_their_parent_segments(source):
+    parent = make_parent(source, refresh={"schedule": {"type": "daily"}})
+    source.workspace.delete()
+    assert not Source.objects.exists()
+    assert not type(parent).objects.exists()
