@@ -42,7 +42,7 @@ def checked_backing_fields(
         else:
             fields["storage"] = data["storage"]
     if "refresh" in data:
-        fields.update(_checked_refresh(data["refresh"], errors))
+        fields.update(_checked_refresh(data["refresh"], errors, current))
     if "notify_emails" in data:
         fields["notify_emails"] = _checked_emails(data["notify_emails"], errors)
     errors.raise_if_any()
@@ -86,13 +86,21 @@ def _checked_source(value, workspace, errors: ErrorCollector) -> dict:
     return {"source": source, "source_table": (table or "").strip(), "source_query": query or ""}
 
 
-def _checked_refresh(value, errors: ErrorCollector) -> dict:
+def _checked_refresh(value, errors: ErrorCollector, current: ParentSegment | None) -> dict:
     if not isinstance(value, dict):
         errors.add("refresh", 'must be {"mode": "replace"|"upsert", "schedule": {…}}')
         return {}
-    for key in sorted(set(value) - {"mode", "schedule"}, key=str):
-        errors.add(f"refresh.{key}", f"unknown key {key!r}; use mode or schedule")
+    for key in sorted(set(value) - {"mode", "schedule", "cursor_column"}, key=str):
+        errors.add(f"refresh.{key}", f"unknown key {key!r}; use mode, schedule, cursor_column")
     fields = {}
+    if "cursor_column" in value:
+        cursor_column = value["cursor_column"] or ""
+        if not isinstance(cursor_column, str) or len(cursor_column) > 100:
+            errors.add("refresh.cursor_column", "must be the name of a column (or empty)")
+        else:
+            fields["refresh_cursor_column"] = cursor_column
+            if current is None or current.refresh_cursor_column != cursor_column:
+                fields["refresh_cursor_value"] = ""  # a new cursor starts from the beginning
     mode = value.get("mode", "replace")
     if mode not in loading.MODES:
         errors.add("refresh.mode", f"must be one of: {', '.join(loading.MODES)}")
@@ -142,6 +150,15 @@ def _checked_emails(value, errors: ErrorCollector) -> list[str]:
     return emails
 
 
+def check_cursor_column(fields: dict, columns: list[dict]) -> None:
+    """The cursor column of an incremental refresh must be one of the parent's columns."""
+    cursor_column = fields.get("refresh_cursor_column")
+    if cursor_column and cursor_column not in {column["name"] for column in columns}:
+        raise InvalidInput(
+            {"refresh.cursor_column": [f"{cursor_column!r} is not one of the columns"]}
+        )
+
+
 def refresh_settings(parent: ParentSegment) -> dict:
     """The API/UI view of a parent's refresh settings, with the next run times."""
     next_runs = (
@@ -153,6 +170,7 @@ def refresh_settings(parent: ParentSegment) -> dict:
     )
     return {
         "mode": parent.refresh_mode,
+        "cursor_column": parent.refresh_cursor_column,
         "schedule": {
             "type": parent.refresh_schedule_type,
             "cron": parent.refresh_cron,

@@ -47,6 +47,10 @@ class ParentSegment(models.Model):
     refresh_schedule_type = models.CharField(max_length=10, default="none")
     refresh_cron = models.CharField(max_length=200, blank=True)
     refresh_timezone = models.CharField(max_length=64, default="UTC")
+    # Incremental refreshes: only the rows whose cursor column is above the highest value the
+    # last refresh saw (kept as text, compared by the source in the column's own type).
+    refresh_cursor_column = models.CharField(max_length=100, blank=True)
+    refresh_cursor_value = models.TextField(blank=True)
     refresh_periodic_task = models.ForeignKey(
         "django_celery_beat.PeriodicTask",
         on_delete=models.SET_NULL,

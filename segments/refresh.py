@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from common import beat, schedules
 from sources.browse import Relation, SourceError
-from sources.reading import csv_lines
+from sources.reading import csv_lines, max_value
 
 from . import loading
 from .models import ParentSegment, Refresh
@@ -102,8 +102,16 @@ def _copy_rows(parent: ParentSegment, mode: str) -> tuple[int, int, str]:
     """(rows read, rows imported, error or "")."""
     if parent.source is None:
         return 0, 0, "the parent segment has no source any more"
+    relation = relation_of(parent)
+    cursor_column, after, high = parent.refresh_cursor_column, None, None
     try:
-        with csv_lines(parent.source, relation_of(parent), parent.columns) as (lines, counter):
+        if cursor_column:
+            # Incremental: the rows above the last high-water mark, merged by key.
+            mode = "upsert"
+            high = max_value(parent.source, relation, cursor_column)
+            if parent.refresh_cursor_value:
+                after = (cursor_column, parent.refresh_cursor_value)
+        with csv_lines(parent.source, relation, parent.columns, after=after) as (lines, counter):
             result = loading.import_profiles(parent_segment=parent, file=lines, mode=mode)
     except SourceError as error:
         return 0, 0, f"reading the source failed: {error}"
@@ -112,6 +120,9 @@ def _copy_rows(parent: ParentSegment, mode: str) -> tuple[int, int, str]:
         more = result.error_count - min(result.error_count, MAX_ERRORS_KEPT)
         suffix = f" (and {more} more)" if more > 0 else ""
         return counter.rows, 0, f"the source's rows do not fit the columns: {shown}{suffix}"
+    if cursor_column and high is not None:
+        ParentSegment.objects.filter(pk=parent.pk).update(refresh_cursor_value=high)
+        parent.refresh_cursor_value = high
     return counter.rows, result.rows_imported, ""
 
 

@@ -31,6 +31,7 @@ def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
     if inferred is not None:
         data = {**data, "columns": inferred}
     fields = _checked_parent_fields(data, current=None)
+    backing.check_cursor_column(backing_fields, fields["columns"])
     with transaction.atomic():
         parent = ParentSegment.objects.create(workspace=workspace, **fields, **backing_fields)
         refresh.sync_schedule(parent)
@@ -53,6 +54,10 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
         if inferred is not None:
             data = {**data, "columns": inferred}
         fields = _checked_parent_fields(data, current=parent)
+        backing.check_cursor_column(
+            {"refresh_cursor_column": parent.refresh_cursor_column, **backing_fields},
+            fields["columns"],
+        )
         for name, value in {**fields, **backing_fields}.items():
             setattr(parent, name, value)
         parent.save()

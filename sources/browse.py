@@ -152,7 +152,7 @@ def test_source(source) -> str | None:
     return None
 
 
-def _run(source, work):
+def run(source, work):
     """Call work(connection) on a fresh read-only connection; SourceError on any failure."""
     try:
         engine = access.engine_for(source)
@@ -236,7 +236,7 @@ def list_tables(source) -> list[dict]:
                 )
         return found
 
-    return _run(source, work)
+    return run(source, work)
 
 
 def _schemas(inspector) -> list[str]:
@@ -278,7 +278,7 @@ def relation_columns(source, relation: Relation) -> list[dict]:
                 return None
             return [{"name": c["name"], "type": column_type(c["type"])} for c in columns]
 
-        columns = _run(source, reflect)
+        columns = run(source, reflect)
         if not columns:
             raise InvalidInput({"table": [f"no table or view {relation.table!r} in the source"]})
         return columns
@@ -305,7 +305,7 @@ def _sample(source, relation: Relation, limit: int):
         result = connection.execute(statement)
         return list(result.keys()), [tuple(row) for row in result.fetchall()]
 
-    return _run(source, work)
+    return run(source, work)
 
 
 def select_all(source, relation: Relation, columns: list[str] | None = None):

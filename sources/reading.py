@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import Text, cast, column
+from sqlalchemy import Text, cast, column, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.validation import InvalidInput
@@ -31,9 +31,11 @@ class LineCounter:
 
 
 @contextlib.contextmanager
-def csv_lines(source, relation: browse.Relation, columns: list[dict]):
+def csv_lines(source, relation: browse.Relation, columns: list[dict], *, after=None):
     """Yield (an iterator of CSV lines as bytes, a LineCounter) for the relation's `columns`
     ({"name", "type"}); booleans as true/false, dates and timestamps in ISO 8601 (UTC).
+    `after` = (column, text) keeps only the rows whose column is greater than the value (the
+    text is compared by the database in the column's own type).
 
     Raises browse.SourceError (a message safe to show) when the source fails.
     """
@@ -45,9 +47,9 @@ def csv_lines(source, relation: browse.Relation, columns: list[dict]):
     try:
         with engine.connect() as connection:
             if source.kind == "postgresql":
-                lines = _postgresql_lines(connection, source, relation, columns, counter)
+                lines = _postgresql_lines(connection, source, relation, columns, counter, after)
             else:
-                lines = _generic_lines(connection, source, relation, columns, counter)
+                lines = _generic_lines(connection, source, relation, columns, counter, after)
             yield _safe(lines, source), counter
     except (SQLAlchemyError, OSError) as error:
         raise browse.SourceError(browse.error_message(source, error)) from None
@@ -65,9 +67,9 @@ def _safe(lines: Iterator[bytes], source) -> Iterator[bytes]:
         raise browse.SourceError(browse.error_message(source, error)) from error
 
 
-def _postgresql_lines(connection, source, relation, columns, counter) -> Iterator[bytes]:
+def _postgresql_lines(connection, source, relation, columns, counter, after) -> Iterator[bytes]:
     names = [c["name"] for c in columns]
-    statement = browse.select_all(source, relation, names)
+    statement = _filtered(browse.select_all(source, relation, names), after)
     # COPY's own text for booleans is t/f: cast to text gives true/false.
     statement = statement.with_only_columns(
         *[
@@ -98,9 +100,9 @@ def _postgresql_lines(connection, source, relation, columns, counter) -> Iterato
     counter.rows = cursor.rowcount if cursor.rowcount >= 0 else counter.rows
 
 
-def _generic_lines(connection, source, relation, columns, counter) -> Iterator[bytes]:
+def _generic_lines(connection, source, relation, columns, counter, after) -> Iterator[bytes]:
     names = [c["name"] for c in columns]
-    statement = browse.select_all(source, relation, names)
+    statement = _filtered(browse.select_all(source, relation, names), after)
     result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
         statement
     )
@@ -114,6 +116,26 @@ def _generic_lines(connection, source, relation, columns, counter) -> Iterator[b
         yield from buffer.getvalue().encode().splitlines(keepends=True)
         buffer.seek(0)
         buffer.truncate()
+
+
+def _filtered(statement, after):
+    if after is None:
+        return statement
+    name, value = after
+    return statement.where(column(name) > literal(value))
+
+
+def max_value(source, relation: browse.Relation, name: str) -> str | None:
+    """The highest value of a column now, as text (ISO 8601 for dates and timestamps)."""
+    statement = select(func.max(column(name))).select_from(
+        browse.select_all(source, relation, [name]).subquery("rows")
+    )
+    value = browse.run(source, lambda connection: connection.execute(statement).scalar())
+    if value is None:
+        return None
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
 
 
 def _header(names: list[str]) -> bytes:

@@ -329,3 +329,53 @@ def test_a_source_in_use_cannot_be_deleted(owner_client, sqlite_file):
     assert "P" in response.json()["detail"]
     assert owner_client.delete(f"{PARENTS}{parent['id']}/").status_code == 204
     assert owner_client.delete(f"{SOURCES}{source['id']}/").status_code == 204
+
+
+def test_an_incremental_refresh_reads_only_rows_past_the_cursor(owner_client, pg, refresh):
+    url, connection = pg
+    source = create_source(owner_client, url)
+    parent = owner_client.post(
+        PARENTS,
+        {
+            "name": "Recent",
+            "key_column": "id",
+            "columns": [
+                {"name": "id", "type": "string"},
+                {"name": "age", "type": "integer"},
+                {"name": "seen", "type": "timestamp"},
+            ],
+            "source": {"source": source["id"], "table": "crm.customers"},
+            "refresh": {"mode": "replace", "cursor_column": "seen"},
+        },
+        format="json",
+    )
+    assert parent.status_code == 201, parent.json()
+    parent = parent.json()
+    assert parent["refresh"]["cursor_column"] == "seen"
+    first = refresh(parent["id"])
+    assert (first["status"], first["rows_read"]) == ("succeeded", 2)
+    connection.execute("UPDATE crm.customers SET age = 50, seen = '2024-06-01Z' WHERE id = 'C1'")
+    connection.execute("INSERT INTO crm.customers (id, age, seen) VALUES ('C9', 9, '2024-06-02Z')")
+    second = refresh(parent["id"])
+    # Only the two rows past the last high-water mark were read; the others are kept (upsert).
+    assert (second["status"], second["rows_read"], second["rows_imported"]) == ("succeeded", 2, 2)
+    rows = profiles_of(parent["id"])
+    assert sorted(rows) == ["C1", "C2", "C9"]
+    assert rows["C1"]["age"] == 50
+    assert refresh(parent["id"])["rows_read"] == 0
+
+
+def test_the_cursor_column_must_be_a_column(owner_client, sqlite_file):
+    source = create_source(owner_client, f"sqlite:///{sqlite_file.name}")
+    response = owner_client.post(
+        PARENTS,
+        {
+            "name": "P",
+            "key_column": "id",
+            "source": {"source": source["id"], "table": "main.customers"},
+            "refresh": {"cursor_column": "updated_at"},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "refresh.cursor_column" in response.json()
