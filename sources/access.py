@@ -185,8 +185,10 @@ def full_url(source) -> URL:
     return url
 
 
-def engine_for(source) -> Engine:
+def engine_for(source, *, timeout: int | None = None) -> Engine:
     """A read-only engine for the source (no pooling: one short-lived connection per use).
+
+    `timeout`: seconds a statement may run (default SOURCE_STATEMENT_TIMEOUT).
 
     Checks the URL again on every use: SOURCE_ALLOWED_HOSTS, SOURCE_FILE_ROOT or DNS may have
     changed since the source was saved.
@@ -194,7 +196,7 @@ def engine_for(source) -> Engine:
     url = full_url(source)
     check_url(url)
     kind = kind_of(url)
-    timeout = settings.SOURCE_STATEMENT_TIMEOUT
+    timeout = timeout or settings.SOURCE_STATEMENT_TIMEOUT
     connect_timeout = settings.SOURCE_CONNECT_TIMEOUT
     if kind == "sqlite":
         path = file_path(url)

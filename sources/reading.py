@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 
+from django.conf import settings
 from sqlalchemy import Text, cast, column, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,7 +41,8 @@ def csv_lines(source, relation: browse.Relation, columns: list[dict], *, after=N
     Raises browse.SourceError (a message safe to show) when the source fails.
     """
     try:
-        engine = access.engine_for(source)
+        # The read lasts as long as the import it feeds: it has a timeout of its own.
+        engine = access.engine_for(source, timeout=settings.SOURCE_REFRESH_TIMEOUT)
     except InvalidInput as error:
         raise browse.SourceError(browse.error_message(source, error)) from None
     counter = LineCounter()

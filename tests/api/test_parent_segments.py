@@ -63,6 +63,7 @@ def test_creates_a_parent_segment(workspace, owner_client):
         "storage": "imported",
         "refresh": {
             "mode": "replace",
+            "cursor_column": "",
             "schedule": {
                 "type": "none",
                 "cron": "",
