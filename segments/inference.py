@@ -12,6 +12,8 @@ from .loading import PARSERS
 from .models import ColumnType
 
 SAMPLE_ROWS = 1000
+MAX_NAME_LENGTH = 100  # as a parent segment's column names
+MAX_COLUMNS = 500
 # Most specific first. Booleans only in words: 0/1 columns are more often numbers.
 CANDIDATES = (
     ColumnType.INTEGER,
@@ -39,23 +41,15 @@ def infer_csv(file, sample_rows: int = SAMPLE_ROWS) -> Inference:
     distinct.
     Raises ValueError with a reason for a file without a header.
     """
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.reader(text)
-    header = next(reader, None)
-    if not header:
-        raise ValueError("the file is empty: expected a header row naming the columns")
-    names = [name.strip() for name in header]
-    values: list[list[str]] = [[] for _ in names]
-    sampled = 0
-    for row in reader:
-        if not row:
-            continue
-        if sampled >= sample_rows:
-            break
-        sampled += 1
-        for index in range(len(names)):
-            values[index].append(row[index] if index < len(row) else "")
-    text.detach()
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    try:
+        names, values, sampled = _sample(csv.reader(text), sample_rows)
+    except UnicodeDecodeError:
+        raise ValueError("not a UTF-8 text file: save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise ValueError(f"unreadable CSV: {error}") from None
+    finally:
+        text.detach()
     inference = Inference(rows_sampled=sampled)
     for name, column_values in zip(names, values, strict=True):
         column_type = infer_type(column_values)
@@ -68,6 +62,32 @@ def infer_csv(file, sample_rows: int = SAMPLE_ROWS) -> Inference:
         ):
             inference.key_candidates.append(name)
     return inference
+
+
+def _sample(reader, sample_rows: int) -> tuple[list[str], list[list[str]], int]:
+    header = next(reader, None)
+    if not header:
+        raise ValueError("the file is empty: expected a header row naming the columns")
+    names = [name.strip() for name in header]
+    for name in names:
+        if len(name) > MAX_NAME_LENGTH or "\x00" in name:
+            raise ValueError(
+                f"the header holds a column name longer than {MAX_NAME_LENGTH} characters "
+                "or with a NUL: is the first line a CSV header?"
+            )
+    if len(names) > MAX_COLUMNS:
+        raise ValueError(f"more than {MAX_COLUMNS} columns")
+    values: list[list[str]] = [[] for _ in names]
+    sampled = 0
+    for row in reader:
+        if not row:
+            continue
+        if sampled >= sample_rows:
+            break
+        sampled += 1
+        for index in range(len(names)):
+            values[index].append(row[index] if index < len(row) else "")
+    return names, values, sampled
 
 
 def infer_type(values: list[str]) -> str:

@@ -61,3 +61,15 @@ def test_the_api_proposes_columns():
     assert response.status_code == 200, response.json()
     assert response.json()["key_candidates"] == ["customer_id", "zip"]
     assert response.json()["columns"][4] == {"name": "vip", "type": "boolean"}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"PK\x03\x04\x14\x00\x00\x00\x00\x00P\xb3;]C\xbf\xb7\xaa\x01", "UTF-8"),
+        (b"x" * 101 + b",id\n1,2\n", "longer than 100"),
+    ],
+)
+def test_a_file_that_is_not_a_csv_is_refused(content, reason):
+    with pytest.raises(ValueError, match=reason):
+        infer_csv(io.BytesIO(content))
