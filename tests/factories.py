@@ -21,6 +21,32 @@ CUSTOMER_COLUMNS = [
 ]
 
 
+def output_mapping(*columns: tuple[str, str], **rest) -> dict:
+    """An activation's output mapping: (source, output) column pairs, then the other keys
+    given (`strings`, `export_all_columns`), as the API takes it."""
+    return {"columns": [{"source": source, "output": output} for source, output in columns], **rest}
+
+
+def concat(output: str, *parts) -> dict:
+    """A string output built from parts: plain text, or a part such as {"type": "segment_id"}."""
+    return {
+        "output": output,
+        "parts": [
+            {"type": "string", "value": part} if isinstance(part, str) else part for part in parts
+        ],
+    }
+
+
+# Three profile columns to three Contact fields, the mapping most run tests send.
+CONTACT_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("last_name", "LastName"),
+    ("email", "Email"),
+    strings=[],
+    export_all_columns=False,
+)
+
+
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
     user = User.objects.create_user(username=username, password="password", **fields)
     if workspace is not None:

@@ -16,6 +16,7 @@ from activations.models import Activation, Run
 from common.validation import InvalidInput
 from tests.activations.fake_connector import register_fake_connector
 from tests.factories import (
+    CONTACT_MAPPING,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -25,16 +26,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-CONTACT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from tests.factories import (
     make_parent_segment,
     make_segment,
     make_workspace,
+    output_mapping,
 )
 
 URL = "/api/v1/activations/"
@@ -26,16 +27,14 @@ CUSTOMERS_CSV = (
     "C002,taro@example.jp,Taro,Suzuki,JP,41\n"
     "C003,ann@example.com,Ann,Lee,US,29\n"
 )
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "email", "output": "Email"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("email", "Email"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 @pytest.fixture
@@ -159,15 +158,13 @@ def test_reading_returns_the_same_payload(activation, owner_client):
 
 def test_nested_errors_carry_their_path(segment, connection, owner_client):
     data = payload(segment, connection)
-    data["output_mapping"] = {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "email", "output": "Email"},
-            {"source": "first_name", "output": "FirstName"},
-            {"source": "no_such_column", "output": "LastName"},
-        ],
-        "strings": [],
-    }
+    data["output_mapping"] = output_mapping(
+        ("email", "Email"),
+        ("first_name", "FirstName"),
+        ("no_such_column", "LastName"),
+        strings=[],
+        export_all_columns=False,
+    )
     data["schedule"] = {"type": "cron", "cron": "61 * * * *", "timezone": "Asia/Tokyo"}
 
     response = owner_client.post(URL, data, format="json")

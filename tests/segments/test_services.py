@@ -13,6 +13,7 @@ from tests.factories import (
     make_parent_segment,
     make_segment,
     make_workspace,
+    output_mapping,
 )
 
 COLUMNS = [
@@ -195,11 +196,9 @@ def test_refuses_removing_a_column_that_a_segment_or_an_activation_uses(workspac
         segment=everyone,
         connection=make_connection(workspace=workspace),
         name="Signups to Contacts",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "signup_date", "output": "Signup_Date__c"}],
-            "strings": [],
-        },
+        output_mapping=output_mapping(
+            ("signup_date", "Signup_Date__c"), strings=[], export_all_columns=False
+        ),
     )
 
     errors = errors_of(

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from activations.models import Activation, FailedRow, Run
 from activations.templatetags.run_display import ago, duration
-from tests.factories import make_activation, make_connection
+from tests.factories import make_activation, make_connection, output_mapping
 
 
 def test_run_now_runs_the_activation_and_shows_the_run(
@@ -17,14 +17,9 @@ def test_run_now_runs_the_activation_and_shows_the_run(
         segment=team["segment"],
         connection=make_connection(workspace=team["workspace"], login_url=salesforce_emulator.url),
         name="Japan to Contacts (emulator)",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+        ),
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(f"/activations/{activation.pk}/run/")

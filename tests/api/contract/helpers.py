@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from segments.models import Profile
+from tests.factories import concat, output_mapping
 from workspaces.models import Membership, Workspace
 
 API = "/api/v1"
@@ -273,25 +274,15 @@ def client_state_unchanged(client, parent, everyone, connection, activation) -> 
     )
 
 
-CONTACT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "email", "output": "Email"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "lifetime_value", "output": "Lifetime_Value__c"},
-    ],
-    "strings": [
-        {
-            "output": "Description",
-            "parts": [
-                {"type": "string", "value": "From segment "},
-                {"type": "segment_name"},
-            ],
-        }
-    ],
-}
+CONTACT_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("email", "Email"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("lifetime_value", "Lifetime_Value__c"),
+    strings=[concat("Description", "From segment ", {"type": "segment_name"})],
+    export_all_columns=False,
+)
 
 
 def emulator_connection(client, salesforce_emulator) -> dict:

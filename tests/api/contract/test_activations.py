@@ -11,6 +11,7 @@ from tests.api.contract.helpers import (
     create,
     minimal_activation,
 )
+from tests.factories import concat, output_mapping
 
 
 def test_a_minimal_activation_is_created_with_sensible_defaults(client, everyone, connection):
@@ -105,29 +106,25 @@ def test_activation_full_payload_round_trips(client, everyone, connection):
             "retry_initial_delay": 5,
             "retry_limit": 2,
         },
-        "output_mapping": {
-            "export_all_columns": False,
-            "columns": [
-                {"source": "customer_id", "output": "Customer_Key__c"},
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
+        "output_mapping": output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            ("email", "Email"),
+            ("last_name", "LastName"),
+            strings=[
+                concat(
+                    "Description",
+                    "Synced ",
+                    {"type": "timestamp", "format": "%Y-%m-%d"},
+                    " from ",
+                    {"type": "segment_name"},
+                    "/",
+                    {"type": "segment_id"},
+                    "/",
+                    {"type": "audience_id"},
+                )
             ],
-            "strings": [
-                {
-                    "output": "Description",
-                    "parts": [
-                        {"type": "string", "value": "Synced "},
-                        {"type": "timestamp", "format": "%Y-%m-%d"},
-                        {"type": "string", "value": " from "},
-                        {"type": "segment_name"},
-                        {"type": "string", "value": "/"},
-                        {"type": "segment_id"},
-                        {"type": "string", "value": "/"},
-                        {"type": "audience_id"},
-                    ],
-                }
-            ],
-        },
+            export_all_columns=False,
+        ),
         "schedule": {
             "type": "cron",
             "cron": "0 9 * * *",
@@ -185,14 +182,12 @@ def test_output_column_errors_name_the_column_by_index(client, everyone, connect
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "first_name", "output": "FirstName"},
-                {"source": "last_name", "output": "Last Name"},
-            ],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"),
+            ("first_name", "FirstName"),
+            ("last_name", "Last Name"),
+            export_all_columns=False,
+        ),
     )
 
     assert list(errors) == ["output_mapping.columns[2].output"]
@@ -221,13 +216,9 @@ def test_duplicate_output_names_are_refused(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "first_name", "output": "Email"},
-            ],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), ("first_name", "Email"), export_all_columns=False
+        ),
     )
 
     assert list(errors) == ["output_mapping.columns[1].output"]
@@ -238,11 +229,9 @@ def test_a_string_may_not_reuse_an_output_name(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "email", "output": "Email"}],
-            "strings": [{"output": "Email", "parts": [{"type": "string", "value": "x"}]}],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), strings=[concat("Email", "x")], export_all_columns=False
+        ),
     )
 
     assert list(errors) == ["output_mapping.strings[0].output"]
@@ -253,10 +242,7 @@ def test_unknown_source_columns_are_refused(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "shoe_size", "output": "Shoe__c"}],
-        },
+        output_mapping=output_mapping(("shoe_size", "Shoe__c"), export_all_columns=False),
     )
 
     assert list(errors) == ["output_mapping.columns[0].source"]

@@ -16,6 +16,7 @@ from tests.api.contract.helpers import (
     run_to_the_end,
     upload,
 )
+from tests.factories import output_mapping
 
 
 def test_end_to_end_append(
@@ -124,13 +125,9 @@ def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_
             segment,
             connection,
             export={"mode": "update", "object": "Contact", "key": "Id"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "contact_id", "output": "Id"},
-                    {"source": "title", "output": "Title"},
-                ],
-            },
+            output_mapping=output_mapping(
+                ("contact_id", "Id"), ("title", "Title"), export_all_columns=False
+            ),
         ),
     )
 
@@ -172,13 +169,9 @@ def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
             japan,
             connection,
             export={"mode": "update", "object": "Contact", "key": "Email"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "email", "output": "Email"},
-                    {"source": "last_name", "output": "LastName"},
-                ],
-            },
+            output_mapping=output_mapping(
+                ("email", "Email"), ("last_name", "LastName"), export_all_columns=False
+            ),
         ),
     )
 
@@ -233,13 +226,11 @@ def test_end_to_end_failed_rows_download_with_sf_error(
             everyone,
             connection,
             export={"mode": "append", "object": "Contact"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "customer_id", "output": "Customer_Key__c"},
-                    {"source": "first_name", "output": "FirstName"},
-                ],
-            },
+            output_mapping=output_mapping(
+                ("customer_id", "Customer_Key__c"),
+                ("first_name", "FirstName"),
+                export_all_columns=False,
+            ),
         ),
     )
 
@@ -360,11 +351,6 @@ def test_output_mapping_is_answered_in_its_full_shape(client, everyone, connecti
         ),
     )
 
-    assert body["output_mapping"] == {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "email", "output": "email"},
-            {"source": "last_name", "output": "LastName"},
-        ],
-        "strings": [],
-    }
+    assert body["output_mapping"] == output_mapping(
+        ("email", "email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+    )

@@ -11,6 +11,7 @@ from tests.api.contract.helpers import (
     emulator_connection,
     minimal_activation,
 )
+from tests.factories import concat, output_mapping
 
 
 def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, connection):
@@ -32,29 +33,25 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
         minimal_activation(
             japan,
             connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "customer_id", "output": "Customer_Key__c"},
-                    {"source": "consent", "output": "Consent__c"},
-                    {"source": "signup_date", "output": "Signup__c"},
-                    {"source": "last_seen_at", "output": "Last_Seen_At__c"},
-                    {"source": "lifetime_value", "output": "Lifetime_Value__c"},
+            output_mapping=output_mapping(
+                ("customer_id", "Customer_Key__c"),
+                ("consent", "Consent__c"),
+                ("signup_date", "Signup__c"),
+                ("last_seen_at", "Last_Seen_At__c"),
+                ("lifetime_value", "Lifetime_Value__c"),
+                strings=[
+                    concat(
+                        "Source__c",
+                        "seg-",
+                        {"type": "segment_id"},
+                        "-",
+                        {"type": "segment_name"},
+                        "-",
+                        {"type": "audience_id"},
+                    )
                 ],
-                "strings": [
-                    {
-                        "output": "Source__c",
-                        "parts": [
-                            {"type": "string", "value": "seg-"},
-                            {"type": "segment_id"},
-                            {"type": "string", "value": "-"},
-                            {"type": "segment_name"},
-                            {"type": "string", "value": "-"},
-                            {"type": "audience_id"},
-                        ],
-                    }
-                ],
-            },
+                export_all_columns=False,
+            ),
         ),
     )
 
@@ -88,17 +85,14 @@ def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
         minimal_activation(
             everyone,
             connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "customer_id", "output": "Customer_Key__c"}],
-                "strings": [
-                    {"output": "Exported_At__c", "parts": [{"type": "timestamp"}]},
-                    {
-                        "output": "Exported_On__c",
-                        "parts": [{"type": "timestamp", "format": "%Y/%m/%d"}],
-                    },
+            output_mapping=output_mapping(
+                ("customer_id", "Customer_Key__c"),
+                strings=[
+                    concat("Exported_At__c", {"type": "timestamp"}),
+                    concat("Exported_On__c", {"type": "timestamp", "format": "%Y/%m/%d"}),
                 ],
-            },
+                export_all_columns=False,
+            ),
         ),
     )
 
@@ -162,13 +156,9 @@ def test_validate_names_an_output_column_the_object_lacks(client, everyone, sale
         minimal_activation(
             everyone,
             connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "last_name", "output": "LastName"},
-                    {"source": "age", "output": "Shoe_Size__c"},
-                ],
-            },
+            output_mapping=output_mapping(
+                ("last_name", "LastName"), ("age", "Shoe_Size__c"), export_all_columns=False
+            ),
         ),
     )
 

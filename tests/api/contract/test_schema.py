@@ -18,6 +18,7 @@ from tests.api.contract.helpers import (
     run_to_the_end,
     upload,
 )
+from tests.factories import output_mapping
 
 
 def test_schema_documents_the_nested_activation_objects(openapi):
@@ -200,10 +201,7 @@ def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
             everyone,
             connection,
             export={"mode": "append", "object": "Contact", "null_value": "clear"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "email", "output": "Email"}],
-            },
+            output_mapping=output_mapping(("email", "Email"), export_all_columns=False),
         ),
     )
 
@@ -269,10 +267,7 @@ def test_update_by_id_without_upsert_is_accepted(client, everyone, connection):
             everyone,
             connection,
             export={"mode": "update", "object": "Contact", "key": "Id"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "customer_id", "output": "Id"}],
-            },
+            output_mapping=output_mapping(("customer_id", "Id"), export_all_columns=False),
         ),
     )
 
