@@ -7,18 +7,24 @@ from connectors.models import Connection
 from segments.models import ParentSegment, Profile, Segment
 from workspaces.models import Membership, Workspace
 
-CUSTOMER_COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "first_name", "type": "string"},
-    {"name": "last_name", "type": "string"},
-    {"name": "country", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
+
+def columns(**types: str) -> list[dict]:
+    """A parent segment's typed columns, in order: columns(customer_id="string", age="integer")."""
+    return [{"name": name, "type": column_type} for name, column_type in types.items()]
+
+
+CUSTOMER_COLUMNS = columns(
+    customer_id="string",
+    email="string",
+    first_name="string",
+    last_name="string",
+    country="string",
+    age="integer",
+    lifetime_value="number",
+    consent="boolean",
+    signup_date="date",
+    last_seen_at="timestamp",
+)
 
 
 def output_mapping(*columns: tuple[str, str], **rest) -> dict:

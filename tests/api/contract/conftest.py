@@ -6,7 +6,6 @@ from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
     API,
-    CUSTOMER_COLUMNS,
     CUSTOMERS_CSV,
     create,
     login,
@@ -14,6 +13,7 @@ from tests.api.contract.helpers import (
     minimal_activation,
     upload,
 )
+from tests.factories import CUSTOMER_COLUMNS
 from workspaces.models import Workspace
 
 

@@ -17,20 +17,6 @@ API = "/api/v1"
 PASSWORD = "correct horse battery staple"
 
 
-CUSTOMER_COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "first_name", "type": "string"},
-    {"name": "last_name", "type": "string"},
-    {"name": "country", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
-
-
 CUSTOMERS_CSV = (
     "customer_id,email,first_name,last_name,country,age,lifetime_value,consent,signup_date,"
     "last_seen_at\n"
