@@ -8,9 +8,9 @@ from tests.api.contract.helpers import (
     API,
     CUSTOMERS_CSV,
     create,
+    create_activation,
     login,
     member,
-    minimal_activation,
     upload,
 )
 from tests.factories import CUSTOMER_COLUMNS
@@ -74,7 +74,7 @@ def connection(client):
 
 @pytest.fixture
 def activation(client, everyone, connection):
-    return create(client, "activations", minimal_activation(everyone, connection))
+    return create_activation(client, everyone, connection)
 
 
 @pytest.fixture

@@ -71,6 +71,15 @@ def minimal_activation(segment: dict, connection: dict, /, **overrides) -> dict:
     return body
 
 
+def create_activation(client, segment: dict, connection: dict, /, **overrides) -> dict:
+    """The body of an activation created with minimal_activation's fields and `overrides`."""
+    return create(client, "activations", minimal_activation(segment, connection, **overrides))
+
+
+# An upsert of Contacts keyed by the customer id, the export most end-to-end tests use.
+UPSERT_CONTACTS = {"mode": "update", "object": "Contact", "upsert": True, "key": "Customer_Key__c"}
+
+
 def segment_size(client, parent, rules) -> int:
     response = client.post(
         f"{API}/segments/",

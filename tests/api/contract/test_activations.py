@@ -9,6 +9,7 @@ from tests.api.contract.helpers import (
     EXPORT_KEYS,
     activation_errors,
     create,
+    create_activation,
     minimal_activation,
 )
 from tests.factories import concat, output_mapping
@@ -80,9 +81,7 @@ def test_activation_without_export_object_names_export_object(client, everyone, 
 
 
 def test_activation_export_mode_defaults_to_append(client, everyone, connection):
-    body = create(
-        client, "activations", minimal_activation(everyone, connection, export={"object": "Lead"})
-    )
+    body = create_activation(client, everyone, connection, export={"object": "Lead"})
 
     assert body["export"]["mode"] == "append"
 
@@ -161,7 +160,7 @@ def test_activation_full_payload_round_trips(client, everyone, connection):
 
 
 def test_activation_answer_can_be_sent_back_with_put(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.put(f"{API}/activations/{body['id']}/", body, format="json")
 
@@ -169,7 +168,7 @@ def test_activation_answer_can_be_sent_back_with_put(client, everyone, connectio
 
 
 def test_activation_delete_answers_204(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.delete(f"{API}/activations/{body['id']}/")
 
@@ -250,14 +249,11 @@ def test_unknown_source_columns_are_refused(client, everyone, connection):
 
 
 def test_output_name_defaults_to_the_source_name(client, everyone, connection):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
-        ),
+        everyone,
+        connection,
+        output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
     )
 
     preview = client.post(f"{API}/activations/{body['id']}/preview/").json()
@@ -306,14 +302,11 @@ def test_api_versions_below_41_are_refused_clearly(client, everyone, connection,
 
 @pytest.mark.parametrize("version", ["41.0", "59.0", "62.0"])
 def test_api_versions_from_41_are_accepted(client, everyone, connection, version):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact", "api_version": version},
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": version},
     )
 
     assert body["export"]["api_version"] == version
@@ -345,7 +338,7 @@ def test_bad_export_settings_are_named_by_path(client, everyone, connection, exp
 
 
 def test_a_rejected_activation_changes_nothing(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.patch(
         f"{API}/activations/{body['id']}/",
@@ -372,12 +365,8 @@ def test_bad_notifications_are_named_by_path(client, everyone, connection, notif
 
 @pytest.mark.parametrize("on", ["failure", "success", "always"])
 def test_notifications_on_each_choice(client, everyone, connection, on):
-    body = create(
-        client,
-        "activations",
-        minimal_activation(
-            everyone, connection, notifications={"emails": ["a@example.com"], "on": on}
-        ),
+    body = create_activation(
+        client, everyone, connection, notifications={"emails": ["a@example.com"], "on": on}
     )
 
     assert body["notifications"] == {"emails": ["a@example.com"], "on": on}
