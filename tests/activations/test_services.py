@@ -29,18 +29,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def workspace():
-    return make_workspace()
-
-
-@pytest.fixture
 def segment(workspace):
-    return make_segment(parent=make_parent_segment(workspace=workspace), name="Japan")
-
-
-@pytest.fixture
-def connection(workspace):
-    return make_connection(workspace=workspace)
+    return make_segment(workspace=workspace, name="Japan")
 
 
 def valid_payload(segment, connection) -> dict:

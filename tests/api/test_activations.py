@@ -58,11 +58,6 @@ def segment(parent):
 
 
 @pytest.fixture
-def connection(workspace):
-    return make_connection(workspace=workspace)
-
-
-@pytest.fixture
 def activation(segment, connection):
     return make_activation(segment=segment, connection=connection, output_mapping=MAPPING)
 

@@ -39,11 +39,6 @@ def errors_of(call) -> dict:
     return caught.value.errors
 
 
-@pytest.fixture
-def workspace(db):
-    return make_workspace()
-
-
 def test_creates_a_parent_segment(workspace):
     parent = services.create_parent_segment(
         workspace=workspace, data=parent_data(name=" Customers ")
