@@ -19,7 +19,6 @@ from tests.factories import (
     CONTACT_MAPPING,
     make_activation,
     make_connection,
-    make_parent_segment,
     make_segment,
     make_user,
     make_workspace,
@@ -285,7 +284,7 @@ def test_an_empty_payload_names_every_required_field(workspace):
 
 def test_segment_and_connection_must_belong_to_the_workspace(workspace, segment, connection):
     other = make_workspace("Other team")
-    foreign_segment = make_segment(parent=make_parent_segment(workspace=other))
+    foreign_segment = make_segment(workspace=other)
     foreign_connection = make_connection(workspace=other)
     data = with_changes(
         valid_payload(segment, connection),
@@ -517,9 +516,10 @@ def test_a_payload_that_is_not_an_object_is_an_error(workspace):
 @pytest.fixture
 def fake_activation(workspace, monkeypatch):
     register_fake_connector(monkeypatch)
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
     connection = make_connection(workspace=workspace, kind="fake")
-    return make_activation(segment=segment, connection=connection, output_mapping=CONTACT_MAPPING)
+    return make_activation(
+        connection=connection, workspace=workspace, output_mapping=CONTACT_MAPPING
+    )
 
 
 def test_request_run_queues_a_run_and_publishes_its_task_after_commit(
@@ -665,11 +665,7 @@ def at_once(count: int, request) -> list[str]:
 
 
 def plain_activation() -> Activation:
-    workspace = make_workspace()
-    return make_activation(
-        segment=make_segment(parent=make_parent_segment(workspace=workspace)),
-        connection=make_connection(workspace=workspace),
-    )
+    return make_activation()
 
 
 @pytest.mark.postgres

@@ -199,7 +199,7 @@ def test_unknown_top_level_fields_are_refused(segment, connection, owner_client)
 def test_a_segment_or_connection_of_another_workspace_is_named(
     segment, connection, other_workspace, owner_client
 ):
-    foreign_segment = make_segment(parent=make_parent_segment(workspace=other_workspace))
+    foreign_segment = make_segment(workspace=other_workspace)
     foreign_connection = make_connection(workspace=other_workspace)
 
     response = owner_client.post(
