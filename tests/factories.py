@@ -43,6 +43,24 @@ def concat(output: str, *parts) -> dict:
     }
 
 
+def upsert_export(**changes) -> dict:
+    """Every export setting of an upsert of Contacts keyed by customer id, with `changes`."""
+    return {
+        "mode": "update",
+        "object": "Contact",
+        "upsert": True,
+        "key": "Customer_Key__c",
+        "hard_delete": False,
+        "concurrency_mode": "serial",
+        "batch_size": 5000,
+        "api_version": "59.0",
+        "retry_initial_delay": 2.0,
+        "retry_limit": 4,
+        "null_value": "clear",
+        **changes,
+    }
+
+
 # Three profile columns to three Contact fields, the mapping most run tests send.
 CONTACT_MAPPING = output_mapping(
     ("customer_id", "Customer_Key__c"),

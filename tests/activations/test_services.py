@@ -22,6 +22,7 @@ from tests.factories import (
     make_segment,
     make_user,
     make_workspace,
+    upsert_export,
 )
 
 pytestmark = pytest.mark.django_db
@@ -39,19 +40,7 @@ def valid_payload(segment, connection) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
-        "export": {
-            "mode": "update",
-            "object": "Contact",
-            "upsert": True,
-            "key": "Customer_Key__c",
-            "hard_delete": False,
-            "concurrency_mode": "serial",
-            "batch_size": 5000,
-            "api_version": "59.0",
-            "retry_initial_delay": 2.5,
-            "retry_limit": 4,
-            "null_value": "clear",
-        },
+        "export": upsert_export(retry_initial_delay=2.5),
         "output_mapping": copy.deepcopy(CONTACT_MAPPING),
         "schedule": {"type": "daily", "cron": "", "timezone": "Asia/Tokyo", "delay_seconds": 90},
         "notifications": {"emails": ["ops@example.com"], "on": "always"},

@@ -18,6 +18,7 @@ from tests.factories import (
     make_segment,
     make_workspace,
     output_mapping,
+    upsert_export,
 )
 
 URL = "/api/v1/activations/"
@@ -69,19 +70,7 @@ def payload(segment, connection, **overrides) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
-        "export": {
-            "mode": "update",
-            "object": "Contact",
-            "upsert": True,
-            "key": "Customer_Key__c",
-            "hard_delete": False,
-            "concurrency_mode": "serial",
-            "batch_size": 5000,
-            "api_version": "59.0",
-            "retry_initial_delay": 2.0,
-            "retry_limit": 4,
-            "null_value": "clear",
-        },
+        "export": upsert_export(),
         "output_mapping": MAPPING,
         "schedule": {
             "type": "cron",
