@@ -14,16 +14,22 @@ from .models import Activation, Run
 logger = logging.getLogger(__name__)
 
 # What each `notify_on` choice mails about. "failure" includes partially failed runs: some
-# rows did not arrive, which is what a failure mail is for. Cancelled runs were stopped by a
+# rows did not arrive, which is what a failure mail is for, and skipped slots. Cancelled runs were stopped by a
 # person, so only "always" mails about them.
 NOTIFY_STATUSES = {
-    Activation.NotifyOn.FAILURE: {Run.Status.FAILED, Run.Status.PARTIALLY_FAILED},
+    # A skipped slot did not send what the schedule promised: it is told like a failure.
+    Activation.NotifyOn.FAILURE: {
+        Run.Status.FAILED,
+        Run.Status.PARTIALLY_FAILED,
+        Run.Status.SKIPPED,
+    },
     Activation.NotifyOn.SUCCESS: {Run.Status.SUCCEEDED},
     Activation.NotifyOn.ALWAYS: {
         Run.Status.SUCCEEDED,
         Run.Status.PARTIALLY_FAILED,
         Run.Status.FAILED,
         Run.Status.CANCELLED,
+        Run.Status.SKIPPED,
     },
 }
 

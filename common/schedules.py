@@ -467,6 +467,18 @@ def shortest_interval(schedule: CronSchedule) -> timedelta:
     return timedelta(minutes=overnight if shortest is None else min(shortest, overnight))
 
 
+def describe_interval(interval: timedelta) -> str:
+    """A duration in the largest whole unit: "1 minute", "90 minutes", "7 days"."""
+    minutes = int(interval.total_seconds() // 60)
+    size, unit = next(
+        (size, unit)
+        for size, unit in ((1440, "day"), (60, "hour"), (1, "minute"))
+        if minutes % size == 0
+    )
+    count = minutes // size
+    return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
 def _shortest_day_gap(schedule: CronSchedule) -> int:
     """The fewest days between two consecutive days that run, over 28 years (weekdays and
     leap years repeat; a day that runs every 4 years at most still shows twice)."""
