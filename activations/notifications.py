@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from common import schedules
 from workspaces.models import Membership
 
 from .models import Activation, Run
@@ -64,8 +65,18 @@ def notify_run_finished(run: Run) -> bool:
         "trigger": Run.Trigger(run.trigger).label,
         "duration": _duration(run),
         "url": run_url(run),
+        # Times as the schedule reads them: the activation's zone, with the UTC offset.
+        "slot": _in_zone(run.scheduled_for, activation, seconds=False),
+        "started": _in_zone(run.started_at, activation),
+        "finished": _in_zone(run.finished_at, activation),
     }
     return _send("run_finished", context, activation.notify_emails)
+
+
+def _in_zone(moment, activation: Activation, *, seconds: bool = True) -> str:
+    if moment is None:
+        return ""
+    return schedules.format_in_zone(moment, activation.timezone, seconds=seconds)
 
 
 def notify_activation_disabled(activation: Activation, run: Run) -> bool:

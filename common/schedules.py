@@ -467,6 +467,15 @@ def shortest_interval(schedule: CronSchedule) -> timedelta:
     return timedelta(minutes=overnight if shortest is None else min(shortest, overnight))
 
 
+def format_in_zone(moment: datetime, tz_name: str, *, seconds: bool = True) -> str:
+    """`moment` as the schedule's zone reads it, with its UTC offset:
+    "2025-03-10 18:00:05 JST (UTC+09:00)"."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(tz_name))
+    offset = local.strftime("%z")  # +0900
+    clock = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{clock} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def describe_interval(interval: timedelta) -> str:
     """A duration in the largest whole unit: "1 minute", "90 minutes", "7 days"."""
     minutes = int(interval.total_seconds() // 60)
