@@ -5,9 +5,9 @@ import datetime
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from common import schedules
-from django.utils.timesince import timesince
 
 register = template.Library()
 
