@@ -489,18 +489,27 @@ def describe_interval(interval: timedelta) -> str:
 
 
 def _shortest_day_gap(schedule: CronSchedule) -> int:
-    """The fewest days between two consecutive days that run, over 28 years (weekdays and
-    leap years repeat; a day that runs every 4 years at most still shows twice)."""
+    """The fewest days between two consecutive days that run. Every chosen month has at
+    least 28 days, so it holds every gap of a week: only a day-of-month rule needs a walk,
+    over 8 years (month lengths repeat with the leap years; February 29th shows twice)."""
+    if schedule.day_rule == "every_day":
+        return 1
+    if schedule.day_rule == "day_of_week":
+        days = sorted(schedule.days_of_week)
+        return min((b - a) % 7 or 7 for a, b in zip(days, [*days[1:], days[0]], strict=True))
+    days = sorted(schedule.days_of_month)
+    # A lower bound: within a month, the closest two days; across the end of a month (28
+    # days at least), from the last day to the first.
+    floor = max(1, min([b - a for a, b in itertools.pairwise(days)] + [28 - days[-1] + days[0]]))
     previous: date | None = None
     shortest = None
     day = date(2000, 1, 1)
-    while day < date(2028, 1, 1):
-        slot = _next_wall_slot(schedule, datetime.combine(day, time()))
-        day = slot.date()
+    while day < date(2008, 1, 1):
+        day = _next_wall_slot(schedule, datetime.combine(day, time())).date()
         if previous is not None:
             gap = (day - previous).days
             shortest = gap if shortest is None else min(shortest, gap)
-            if shortest == 1:
+            if shortest <= floor:
                 break
         previous = day
         day += timedelta(days=1)

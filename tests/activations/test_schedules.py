@@ -889,6 +889,9 @@ def test_a_tie_is_described_as_a_tie():
         ("0 0 1 * *", 28 * 1440),  # February
         ("0 0 31 * *", 31 * 1440),  # 31 July to 31 August
         ("0 0 29 2 *", 1461 * 1440),
+        ("0 0 1,30 * *", 1440),  # 30 April to 1 May
+        ("0 0 1,16 * *", 13 * 1440),  # 16 February to 1 March
+        ("0 12 */5 jan,mar *", 5 * 1440),  # 5 to 10 January
     ],
 )
 def test_shortest_interval_between_slots(expression, minutes):
