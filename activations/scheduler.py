@@ -13,6 +13,7 @@ Other entries (the fixed jobs of CELERY_BEAT_SCHEDULE) are left to DatabaseSched
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,11 @@ from celery.schedules import BaseSchedule, schedstate
 from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
 
 from common import schedules
+from common.validation import InvalidInput
 
 from .beat import RUN_SCHEDULED_ACTIVATION_TASK
+
+logger = logging.getLogger(__name__)
 
 
 class SlotSchedule(BaseSchedule):
@@ -84,7 +88,15 @@ class ActivationEntry(ModelEntry):
     def __init__(self, model, app=None):
         super().__init__(model, app=app)
         if model.task == RUN_SCHEDULED_ACTIVATION_TASK and model.crontab_id is not None:
-            self.schedule = slot_schedule(model.crontab, app=self.app)
+            try:
+                self.schedule = slot_schedule(model.crontab, app=self.app)
+            except InvalidInput:
+                # A crontab row edited by hand into something our dialect refuses: celery's
+                # own reading of it, rather than stopping beat.
+                logger.warning(
+                    "Crontab of %s is not our cron dialect; fired as celery reads it", model.name
+                )
+                return
             # Evaluated by beat when it sends the message (celery's BeatLazyFunc).
             self.kwargs = {
                 **self.kwargs,

@@ -275,3 +275,18 @@ def test_after_three_days_down_beat_fires_once_and_the_policy_decides(catch_up, 
     assert Run.objects.filter(
         activation=activation, scheduled_for=datetime(2025, 6, 5, 9, 30, tzinfo=UTC)
     ).exists()
+
+
+def test_a_crontab_edited_by_hand_out_of_our_dialect_does_not_stop_beat():
+    (activation,) = make_scheduled(
+        "UTC", datetime(2025, 3, 10, 8, 30, tzinfo=UTC), [("cron", "0 9 * * *")]
+    )
+    task = PeriodicTask.objects.get(pk=activation.periodic_task_id)
+    task.crontab.minute = "*/70"  # celery reads it as minute 0; our dialect refuses it
+    task.crontab.save()
+
+    sent = run_beat(
+        datetime(2025, 3, 10, 8, 30, tzinfo=UTC), datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
+    )
+
+    assert [at for name, at, _ in sent if name == task.name] != []
