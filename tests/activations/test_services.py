@@ -42,7 +42,13 @@ def valid_payload(segment, connection) -> dict:
         "enabled": True,
         "export": upsert_export(retry_initial_delay=2.5),
         "output_mapping": copy.deepcopy(CONTACT_MAPPING),
-        "schedule": {"type": "daily", "cron": "", "timezone": "Asia/Tokyo", "delay_seconds": 90},
+        "schedule": {
+            "type": "daily",
+            "cron": "",
+            "timezone": "Asia/Tokyo",
+            "delay_seconds": 90,
+            "catch_up": "run_once",
+        },
         "notifications": {"emails": ["ops@example.com"], "on": "always"},
     }
 
@@ -550,8 +556,22 @@ def test_a_scheduled_request_while_a_run_is_active_is_skipped(fake_activation):
         scheduled_for=datetime(2025, 3, 10, 0, 0, tzinfo=UTC),
     )
 
-    assert skipped is None
-    assert list(fake_activation.runs.all()) == [first]
+    # The slot is recorded as a skipped run, with its reason; nothing new is queued.
+    assert skipped.status == Run.Status.SKIPPED
+    assert skipped.trigger == Run.Trigger.SCHEDULE
+    assert skipped.scheduled_for == datetime(2025, 3, 10, 0, 0, tzinfo=UTC)
+    assert skipped.error == (f"Skipped: run {first.pk} was still running when this slot was due.")
+    assert skipped.finished_at is not None
+    assert set(fake_activation.runs.all()) == {first, skipped}
+    assert fake_activation.runs.filter(status__in=Run.ACTIVE_STATUSES).get() == first
+    # A second firing of the same slot adds nothing.
+    again = services.request_run(
+        activation=fake_activation,
+        trigger=Run.Trigger.SCHEDULE,
+        scheduled_for=datetime(2025, 3, 10, 0, 0, tzinfo=UTC),
+    )
+    assert again is None
+    assert fake_activation.runs.count() == 2
 
 
 def test_the_same_idempotency_key_returns_the_same_run(fake_activation):

@@ -456,3 +456,55 @@ def test_validate_hides_a_secret_the_server_quotes_in_its_answer(
         "error": "Salesforce refused: bad value [hidden]",
         "field": "login",
     }
+
+
+def test_the_catch_up_policy_is_part_of_the_schedule(segment, connection, owner_client):
+    data = payload(segment, connection)
+    response = owner_client.post(URL, data, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["schedule"]["catch_up"] == "run_once"  # the default
+
+    data["schedule"]["catch_up"] = "skip"
+    activation_id = response.json()["id"]
+    response = owner_client.put(f"{URL}{activation_id}/", data, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["schedule"]["catch_up"] == "skip"
+    assert Activation.objects.get().catch_up == "skip"
+
+    data["schedule"]["catch_up"] = "twice"
+    response = owner_client.put(f"{URL}{activation_id}/", data, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["schedule.catch_up"]
+    assert Activation.objects.get().catch_up == "skip"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "refused"),
+    [
+        ({"type": "hourly", "delay_seconds": 3600}, True),
+        ({"type": "hourly", "delay_seconds": 3599}, False),
+        ({"type": "cron", "cron": "*/15 * * * *", "delay_seconds": 900}, True),
+        ({"type": "cron", "cron": "0 9,17 * * *", "delay_seconds": 28_800}, True),
+        ({"type": "cron", "cron": "0 9 * * 1", "delay_seconds": 86_400}, False),
+        ({"type": "none", "delay_seconds": 86_400}, False),
+    ],
+)
+def test_a_delay_as_long_as_the_time_between_runs_is_refused(
+    segment, connection, owner_client, schedule, refused
+):
+    data = payload(segment, connection)
+    data["schedule"] = {"cron": "", "timezone": "Europe/London", **schedule}
+
+    response = owner_client.post(URL, data, format="json")
+
+    if not refused:
+        assert response.status_code == 201, response.json()
+        return
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["schedule.delay_seconds"]
+    assert (
+        "must be shorter than the shortest time between two runs"
+        in body["schedule.delay_seconds"][0]
+    )
+    assert not Activation.objects.exists()
