@@ -39,6 +39,17 @@ class ExportSerializer(StrictSerializer):
         help_text='What a null becomes: "leave" (an empty cell) or "clear" (#N/A).',
         **OPTIONAL,
     )
+    sync = serializers.ChoiceField(
+        choices=Activation.Sync.choices,
+        help_text='"full" sends every row; "incremental" only new, changed and failed rows.',
+        **OPTIONAL,
+    )
+    on_leave = serializers.ChoiceField(
+        choices=Activation.OnLeave.choices,
+        help_text="Incremental update mode: what happens to the records of rows that left the "
+        'segment: "ignore", "delete" (key Id or upsert External ID) or "clear".',
+        **OPTIONAL,
+    )
 
 
 class MappedColumnSerializer(StrictSerializer):
@@ -191,6 +202,10 @@ class RunSerializer(serializers.ModelSerializer):
             "rows_sent",
             "rows_succeeded",
             "rows_failed",
+            "rows_unchanged",
+            "rows_deleted",
+            "sync",
+            "sync_reason",
             "salesforce_job_ids",
             "error",
             "log",

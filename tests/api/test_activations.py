@@ -87,6 +87,8 @@ def payload(segment, connection, **overrides) -> dict:
             "retry_initial_delay": 2.0,
             "retry_limit": 4,
             "null_value": "clear",
+            "sync": "full",
+            "on_leave": "ignore",
         },
         "output_mapping": MAPPING,
         "schedule": {
