@@ -66,7 +66,10 @@ class ResultSink(Protocol):
     The runner implements it to store progress and failed rows in the database as they come.
     A sink may also carry `stop_requested`, a threading.Event set when the run is cancelled:
     a connector waiting on its destination watches it, aborts what is in flight, and fails
-    the rows not sent (connectors read it with getattr, so it is optional).
+    the rows not sent (connectors read it with getattr, so it is optional). A sink may also
+    have `rows_accepted(rows)`, taking the values of the rows that succeeded (in `columns`
+    order) instead of `rows_succeeded(count)`: a connector that can tell them calls it (with
+    getattr), so that the sink knows which rows the destination has.
     """
 
     def job_started(self, job_id: str) -> None: ...
@@ -108,3 +111,8 @@ class Connector(abc.ABC):
         Every row consumed from `rows` must end up counted as succeeded or failed through
         `sink`; the returned totals match what the sink was told.
         """
+
+    def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
+        """Delete the records whose `params.key` is one of `keys` (incremental sync: rows
+        that left the segment). Outcomes reach `sink` as one-cell rows [key]."""
+        raise ConnectorError(f"{self.label} cannot delete records.")

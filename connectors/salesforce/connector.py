@@ -89,6 +89,27 @@ class SalesforceConnector(Connector):
         finally:
             session.close()
 
+    def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
+        """Delete records by their key (Id, or another key looked up with query jobs)."""
+        session = SalesforceSession(self.connection)
+        try:
+            describe_of = self._describer(session, params)
+            bulk = BulkApi(
+                session,
+                api_version=params.api_version,
+                retry=export_policy(params),
+                cancelled=getattr(sink, "stop_requested", None),
+            )
+            return writer.delete_records(
+                bulk,
+                params=params,
+                describe=describe_of(params.object_name),
+                keys=keys,
+                sink=sink,
+            )
+        finally:
+            session.close()
+
     def _describer(self, session: SalesforceSession, params: ExportParams):
         @functools.cache
         def describe_of(object_name: str) -> dict:
