@@ -138,7 +138,7 @@ class RunSync:
     its row (the update key, or in append mode the row's fingerprint).
     """
 
-    run_id: int
+    run_id: int | None
     activation_id: int
     columns: list[str]
     key_index: int | None  # the update key's column; None in append/truncate mode
@@ -163,8 +163,7 @@ class RunSync:
     ) -> "RunSync":
         """Store the decision on the run (and a new config hash when it resets), load the
         fingerprints an incremental run compares with."""
-        keep = keeps_fingerprints(activation)
-        if keep and decision.reset:
+        if keeps_fingerprints(activation) and decision.reset:
             with transaction.atomic():
                 Fingerprint.objects.filter(activation=activation).delete()
                 SyncState.objects.update_or_create(
@@ -172,6 +171,19 @@ class RunSync:
                     defaults={"config_hash": config_hash(activation, columns)},
                 )
         Run.objects.filter(pk=run.pk).update(sync=decision.sync, sync_reason=decision.reason)
+        return cls.build(activation, columns, decision, run_id=run.pk)
+
+    @classmethod
+    def build(
+        cls,
+        activation: Activation,
+        columns: Sequence[str],
+        decision: Decision,
+        *,
+        run_id: int | None,
+    ) -> "RunSync":
+        """Without a run (`run_id` None, a dry run) nothing is ever written."""
+        keep = keeps_fingerprints(activation) and run_id is not None
         columns = list(columns)
         key_index = (
             columns.index(activation.key)
@@ -179,13 +191,17 @@ class RunSync:
             else None
         )
         sync = cls(
-            run_id=run.pk,
+            run_id=run_id,
             activation_id=activation.pk,
             columns=columns,
             key_index=key_index,
             profile_key=activation.segment.parent_segment.key_column,
             keep=keep,
-            on_leave=activation.on_leave if keep and key_index is not None else "ignore",
+            on_leave=(
+                activation.on_leave
+                if keeps_fingerprints(activation) and key_index is not None
+                else Activation.OnLeave.IGNORE
+            ),
         )
         if decision.sync == "incremental":
             sync.stored = stored_fingerprints(activation.pk)
@@ -203,10 +219,13 @@ class RunSync:
             self._profile_keys.append("" if value is None else str(value))
             yield row
 
-    def select(self, rendered: Iterable[list[str]], *, checkpoint=None) -> Iterator[list[str]]:
+    def select(
+        self, rendered: Iterable[list[str]], *, checkpoint=None, with_clears: bool = True
+    ) -> Iterator[list[str]]:
         """The rendered rows to send (each one of `tap`'s rows, in order): new, changed or
-        failed last time; in a retry, only the failed keys. Then, with on_leave "clear",
-        the rows that left the segment, with their other fields cleared."""
+        failed last time; in a retry, only the failed keys. Then, with on_leave "clear"
+        (and `with_clears`), the rows that left the segment, with their other fields
+        cleared."""
         skipped = 0
         retry = self.only_keys is not None
         for values in rendered:
@@ -230,8 +249,8 @@ class RunSync:
             self._expect(values, Pending(key, value_print))
             yield values
         self.store_unchanged()
-        if self.on_leave == Activation.OnLeave.CLEAR and not retry:
-            yield from self._clear_rows()
+        if with_clears and not retry:
+            yield from self.clear_rows()
 
     def key_of(self, values: Sequence[str]) -> str:
         if self.key_index is not None:
@@ -243,7 +262,11 @@ class RunSync:
         meaningful once `select` has been read to its end."""
         return sorted(self.stored)
 
-    def _clear_rows(self) -> Iterator[list[str]]:
+    def clear_rows(self) -> Iterator[list[str]]:
+        """With on_leave "clear": a row per key that left the segment, every field but the
+        key set to #N/A."""
+        if self.on_leave != Activation.OnLeave.CLEAR:
+            return
         for key in self.leavers():
             values = [CLEAR_CELL] * len(self.columns)
             values[self.key_index] = key
@@ -257,6 +280,8 @@ class RunSync:
             yield key
 
     def _expect(self, values: Sequence[str], pending: Pending) -> None:
+        if self.run_id is None:
+            return  # a dry run: no outcome will come
         self.pending.setdefault(self._match(values), deque()).append(pending)
 
     def _match(self, values: Sequence[str]) -> object:
@@ -323,7 +348,7 @@ class RunSync:
 
     def store_unchanged(self) -> None:
         unstored = self.unchanged - self._stored_unchanged
-        if unstored:
+        if unstored and self.run_id is not None:
             Run.objects.filter(pk=self.run_id).update(rows_unchanged=F("rows_unchanged") + unstored)
             self._stored_unchanged = self.unchanged
 

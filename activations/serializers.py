@@ -176,6 +176,35 @@ class ValidationResultSerializer(serializers.Serializer):
     )
 
 
+class DryRunRowsSerializer(serializers.Serializer):
+    insert = serializers.IntegerField()
+    update = serializers.IntegerField()
+    delete = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+
+
+class DryRunSalesforceSerializer(serializers.Serializer):
+    jobs = serializers.IntegerField(
+        help_text="Bulk API jobs the run would create (ingest and query)."
+    )
+    api_calls = serializers.IntegerField(help_text="REST calls it would make, at least.")
+    limits = serializers.DictField(
+        help_text='What the org has left today, from /limits: {"DailyApiRequests": {"Max", '
+        '"Remaining"}, ...}.'
+    )
+
+
+class DryRunSerializer(serializers.Serializer):
+    """What a run would do now; nothing is written anywhere."""
+
+    sync = serializers.CharField(help_text='"full" or "incremental".')
+    sync_reason = serializers.CharField()
+    operation = serializers.CharField()
+    rows = DryRunRowsSerializer()
+    salesforce = DryRunSalesforceSerializer()
+
+
 class RunOptionsSerializer(StrictSerializer):
     """A run request has no options; the body may be empty."""
 
