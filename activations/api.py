@@ -179,7 +179,17 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
             raise Conflict(conflict.message) from None
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: DryRunSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: DryRunSerializer,
+            400: OpenApiResponse(
+                ValidationResultSerializer,
+                description='The mapping or the destination does not fit: {"ok": false, '
+                '"error", "field"} or "errors" by path.',
+            ),
+        },
+    )
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request, pk=None):
         """What a run would do now, without writing anything to Salesforce or changing
@@ -191,11 +201,17 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
         try:
             report = dryrun.dry_run(activation)
         except InvalidInput as invalid:
-            return Response({"errors": invalid_input_errors(invalid)}, status=400)
+            errors = invalid_input_errors(invalid)
+            first = next(iter(errors.values()))[0]
+            return Response(
+                {"ok": False, "error": first, "errors": errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         except ConnectorError as error:
             message = without_secrets(activation.connection, error.message)
             return Response(
-                {"error": message, "field": error.field}, status=status.HTTP_400_BAD_REQUEST
+                {"ok": False, "error": message, "field": error.field},
+                status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(report)
 
