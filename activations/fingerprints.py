@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import F
 
+from .dispatch import request_run
 from .models import Activation, Fingerprint, Run, SyncState
 
 FINGERPRINTS_PER_QUERY = 5000
@@ -70,8 +71,6 @@ def forget(activation: Activation) -> None:
 def request_full_resync(activation: Activation, *, user=None) -> Run:
     """Forget the fingerprints and queue a run, which is then full. Raises
     services.RunConflict (forgetting nothing) while another run is active."""
-    from .services import request_run  # services imports the runner, which imports us
-
     with transaction.atomic():
         run = request_run(activation=activation, trigger=Run.Trigger.API, user=user)
         forget(activation)

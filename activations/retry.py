@@ -5,6 +5,7 @@ is reported in the new run's log, not sent."""
 
 from django.db import transaction
 
+from .dispatch import request_run
 from .models import FailedRow, Run
 
 
@@ -27,8 +28,6 @@ def failed_keys(run_id: int) -> tuple[set[str], int]:
 def request_retry(run: Run, *, user=None) -> Run:
     """Queue a run of the activation that sends the rows `run` failed. Raises NothingToRetry
     for an active run or one without failed rows, RunConflict while another run is active."""
-    from .services import request_run  # services imports the runner, which imports us
-
     if run.is_active:
         raise NothingToRetry(f"Run {run.pk} has not finished yet.")
     if not run.failed_rows.exists():
