@@ -245,7 +245,10 @@ class Fingerprint(models.Model):
     """The row of one key as Salesforce last accepted it: an 8-byte hash of its CSV cells.
     One small row per key, so millions of keys per activation stay cheap."""
 
-    activation = models.ForeignKey(Activation, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (activation, key) index serves lookups by activation.
+    activation = models.ForeignKey(
+        Activation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.TextField()
     fingerprint = models.BigIntegerField()
 
