@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0001_initial'),
+        ('activations', '0003_incremental_sync'),
     ]
 
     operations = [
