@@ -29,9 +29,11 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.ids import parse_id
+from common.text import text_problem
+from common.throttling import SharedRateThrottle
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
 from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
@@ -162,8 +164,9 @@ def check_json_value(data) -> None:
         if depth > MAX_JSON_DEPTH:
             raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
         if isinstance(node, str):
-            if "\x00" in node:
-                raise exceptions.ParseError("NUL characters (\\u0000) are not allowed.")
+            problem = text_problem(node)  # NUL, lone surrogates
+            if problem:
+                raise exceptions.ParseError(problem)
         elif isinstance(node, bool):
             continue
         elif isinstance(node, int):
@@ -322,11 +325,12 @@ class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and not data.isdigit():
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
             self.fail("incorrect_type", data_type="str")
-        if not 0 < int(data) <= MAX_JSON_INTEGER:
+        pk = parse_id(data)
+        if pk is None:
             self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
+        return super().to_internal_value(pk)
 
 
 # --- Permissions, throttles, pagination -----------------------------------------------------
@@ -359,21 +363,9 @@ class WorkspaceRolePermission(permissions.BasePermission):
         ).exists()
 
 
-class SettingsRateThrottle(SimpleRateThrottle):
-    """Reads its rate from the current settings, so tests (and reloads) can change it."""
-
-    def get_rate(self):
-        try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
-        except KeyError:
-            raise exceptions.ImproperlyConfigured(
-                f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'] has no rate for scope {self.scope!r}"
-            ) from None
-
-    def allow_request(self, request, view):
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+class SettingsRateThrottle(SharedRateThrottle):
+    """Rate from the current settings, shared counters, client address behind proxies
+    (common/throttling.py)."""
 
 
 class TokenThrottle(SettingsRateThrottle):

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from activations.models import Activation
 from activations.views import with_last_run
+from common.ids import parse_id
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -401,10 +402,14 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     """
     try:
         body = json.loads(request.body)
-        parent_id = int(body["parent_segment"])
+        parent_id = parse_id(body["parent_segment"])
         rule_tree = body["rules"]
     except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"errors": {"": ["The request could not be read."]}}, status=400)
+    if parent_id is None:
+        return JsonResponse(
+            {"errors": {"parent_segment": ["Expected the id of a parent segment."]}}, status=400
+        )
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=parent_id)
     try:
         rules.validate(rule_tree, parent.columns)
