@@ -34,6 +34,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from common.ids import parse_id
 from common.text import text_problem
 from common.throttling import SharedRateThrottle
+from common.uploads import upload_limit_message
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
 from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
@@ -228,8 +229,13 @@ class CSVUploadParser(BaseParser):
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE
         )
+        received = 0
         if stream is not None:
             while chunk := stream.read(64 * 1024):
+                received += len(chunk)
+                if received > settings.MAX_UPLOAD_BYTES:
+                    spool.close()
+                    raise PayloadTooLarge(upload_limit_message())
                 spool.write(chunk)
         spool.seek(0)
         return {"file": spool}

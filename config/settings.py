@@ -225,11 +225,16 @@ else:
         }
     }
 
-# The largest profile CSV an upload may send (bytes), counted while it streams; and the
-# longest line and field it may hold (a longer one is a 400 naming the line).
+# The largest profile CSV an upload may send (bytes), counted while it streams
+# (common/uploads.py); and the longest line or row it may hold (a longer one is a 400 naming
+# the line, segments/loading.py).
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3)
+FILE_UPLOAD_HANDLERS = [
+    "common.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 MAX_CSV_LINE_BYTES = env_int("MAX_CSV_LINE_BYTES", 1024**2)
-MAX_CSV_FIELD_CHARS = env_int("MAX_CSV_FIELD_CHARS", 128 * 1024)
 
 # Mail: console by default; SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env_str("EMAIL_HOST")

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from activations.models import Activation
 from activations.views import with_last_run
 from common.ids import parse_id
+from common.uploads import upload_limit_message
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -138,12 +139,20 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
     require_write(request, parent.workspace)
     wants_json = "application/json" in request.headers.get("Accept", "")
     form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
+    valid = form.is_valid()
+    if getattr(request, "upload_too_large", False):
+        # The upload was stopped at the limit: say so rather than "this field is required".
+        form.errors["file"] = form.error_class([upload_limit_message()])
+        valid = False
+    if not valid:
         if wants_json:
             return JsonResponse({"form_errors": form.errors.get_json_data()}, status=400)
         return render_parent_detail(request, parent, form, status=400)
     result = services.import_profiles_file(
-        parent_segment=parent, file=form.cleaned_data["file"], mode=form.cleaned_data["mode"]
+        parent_segment=parent,
+        file=form.cleaned_data["file"],
+        mode=form.cleaned_data["mode"],
+        allow_empty=form.cleaned_data["allow_empty"],
     )
     parent.refresh_from_db()
     status = 400 if result.errors else 200
