@@ -513,6 +513,14 @@ class WorkspaceScopedViewSetMixin:
     def get_queryset(self):
         return self.model.objects.visible_to(self.request.user)
 
+    def get_object(self):
+        # An id in the URL that is no id (`²`, `1e400`, 30 digits) names nothing: 404, not
+        # the database's ValueError or overflow.
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if lookup in self.kwargs and parse_id(self.kwargs[lookup]) is None:
+            raise exceptions.NotFound(f"No object with id {self.kwargs[lookup]!r}.")
+        return super().get_object()
+
     def workspace_id_of(self, obj) -> int:
         return obj.workspace_id
 

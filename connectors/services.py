@@ -166,6 +166,21 @@ def _apply(connection: Connection, data: dict, *, creating: bool) -> None:
             setattr(connection, name, "")
 
 
+def checked_login_url(url: str, auth_method: str) -> str:
+    """The login URL normalised and checked as the API and UI check it (https, allowed
+    hosts, fits the auth method); InvalidInput on `login_url`. For the admin's form."""
+    errors = ErrorCollector()
+    probe = Connection(auth_method=auth_method)
+    try:
+        probe.login_url = normalize_login_url(url)
+    except ValueError as exc:
+        errors.add("login_url", str(exc))
+    else:
+        _check_login_url_fits_method(probe, errors)
+    errors.raise_if_any()
+    return probe.login_url
+
+
 def _check_login_url_fits_method(connection: Connection, errors: ErrorCollector) -> None:
     host = connection.login_url.removeprefix("https://")
     if host not in GENERIC_LOGIN_HOSTS:

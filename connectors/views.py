@@ -123,6 +123,7 @@ def connection_test(request: HttpRequest, pk: int | None = None) -> HttpResponse
                 request,
                 "connectors/_test_result.html",
                 {"ok": False, "error": "Choose a connection first."},
+                status=400,
             )
     connection = get_object_or_404(Connection.objects.visible_to(request.user), pk=pk)
     error = services.test_connection(connection)

@@ -423,7 +423,7 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     try:
         rules.validate(rule_tree, parent.columns)
     except InvalidInput as error:
-        return JsonResponse({"errors": error.errors})
+        return JsonResponse({"errors": error.errors}, status=400)
     unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
     return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
 
