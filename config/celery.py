@@ -15,7 +15,13 @@ app.autodiscover_tasks()
 @worker_init.connect
 @beat_init.connect
 def refuse_development_keys(**kwargs):
-    # A worker decrypts connection secrets: never with the public development key.
+    # A worker decrypts connection secrets: never with the public development key. Celery
+    # logs and ignores exceptions from signal handlers, so the refusal is an exit.
+    from django.core.exceptions import ImproperlyConfigured
+
     from config.keys import refuse_development_keys as refuse
 
-    refuse()
+    try:
+        refuse()
+    except ImproperlyConfigured as error:
+        raise SystemExit(f"Refusing to start: {error}") from None
