@@ -167,7 +167,7 @@ def browser_cookies(team):
 def test_ui_json_endpoints_answer_every_input_without_a_server_error(case, team, browser_cookies):
     # Point half of the generated ids at the real parent segment, to get past the lookup.
     body = case.body
-    if isinstance(body, dict) and hash(repr(body)) % 2 == 0 and "upload" not in case.path:
+    if isinstance(body, dict) and len(repr(body)) % 2 == 0 and "upload" not in case.path:
         body["parent_segment"] = team["parent"].pk
     identifier = (case.path_parameters or {}).get("id")
     if isinstance(identifier, int) and identifier % 2 == 0:
