@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from common.throttling import throttle_failed_logins
+from common.api.throttling import throttle_failed_logins
 from segments.views import home
 from workspaces.views import switch_workspace
 

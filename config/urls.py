@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from common.throttling import throttle_failed_logins
+from common.api.throttling import throttle_failed_logins
 
 urlpatterns = [
     # The admin's sign-in counts failed attempts like /login/ (before the admin's own URLs).

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from common.api.throttling import ConnectionTestThrottle, throttle_view
 from common.ids import parse_id
-from common.throttling import ConnectionTestThrottle, throttle_view
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write

@@ -1,10 +1,10 @@
 """Throttles whose counters hold across processes and behind proxies.
 
-Counters live in Django's default cache (Redis when REDIS_URL / CACHE_URL is set, the
-database cache otherwise), so every web process counts against the same limit; clients are
-told apart by common.clientip. Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] by
-scope, read at each request. The same classes guard DRF views (`throttle_classes`) and plain
-Django views (`throttle_view`, `throttle_failed_logins`).
+Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] by scope, read at each request (so
+tests and reloads can change them). Counters live in Django's default cache (Redis when
+REDIS_URL / CACHE_URL is set, the database cache otherwise), so every web process counts
+against the same limit; clients are told apart by common.clientip. The same classes guard DRF
+views (`throttle_classes`) and plain Django views (`throttle_view`, `throttle_failed_logins`).
 """
 
 import functools
@@ -13,13 +13,14 @@ import math
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from rest_framework import permissions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from common.clientip import client_ip
 
 
-class SharedRateThrottle(SimpleRateThrottle):
+class SettingsRateThrottle(SimpleRateThrottle):
     """DRF's rate throttle with the rate read from the current settings and the client's
     address from common.clientip (DRF's own trusts any X-Forwarded-For)."""
 
@@ -40,7 +41,27 @@ class SharedRateThrottle(SimpleRateThrottle):
         return client_ip(request)
 
 
-class PerUserThrottle(SharedRateThrottle):
+class TokenThrottle(SettingsRateThrottle):
+    """Token requests per client address (scope "token"), logged in or not."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class RunCreateThrottle(SettingsRateThrottle):
+    """Run requests per user (scope "run_create"); reading runs is not throttled."""
+
+    scope = "run_create"
+
+    def get_cache_key(self, request, view):
+        if request.method in permissions.SAFE_METHODS or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class PerUserThrottle(SettingsRateThrottle):
     """An action limited per signed-in user, whichever process or address it comes from.
 
     Subclass with a `scope` (and a rate under that scope): ConnectionTestThrottle below; a
@@ -59,7 +80,7 @@ class ConnectionTestThrottle(PerUserThrottle):
     scope = "connection_test"
 
 
-class FailedLoginThrottle(SharedRateThrottle):
+class FailedLoginThrottle(SettingsRateThrottle):
     """Failed sign-ins per client address (scope "login"); successful ones are not counted,
     so people signing in from one office are not locked out by each other."""
 
