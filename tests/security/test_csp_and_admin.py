@@ -47,7 +47,6 @@ def test_templates_have_no_inline_scripts_or_event_handlers():
 def test_htmx_is_configured_without_eval(owner_client):
     page = owner_client.get("/audience/").content.decode()
     assert '"allowEval": false' in page
-    assert '"allowScriptTags": false' in page
     assert "hx-on" not in page
     assert "js:" not in page
 
