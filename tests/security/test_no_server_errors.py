@@ -191,3 +191,16 @@ def test_a_number_beyond_64_bits_in_a_rule_is_a_400(owner_client, team):
     response = audience_size(owner_client, json.dumps(body))
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["conditions[0].value"]
+
+
+@pytest.mark.parametrize("value", ["1e400", SUPERSCRIPT_TWO, "9" * 30, "-1"])
+def test_parent_segment_ids_that_are_no_ids_are_4xx_everywhere(owner_client, team, value):
+    api = api_client_for(team["owner"])
+    assert api.get("/api/v1/segments/", {"parent_segment": value}).status_code == 400
+    assert api.get(f"/api/v1/parent-segments/{value}/").status_code == 404
+    assert owner_client.get("/segments/new/", {"parent": value}).status_code < 500
+    response = owner_client.post(
+        "/segments/new/",
+        {"parent_segment": value, "name": "x", "rules": '{"type": "and", "conditions": []}'},
+    )
+    assert response.status_code == 400
