@@ -72,6 +72,18 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     )
     retry_limit = forms.IntegerField(min_value=0, label="Retry limit")
     null_value = forms.ChoiceField(choices=Activation.NullValue.choices, label="Null values")
+    sync = forms.ChoiceField(
+        choices=Activation.Sync.choices,
+        label="Sync",
+        required=False,
+        help_text="Incremental sends only rows that are new, changed or failed last time.",
+    )
+    on_leave = forms.ChoiceField(
+        choices=Activation.OnLeave.choices,
+        label="Rows that leave the segment",
+        required=False,
+        help_text="Incremental update mode only.",
+    )
     enabled = forms.BooleanField(
         required=False,
         label="Enabled",
@@ -99,7 +111,16 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     delay_seconds = forms.IntegerField(
         min_value=0,
         label="Delay execution (seconds)",
-        help_text="Wait this long after the scheduled time before starting.",
+        help_text=(
+            "Wait this long after the scheduled time before starting; it must be shorter than"
+            " the time between two runs."
+        ),
+    )
+    catch_up = forms.ChoiceField(
+        choices=Activation.CatchUp.choices,
+        required=False,  # left out: run once, the default
+        label="Missed runs",
+        help_text="Slots that passed while the scheduler was down.",
     )
     notify_emails = forms.CharField(
         required=False,
@@ -125,11 +146,14 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         "export.retry_initial_delay": "retry_initial_delay",
         "export.retry_limit": "retry_limit",
         "export.null_value": "null_value",
+        "export.sync": "sync",
+        "export.on_leave": "on_leave",
         "output_mapping.export_all_columns": "export_all_columns",
         "schedule.type": "schedule_type",
         "schedule.cron": "cron",
         "schedule.timezone": "timezone",
         "schedule.delay_seconds": "delay_seconds",
+        "schedule.catch_up": "catch_up",
         "notifications.emails": "notify_emails",
         "notifications.on": "notify_on",
     }
@@ -149,6 +173,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "retry_initial_delay",
             "retry_limit",
             "null_value",
+            "sync",
+            "on_leave",
             "enabled",
         ],
         "mapping": ["export_all_columns"],
@@ -157,6 +183,7 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "cron",
             "timezone",
             "delay_seconds",
+            "catch_up",
             "notify_emails",
             "notify_on",
         ],
@@ -198,6 +225,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                 "retry_initial_delay": data["retry_initial_delay"],
                 "retry_limit": data["retry_limit"],
                 "null_value": data["null_value"],
+                "sync": data["sync"] or Activation.Sync.FULL,
+                "on_leave": data["on_leave"] or Activation.OnLeave.IGNORE,
             },
             "output_mapping": self.output_mapping(),
             "schedule": {
@@ -205,6 +234,7 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                 "cron": data["cron"] if data["schedule_type"] == "cron" else "",
                 "timezone": data["timezone"],
                 "delay_seconds": data["delay_seconds"],
+                "catch_up": data["catch_up"] or Activation.CatchUp.RUN_ONCE,
             },
             "notifications": {
                 "emails": split_emails(data["notify_emails"]),
@@ -269,12 +299,15 @@ def initial_from_payload(payload: dict) -> dict:
         "retry_initial_delay": export["retry_initial_delay"],
         "retry_limit": export["retry_limit"],
         "null_value": export["null_value"],
+        "sync": export["sync"],
+        "on_leave": export["on_leave"],
         "export_all_columns": bool(payload["output_mapping"].get("export_all_columns")),
         "output_mapping": payload["output_mapping"],
         "schedule_type": schedule["type"],
         "cron": schedule["cron"],
         "timezone": schedule["timezone"],
         "delay_seconds": schedule["delay_seconds"],
+        "catch_up": schedule["catch_up"],
         "notify_emails": ", ".join(payload["notifications"]["emails"]),
         "notify_on": payload["notifications"]["on"],
     }
@@ -296,11 +329,14 @@ def default_initial(segment) -> dict:
         "retry_initial_delay": defaults.retry_initial_delay,
         "retry_limit": defaults.retry_limit,
         "null_value": defaults.null_value,
+        "sync": defaults.sync,
+        "on_leave": defaults.on_leave,
         "export_all_columns": True,
         "output_mapping": {"export_all_columns": True, "columns": [], "strings": []},
         "schedule_type": "none",
         "timezone": "UTC",
         "delay_seconds": 0,
+        "catch_up": Activation.CatchUp.RUN_ONCE,
         "notify_on": defaults.notify_on,
     }
 
