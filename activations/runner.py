@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.masking import mask_secrets
 from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
@@ -219,9 +220,7 @@ class RunRecorder:
 
     def scrub(self, text: str) -> str:
         """`text` without any of the connection's secrets, should a message quote one."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[hidden]")
-        return text
+        return mask_secrets(text, self._secrets)
 
     def _update(self, **fields) -> None:
         updated = Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import schedules
+from common.ids import parse_id
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
 from segments import audience
@@ -201,9 +202,9 @@ def _owned(errors, path, value, model, workspace):
         if value.pk is not None and value.workspace_id == workspace.pk:
             return value
         value = value.pk
-    elif isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    else:
+        value = parse_id(value)
+    if value is None:
         errors.add(path, "Expected the id of a " + model._meta.verbose_name + ".")
         return None
     found = model.objects.filter(workspace=workspace, pk=value).first()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from common import schedules
+from common.ids import parse_id
 from common.validation import InvalidInput
 from segments.models import Segment
 from workspaces.models import can_write
@@ -88,7 +89,7 @@ def next_run_of(activation: Activation):
 def visible_segment(request, raw_id: str) -> Segment:
     return get_object_or_404(
         Segment.objects.visible_to(request.user).select_related("parent_segment"),
-        pk=int(raw_id) if str(raw_id).isdigit() else 0,
+        pk=parse_id(raw_id) or 0,
     )
 
 
@@ -111,7 +112,7 @@ def activation_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and request.GET.get("copy"):
         copy_of = get_object_or_404(
             visible_activations(request),
-            pk=int(request.GET["copy"]) if request.GET["copy"].isdigit() else 0,
+            pk=parse_id(request.GET["copy"]) or 0,
         )
     segment_id = request.POST.get("segment") or request.GET.get("segment")
     if copy_of is not None:

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from common.api.filters import IdFilter
+from common.api.throttling import ConnectionTestThrottle
 from common.validation import InvalidInput
 from connectors import services
 from connectors.models import Connection
@@ -63,7 +64,7 @@ class ConnectionViewSet(WorkspaceScopedModelViewSet):
             )
 
     @extend_schema(request=None, responses={200: ConnectionTestSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[ConnectionTestThrottle])
     def test(self, request, pk=None):
         """Log in with the stored settings: {"ok": true} or {"ok": false, "error": "..."}."""
         error = services.test_connection(self.get_object())

@@ -5,6 +5,7 @@ import math
 
 from django.db import transaction
 
+from common.masking import mask_secrets
 from common.validation import ErrorCollector
 
 from .base import ConnectorError
@@ -84,13 +85,9 @@ def test_connection(connection: Connection) -> str | None:
 
 def without_secrets(connection: Connection, text: str) -> str:
     """`text` with any of the connection's stored secrets replaced by "[hidden]", should a
-    server's error message quote one (the message is shown on a page and in the API)."""
-    for name in Connection.SECRET_FIELDS:
-        secret = getattr(connection, name)
-        # Very short values would blank out ordinary words; a real secret is longer.
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[hidden]")
-    return text
+    server's error message quote one (the message is shown on a page and in the API), in
+    any of the encodings a server may echo it in (common/masking.py)."""
+    return mask_secrets(text, (getattr(connection, name) for name in Connection.SECRET_FIELDS))
 
 
 test_connection.__test__ = False  # not a pytest test, despite the name
@@ -167,6 +164,21 @@ def _apply(connection: Connection, data: dict, *, creating: bool) -> None:
     for name in Connection.SECRET_FIELDS:
         if name not in kept:
             setattr(connection, name, "")
+
+
+def checked_login_url(url: str, auth_method: str) -> str:
+    """The login URL normalised and checked as the API and UI check it (https, allowed
+    hosts, fits the auth method); InvalidInput on `login_url`. For the admin's form."""
+    errors = ErrorCollector()
+    probe = Connection(auth_method=auth_method)
+    try:
+        probe.login_url = normalize_login_url(url)
+    except ValueError as exc:
+        errors.add("login_url", str(exc))
+    else:
+        _check_login_url_fits_method(probe, errors)
+    errors.raise_if_any()
+    return probe.login_url
 
 
 def _check_login_url_fits_method(connection: Connection, errors: ErrorCollector) -> None:

@@ -8,10 +8,11 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from common.api.errors import Conflict
+from common.api.errors import Conflict, PayloadTooLarge
 from common.api.filters import IdFilter
 from common.api.parsers import CSVUploadParser
 from common.api.schema import ERROR_SCHEMA
+from common.uploads import upload_limit_message
 from segments import inference, refresh, services
 from segments.loading import MODES
 from segments.models import ParentSegment, Refresh, Segment
@@ -92,7 +93,15 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
                     "replace (default): the rows become exactly the file's; "
                     "upsert: the file's rows are added or replaced by key."
                 ),
-            )
+            ),
+            OpenApiParameter(
+                "allow_empty",
+                bool,
+                description=(
+                    "true confirms that a file with a header and no rows may empty the "
+                    "parent segment in replace mode (refused otherwise)."
+                ),
+            ),
         ],
         responses={
             200: ImportResultSerializer,
@@ -107,6 +116,8 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
         """Upload the rows as CSV; a file with any error imports nothing (400)."""
         parent = self.get_object()
         file = request.data.get("file")
+        if getattr(request._request, "upload_too_large", False):
+            raise PayloadTooLarge(upload_limit_message())
         if not hasattr(file, "read"):
             if request.content_type.split(";")[0].strip().lower() == "text/csv":
                 # Django reads no body without a Content-Length (a chunked upload).
@@ -120,9 +131,16 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
                     "or as the body with Content-Type: text/csv."
                 )
             raise exceptions.ValidationError({"file": [message]})
+        allow_empty = request.query_params.get("allow_empty", "false").lower()
+        if allow_empty not in ("true", "false"):
+            file.close()
+            raise exceptions.ValidationError({"allow_empty": ["Must be true or false."]})
         try:
             result = services.import_profiles_file(
-                parent_segment=parent, file=file, mode=request.query_params.get("mode", "replace")
+                parent_segment=parent,
+                file=file,
+                mode=request.query_params.get("mode", "replace"),
+                allow_empty=allow_empty == "true",
             )
         finally:
             file.close()

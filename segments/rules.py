@@ -32,6 +32,7 @@ from django.db.models.expressions import Expression
 from django.db.models.lookups import In, Lookup, Range
 from django.utils import timezone
 
+from common.text import text_problem
 from common.validation import ErrorCollector
 
 MAX_DEPTH = 10
@@ -232,7 +233,7 @@ def _operand(operator: str, column_type: str, value, *, present: bool):
     if operator in ("contains", "starts_with"):
         if not isinstance(value, str) or not value:
             raise _BadValue("expected a non-empty string")
-        return value
+        return _storable(value)
     if operator == "within_last_days":
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
             raise _BadValue(f"expected a whole number of days from 0 to {MAX_DAYS}")
@@ -248,7 +249,7 @@ def _scalar(column_type: str, value, *, where: str = "", expected: str = ""):
     expected = expected or EXPECTED[column_type]
     if column_type == "string":
         if isinstance(value, str):
-            return value
+            return _storable(value, where)
     elif column_type == "integer":
         if isinstance(value, int) and not isinstance(value, bool):
             if INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
@@ -283,6 +284,14 @@ def _scalar(column_type: str, value, *, where: str = "", expected: str = ""):
             moment = moment.replace(tzinfo=datetime.UTC)
         return moment.astimezone(datetime.UTC)
     raise _BadValue(f"expected {expected}", where)
+
+
+def _storable(text: str, where: str = "") -> str:
+    """`text`, unless no database could compare with it (NUL, lone surrogates)."""
+    problem = text_problem(text)
+    if problem:
+        raise _BadValue(problem, where)
+    return text
 
 
 # --- compilation ------------------------------------------------------------------------

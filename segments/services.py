@@ -88,14 +88,18 @@ def update_segment(segment: Segment, *, data: dict) -> Segment:
         return segment
 
 
-def import_profiles_file(*, parent_segment: ParentSegment, file, mode: str = "replace"):
+def import_profiles_file(
+    *, parent_segment: ParentSegment, file, mode: str = "replace", allow_empty: bool = False
+):
     """Load a CSV file into the parent's rows; see segments.loading.import_profiles.
 
     An unknown mode is an InvalidInput on `mode` (the loader itself raises ValueError).
     """
     if mode not in loading.MODES:
         raise InvalidInput({"mode": [f"must be one of: {', '.join(loading.MODES)}"]})
-    return loading.import_profiles(parent_segment=parent_segment, file=file, mode=mode)
+    return loading.import_profiles(
+        parent_segment=parent_segment, file=file, mode=mode, allow_empty=allow_empty
+    )
 
 
 # --- parent segments ----------------------------------------------------------------------

@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from common.ids import parse_id
+from common.uploads import upload_limit_message
 from common.validation import InvalidInput
 from sources import browse
 from sources.models import Source
@@ -140,12 +142,20 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
     require_write(request, parent.workspace)
     wants_json = "application/json" in request.headers.get("Accept", "")
     form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
+    valid = form.is_valid()
+    if getattr(request, "upload_too_large", False):
+        # The upload was stopped at the limit: say so rather than "this field is required".
+        form.errors["file"] = form.error_class([upload_limit_message()])
+        valid = False
+    if not valid:
         if wants_json:
             return JsonResponse({"form_errors": form.errors.get_json_data()}, status=400)
         return render_parent_detail(request, parent, form, status=400)
     result = services.import_profiles_file(
-        parent_segment=parent, file=form.cleaned_data["file"], mode=form.cleaned_data["mode"]
+        parent_segment=parent,
+        file=form.cleaned_data["file"],
+        mode=form.cleaned_data["mode"],
+        allow_empty=form.cleaned_data["allow_empty"],
     )
     parent.refresh_from_db()
     status = 400 if result.errors else 200
@@ -404,15 +414,19 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     """
     try:
         body = json.loads(request.body)
-        parent_id = int(body["parent_segment"])
+        parent_id = parse_id(body["parent_segment"])
         rule_tree = body["rules"]
     except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"errors": {"": ["The request could not be read."]}}, status=400)
+    if parent_id is None:
+        return JsonResponse(
+            {"errors": {"parent_segment": ["Expected the id of a parent segment."]}}, status=400
+        )
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=parent_id)
     try:
         rules.validate(rule_tree, parent.columns)
     except InvalidInput as error:
-        return JsonResponse({"errors": error.errors})
+        return JsonResponse({"errors": error.errors}, status=400)
     unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
     return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
 
