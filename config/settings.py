@@ -316,6 +316,7 @@ REST_FRAMEWORK = {
         "login": env_str("THROTTLE_LOGIN", "30/hour"),
         # Connection (and source) tests per user: each one logs in to the remote system.
         "connection_test": env_str("THROTTLE_CONNECTION_TEST", "10/min"),
+        "source_test": env_str("THROTTLE_SOURCE_TEST", "10/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from common.api.errors import Conflict
 from common.api.filters import IdFilter
+from common.api.throttling import SourceTestThrottle
 from common.validation import InvalidInput
 from workspaces.models import Membership
 from workspaces.permissions import WorkspaceRolePermission
@@ -86,7 +87,7 @@ class SourceViewSet(WorkspaceScopedModelViewSet):
         instance.delete()
 
     @extend_schema(request=None, responses={200: SourceTestSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[SourceTestThrottle])
     def test(self, request, pk=None):
         """Connect and run SELECT 1: {"ok": true} or {"ok": false, "error": "..."}."""
         error = browse.test_source(self.get_object())

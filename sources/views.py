@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from common.api.throttling import SourceTestThrottle, throttle_view
 from common.validation import InvalidInput
 from workspaces.models import Membership
 from workspaces.views import current_workspace
@@ -99,6 +100,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@throttle_view(SourceTestThrottle, "source tests", "sources/_test_result.html")
 def source_test(request: HttpRequest, pk: int) -> HttpResponse:
     """Connect and say whether it worked (an htmx fragment)."""
     source = get_object_or_404(Source.objects.visible_to(request.user), pk=pk)

@@ -80,6 +80,12 @@ class ConnectionTestThrottle(PerUserThrottle):
     scope = "connection_test"
 
 
+class SourceTestThrottle(PerUserThrottle):
+    """Source tests per user (scope "source_test"): each one connects to a customer database."""
+
+    scope = "source_test"
+
+
 class FailedLoginThrottle(SettingsRateThrottle):
     """Failed sign-ins per client address (scope "login"); successful ones are not counted,
     so people signing in from one office are not locked out by each other."""

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from common.clientip import client_ip
 from connectors.models import Connection
+from sources.models import Source
 from tests.factories import make_user
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -147,6 +148,30 @@ def test_connection_tests_are_limited_per_user_in_the_ui_and_the_api(
     response = api.post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Request was throttled.")
+    assert owner_client.post(url).status_code == 200
+
+
+def test_source_tests_are_limited_per_user_in_the_ui_and_the_api(
+    settings, team, viewer_client, owner_client, sqlite_file
+):
+    # Each source test connects to a customer's database: a member may not hammer it.
+    rates(settings, source_test="2/min")
+    source = Source.objects.create(
+        workspace=team["workspace"], name="Warehouse", url=f"sqlite:///{sqlite_file}"
+    )
+    url = f"/sources/{source.pk}/test/"
+    assert viewer_client.post(url).status_code == 200
+    assert viewer_client.post(url).status_code == 200
+    throttled = viewer_client.post(url, HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert throttled.status_code == 429
+    assert "Too many source tests" in throttled.content.decode()
+
+    from knox.models import AuthToken
+
+    _, token = AuthToken.objects.create(user=team["viewer"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.post(f"/api/v1/sources/{source.pk}/test/").status_code == 429
     assert owner_client.post(url).status_code == 200
 
 
