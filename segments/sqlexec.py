@@ -1,0 +1,84 @@
+"""Running `segments.sql` statements on Django's own database connection (the profile store).
+
+SQLAlchemy builds the statement; it is compiled for the connection's vendor and executed by
+Django's cursor, so it sees the same transaction as the ORM (tests, the runner's claims).
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from django.db import connection as default_connection
+from django.utils import timezone
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.dialects.sqlite import pysqlite
+
+from . import sql
+from .models import ParentSegment, Segment
+
+_DIALECTS = {
+    # Django's cursors take "pyformat" parameters on both backends.
+    "postgresql": postgresql_psycopg.dialect(paramstyle="pyformat"),
+    "sqlite": pysqlite.dialect(paramstyle="pyformat"),
+}
+
+
+def dialect(connection=None) -> sa.Dialect:
+    vendor = (connection or default_connection).vendor
+    try:
+        return _DIALECTS[vendor]
+    except KeyError:
+        raise sql.UnsupportedStore(
+            f"the profile store needs PostgreSQL or SQLite, not {vendor}"
+        ) from None
+
+
+def compile_statement(statement, connection=None) -> tuple[str, dict]:
+    """The statement as SQL text and parameters for Django's cursor on `connection`."""
+    compiled = statement.compile(
+        dialect=dialect(connection), compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), compiled.params
+
+
+def segment_rows(
+    segment: Segment,
+    *,
+    today: datetime.date | None = None,
+    zone: datetime.tzinfo | None = None,
+    connection=None,
+) -> sql.Rows:
+    """The segment's rows in the profile store. `zone` (default: the current time zone)
+    anchors `within_last_days`; `today` defaults to today there. Raises InvalidInput when
+    the rules no longer fit the parent's columns."""
+    return parent_rows(
+        segment.parent_segment, segment.rules, today=today, zone=zone, connection=connection
+    )
+
+
+def parent_rows(
+    parent: ParentSegment,
+    tree: dict,
+    *,
+    today: datetime.date | None = None,
+    zone: datetime.tzinfo | None = None,
+    connection=None,
+) -> sql.Rows:
+    """The rows of `parent` in the profile store that match the rule tree `tree`."""
+    zone = zone or timezone.get_current_timezone()
+    today = today or timezone.localdate(timezone=zone)
+    return sql.profile_rows(
+        (connection or default_connection).vendor,
+        parent.pk,
+        tree,
+        parent.columns,
+        today=today,
+        zone=zone,
+    )
+
+
+def fetch_all(statement, connection=None) -> list[tuple]:
+    connection = connection or default_connection
+    text, params = compile_statement(statement, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return cursor.fetchall()
