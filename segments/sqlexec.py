@@ -8,6 +8,8 @@ import datetime
 
 import sqlalchemy as sa
 from django.db import connection as default_connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
@@ -15,6 +17,11 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from . import sql
 from .models import ParentSegment, Segment
 
+# The ORM's RawSQL takes "format" (%s) parameters.
+_FORMAT_DIALECTS = {
+    "postgresql": postgresql_psycopg.dialect(paramstyle="format"),
+    "sqlite": pysqlite.dialect(paramstyle="format"),
+}
 _DIALECTS = {
     # Django's cursors take "pyformat" parameters on both backends.
     "postgresql": postgresql_psycopg.dialect(paramstyle="pyformat"),
@@ -74,6 +81,31 @@ def parent_rows(
         today=today,
         zone=zone,
     )
+
+
+def condition(
+    parent: ParentSegment,
+    tree: dict,
+    *,
+    today: datetime.date | None = None,
+    zone: datetime.tzinfo | None = None,
+    connection=None,
+) -> RawSQL:
+    """The rule tree's WHERE clause as an ORM filter on Profile (`.filter(condition(...))`).
+
+    Compiled by segments.sql, the one rule compiler; raises InvalidInput when the rules do
+    not fit the parent's columns."""
+    connection = connection or default_connection
+    zone = zone or timezone.get_current_timezone()
+    today = today or timezone.localdate(timezone=zone)
+    source = sql.ProfileColumns(connection.vendor)
+    clause = sql.where(tree, parent.columns, source, today=today, zone=zone)
+    compiled = clause.compile(
+        dialect=_FORMAT_DIALECTS[connection.vendor], compile_kwargs={"render_postcompile": True}
+    )
+    params = [compiled.params[name] for name in compiled.positiontup]
+    # SQLAlchemy built the text; every value is a parameter.
+    return RawSQL(f"({compiled})", params, output_field=BooleanField())  # noqa: S611
 
 
 def fetch_all(statement, connection=None) -> list[tuple]:

@@ -1,4 +1,5 @@
-"""Rule trees: validation on plain data, and compilation against real rows (SQLite and PostgreSQL)."""
+"""Rule trees: validation on plain data, and segments.sql's compilation against real rows (the
+test database: SQLite or PostgreSQL)."""
 
 import datetime
 import zoneinfo
@@ -9,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from common.validation import InvalidInput
-from segments import rules
+from segments import rules, sql, sqlexec
 from segments.models import Profile
 from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_workspace
 
@@ -435,9 +436,16 @@ def test_errors_prefix_under_the_field_name():
     assert error.value.prefixed("rules") == {"rules.conditions[0].value": ["expected an integer"]}
 
 
-def test_to_q_validates_first():
+def test_the_sql_compiler_validates_first():
+    source = sql.ProfileColumns("sqlite")
     with pytest.raises(InvalidInput):
-        rules.to_q(tree(condition("age", "eq", "x")), COLUMNS)
+        sql.where(
+            tree(condition("age", "eq", "x")),
+            COLUMNS,
+            source,
+            today=datetime.date(2024, 5, 1),
+            zone=datetime.UTC,
+        )
 
 
 # --- compilation against rows -----------------------------------------------------------
@@ -519,10 +527,10 @@ def parent(db):
 
 
 def matching(parent, rule_tree, **kwargs):
-    q = rules.to_q(rule_tree, parent.columns, **kwargs)
+    where = sqlexec.condition(parent, rule_tree, **kwargs)
     return "".join(
         Profile.objects.filter(parent_segment=parent)
-        .filter(q)
+        .filter(where)
         .order_by("key")
         .values_list("key", flat=True)
     )
@@ -733,10 +741,10 @@ def test_counting_an_audience_is_one_query_without_subqueries(parent):
         condition("country", "in", ["JP", "US"]),
         tree(condition("age", "gte", 18), condition("last_seen_at", "is_null"), type="or"),
     )
-    q = rules.to_q(rule_tree, parent.columns)
+    where = sqlexec.condition(parent, rule_tree)
 
     with CaptureQueriesContext(connection) as queries:
-        count = Profile.objects.filter(parent_segment=parent).filter(q).count()
+        count = Profile.objects.filter(parent_segment=parent).filter(where).count()
 
     assert count == 2
     assert len(queries) == 1
