@@ -23,9 +23,8 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience
 
-from . import beat, mapping, notifications
+from . import beat, mapping, notifications, streaming
 from .models import Activation, FailedRow, Run
 
 logger = logging.getLogger(__name__)
@@ -80,8 +79,10 @@ def output_columns(activation: Activation) -> list[str]:
 
 
 def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
-    """Segment rows (attributes dicts) as final CSV cells; the one render path of runs and
-    previews. `timestamp` is the run's export timestamp, the same for every row."""
+    """Segment rows (attributes dicts) as final CSV cells, in Python: what runs and previews
+    get from the database through activations.streaming, byte for byte (the corpus in
+    tests/segments/test_sql_corpus.py checks it), for callers that hold attribute dicts.
+    `timestamp` is the run's export timestamp, the same for every row."""
     segment = activation.segment
     context = mapping.RenderContext(
         segment_id=segment.pk,
@@ -333,11 +334,15 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        rows = recorder.counted(audience.iter_rows(activation.segment))
+        source = streaming.source(activation, encoded=connector.accepts_encoded_rows)
+        rows = source.rows(timestamp, counted=recorder.counted)
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        result = connector.write(
-            params, columns, render(activation, rows, timestamp=timestamp), recorder
-        )
+        try:
+            result = connector.write(params, columns, rows, recorder)
+        finally:
+            # Now, not when the garbage collector gets to it: the database cursor belongs
+            # to this run's transaction.
+            source.close()
         recorder.store_rows_read()
         if recorder.stop_requested.is_set():
             return {
