@@ -32,39 +32,6 @@ def salesforce_timestamp(text) -> sa.ColumnElement:
     )
 
 
-def cells(
-    output_mapping: dict,
-    *,
-    columns: list[dict],
-    source: sql.Columns,
-    context: mapping.RenderContext,
-    null_value: str = "leave",
-    empty_as_null: bool = False,
-) -> list[sa.ColumnElement]:
-    """One SQL expression per output column, in `mapping.output_columns` order.
-
-    Validates the mapping (InvalidInput) and `null_value` (ValueError) as render_rows does.
-    `empty_as_null` turns empty cells into NULL, which PostgreSQL's COPY … CSV writes
-    unquoted as the csv module does (an empty string it would write as ""); it is ignored
-    for a single output column, where both write a lone empty cell as "".
-    """
-    if null_value not in mapping.NULL_CELLS:
-        raise ValueError(f"null_value must be one of: {', '.join(mapping.NULL_CELLS)}")
-    mapping.validate(output_mapping, columns)
-    null_cell = mapping.NULL_CELLS[null_value]
-    result = []
-    for _output, name, column_type in mapping._sources(output_mapping, columns):
-        text = source.text(name, column_type)
-        if column_type == "timestamp":
-            text = salesforce_timestamp(text)
-        result.append(sa.func.coalesce(text, sa.literal(null_cell, sa.String)))
-    for builder in output_mapping.get("strings") or []:
-        result.append(sa.literal(mapping._build_string(builder["parts"], context), sa.String))
-    if empty_as_null and len(result) > 1:
-        result = [sa.func.nullif(cell, "") for cell in result]
-    return [cell.label(f"c{index}") for index, cell in enumerate(result)]
-
-
 def select(
     rows: sql.Rows,
     output_mapping: dict,
@@ -75,15 +42,40 @@ def select(
     empty_as_null: bool = False,
     limit: int | None = None,
 ) -> sa.Select:
-    """The SELECT of a segment's rows rendered through the mapping, in key order."""
-    statement = rows.select(
-        *cells(
-            output_mapping,
-            columns=columns,
-            source=rows.source,
-            context=context,
-            null_value=null_value,
-            empty_as_null=empty_as_null,
-        )
-    )
+    """The SELECT of a segment's rows rendered through the mapping, in key order: one
+    expression per output column, in `mapping.output_columns` order.
+
+    Validates the mapping (InvalidInput) and `null_value` (ValueError) as render_rows does.
+    `empty_as_null` turns empty cells into NULL, which PostgreSQL's COPY … CSV writes
+    unquoted as the csv module does (an empty string it would write as ""); it is ignored
+    for a single output column, where both write a lone empty cell as "".
+
+    Two levels: the inner SELECT reads each value once as canonical text, the outer one
+    formats it (a timestamp's cell looks at its text several times; databases do not share
+    a repeated expression, and reading JSON is the costly part). OFFSET 0 keeps PostgreSQL
+    from merging the two.
+    """
+    if null_value not in mapping.NULL_CELLS:
+        raise ValueError(f"null_value must be one of: {', '.join(mapping.NULL_CELLS)}")
+    mapping.validate(output_mapping, columns)
+    null_cell = sa.literal(mapping.NULL_CELLS[null_value], sa.String)
+    sources = mapping._sources(output_mapping, columns)
+    texts = [
+        rows.source.text(name, column_type).label(f"v{index}")
+        for index, (_output, name, column_type) in enumerate(sources)
+    ]
+    inner = rows.select(*texts, rows.key.label("row_key")).offset(0)
+    values = inner.subquery("source_rows")
+    cells = []
+    for index, (_output, _name, column_type) in enumerate(sources):
+        text = values.c[f"v{index}"]
+        if column_type == "timestamp":
+            text = salesforce_timestamp(text)
+        cells.append(sa.func.coalesce(text, null_cell))
+    for builder in output_mapping.get("strings") or []:
+        cells.append(sa.literal(mapping._build_string(builder["parts"], context), sa.String))
+    if empty_as_null and len(cells) > 1:
+        cells = [sa.func.nullif(cell, "") for cell in cells]
+    statement = sa.select(*(cell.label(f"c{index}") for index, cell in enumerate(cells)))
+    statement = statement.select_from(values).order_by(values.c.row_key)
     return statement if limit is None else statement.limit(limit)

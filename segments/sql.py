@@ -83,6 +83,14 @@ def _code_point_order_postgresql(element, compiler, **kw):
     return '((%s) COLLATE "C")' % compiler.process(argument, **kw)  # noqa: UP031
 
 
+def _without_point_zero(text) -> ColumnElement:
+    length = sa.func.length(text)
+    return sa.case(
+        (_substr(text, length - 1) == ".0", _substr(text, 1, length - 2)),
+        else_=text,
+    )
+
+
 def _zeros_sql(count: str, dialect_name: str) -> str:
     if dialect_name == "sqlite":
         return f"REPLACE(HEX(ZEROBLOB({count})), '00', '0')"
@@ -244,11 +252,12 @@ class ProfileColumns(Columns):
     def text(self, name: str, column_type: str) -> ColumnElement:
         json_type = self._json_type(name)
         if self.postgresql:
+            # ->> gives strings as they are, booleans as true/false, and numbers as
+            # numeric's text (no exponent), which only keeps a ".0" Python would drop.
             extract = self._extract(name)
             return sa.case(
-                (json_type == "string", extract),
-                (json_type == "number", plain_number(extract)),
-                (json_type.in_(["boolean", "object", "array"]), extract),
+                (json_type == "number", _without_point_zero(extract)),
+                else_=extract,
             )
         return sa.case(
             (json_type == "text", self._extract(name)),
@@ -488,9 +497,10 @@ class Rows:
         self.condition = condition
         self.key = key
 
-    def select(self, *columns) -> sa.Select:
-        """SELECT `columns` of the matching rows, in key order."""
-        return sa.select(*columns).select_from(self.from_).where(self.condition).order_by(self.key)
+    def select(self, *columns, ordered: bool = True) -> sa.Select:
+        """SELECT `columns` of the matching rows, in key order unless not `ordered`."""
+        statement = sa.select(*columns).select_from(self.from_).where(self.condition)
+        return statement.order_by(self.key) if ordered else statement
 
     def count(self) -> sa.Select:
         return sa.select(sa.func.count()).select_from(self.from_).where(self.condition)
