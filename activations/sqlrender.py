@@ -32,6 +32,10 @@ def salesforce_timestamp(text) -> sa.ColumnElement:
     )
 
 
+def _empty_as_null(cell):
+    return sa.func.nullif(cell, "")
+
+
 def select(
     rows: sql.Rows,
     output_mapping: dict,
@@ -50,32 +54,36 @@ def select(
     unquoted as the csv module does (an empty string it would write as ""); it is ignored
     for a single output column, where both write a lone empty cell as "".
 
-    Two levels: the inner SELECT reads each value once as canonical text, the outer one
-    formats it (a timestamp's cell looks at its text several times; databases do not share
-    a repeated expression, and reading JSON is the costly part). OFFSET 0 keeps PostgreSQL
-    from merging the two.
+    Two levels: the inner SELECT reads each value once (`Columns.raw`: for the profile store
+    the one costly read of the row's JSON), the outer one turns it into its cell, looking at
+    it as often as that takes (databases do not share a repeated expression). OFFSET 0 keeps
+    PostgreSQL and SQLite from merging the two.
     """
     if null_value not in mapping.NULL_CELLS:
         raise ValueError(f"null_value must be one of: {', '.join(mapping.NULL_CELLS)}")
     mapping.validate(output_mapping, columns)
     null_cell = sa.literal(mapping.NULL_CELLS[null_value], sa.String)
     sources = mapping._sources(output_mapping, columns)
-    texts = [
-        rows.source.text(name, column_type).label(f"v{index}")
+    raws = [
+        rows.source.raw(name, column_type).label(f"v{index}")
         for index, (_output, name, column_type) in enumerate(sources)
     ]
-    inner = rows.select(*texts, rows.key.label("row_key")).offset(0)
+    inner = rows.select(*raws, rows.key.label("row_key")).offset(0)
     values = inner.subquery("source_rows")
+    strings = output_mapping.get("strings") or []
+    empty_as_null = empty_as_null and len(sources) + len(strings) > 1
     cells = []
     for index, (_output, _name, column_type) in enumerate(sources):
-        text = values.c[f"v{index}"]
+        text = rows.source.text_of(values.c[f"v{index}"], column_type)
         if column_type == "timestamp":
             text = salesforce_timestamp(text)
-        cells.append(sa.func.coalesce(text, null_cell))
-    for builder in output_mapping.get("strings") or []:
+        cells.append(
+            text if null_cell.value == "" and empty_as_null else sa.func.coalesce(text, null_cell)
+        )
+    for builder in strings:
         cells.append(sa.literal(mapping._build_string(builder["parts"], context), sa.String))
-    if empty_as_null and len(cells) > 1:
-        cells = [sa.func.nullif(cell, "") for cell in cells]
+    if empty_as_null:
+        cells = [_empty_as_null(cell) for cell in cells]
     statement = sa.select(*(cell.label(f"c{index}") for index, cell in enumerate(cells)))
     statement = statement.select_from(values).order_by(values.c.row_key)
     return statement if limit is None else statement.limit(limit)

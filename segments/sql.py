@@ -7,8 +7,8 @@ runs one corpus of rule trees and rows on SQLite, PostgreSQL and DuckDB and chec
 the same rows as `rules.to_q`. Pure: reads no rows, imports no Django model.
 
 A `Columns` object says how to read a column where the rows live: `typed(name, type)` for
-comparisons (NULL when the value is missing or of another type) and `text(name, type)`, the
-value as canonical text (strings as they are, booleans `true`/`false`, numbers in plain
+comparisons (NULL when the value is missing or of another type) and `text(name, type)` (or
+`raw` read once, then `text_of`), the value as canonical text (strings as they are, booleans `true`/`false`, numbers in plain
 decimal without exponent or ".0", dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`
 in UTC), which `activations/sqlrender.py` turns into Salesforce's cells.
 """
@@ -175,8 +175,16 @@ class Columns:
     def typed(self, name: str, column_type: str) -> ColumnElement:
         raise NotImplementedError
 
-    def text(self, name: str, column_type: str) -> ColumnElement:
+    def raw(self, name: str, column_type: str) -> ColumnElement:
+        """The value as stored, for `text_of`."""
         raise NotImplementedError
+
+    def text_of(self, raw, column_type: str) -> ColumnElement:
+        """The canonical text (see the module doc) of a `raw` value."""
+        raise NotImplementedError
+
+    def text(self, name: str, column_type: str) -> ColumnElement:
+        return self.text_of(self.raw(name, column_type), column_type)
 
 
 PROFILE_TABLE = sa.table(
@@ -215,12 +223,6 @@ class ProfileColumns(Columns):
             return self.document.op("->>")(sa.literal(name, sa.String))
         return sa.func.json_extract(self.document, sa.literal(self._path(name), sa.String))
 
-    def _json_text(self, name: str):
-        """The value's JSON text (SQLite keeps a number's text as it was stored)."""
-        if self.postgresql:
-            return self.document.op("->>")(sa.literal(name, sa.String))
-        return self.document.op("->")(sa.literal(self._path(name), sa.String))
-
     @staticmethod
     def _path(name: str) -> str:
         # The key is quoted in the JSON path so that any name ("2024", "a.b") is one key.
@@ -249,21 +251,27 @@ class ProfileColumns(Columns):
             text = _fixed_width_timestamp(text)
         return code_point_order(text)
 
-    def text(self, name: str, column_type: str) -> ColumnElement:
-        json_type = self._json_type(name)
+    def raw(self, name: str, column_type: str) -> ColumnElement:
+        """The value read once from the row's JSON (the costly part): its text (->>), on
+        SQLite a number's JSON text as stored (the shortest round-trip digits)."""
         if self.postgresql:
-            # ->> gives strings as they are, booleans as true/false, and numbers as
-            # numeric's text (no exponent), which only keeps a ".0" Python would drop.
-            extract = self._extract(name)
-            return sa.case(
-                (json_type == "number", _without_point_zero(extract)),
-                else_=extract,
-            )
-        return sa.case(
-            (json_type == "text", self._extract(name)),
-            (json_type == "real", plain_number(self._json_text(name))),
-            (json_type.in_(["integer", "true", "false", "object", "array"]), self._json_text(name)),
-        )
+            return self._extract(name)
+        operator = "->" if column_type == "number" else "->>"
+        return self.document.op(operator)(sa.literal(self._path(name), sa.String))
+
+    def text_of(self, raw, column_type: str) -> ColumnElement:
+        """Rendering trusts the stored JSON type to be the column's, as imports guarantee
+        (a column cannot be retyped while the parent has rows); `typed` does not."""
+        if column_type == "number":
+            # PostgreSQL gives numeric's text (no exponent), SQLite the stored digits.
+            return _without_point_zero(raw) if self.postgresql else plain_number(raw)
+        if self.postgresql:
+            return raw  # booleans come as true/false
+        if column_type == "boolean":
+            return sa.case((raw == 1, "true"), (raw == 0, "false"))
+        if column_type == "integer":
+            return sa.cast(raw, sa.String)
+        return raw
 
 
 class TableColumns(Columns):
@@ -287,8 +295,11 @@ class TableColumns(Columns):
             return _fixed_width_timestamp(column)
         return column
 
-    def text(self, name: str, column_type: str) -> ColumnElement:
-        column = self.columns[name]
+    def raw(self, name: str, column_type: str) -> ColumnElement:
+        return self.columns[name]
+
+    def text_of(self, raw, column_type: str) -> ColumnElement:
+        column = raw
         if column_type == "string":
             return column
         if column_type == "boolean":
