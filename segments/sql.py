@@ -264,7 +264,10 @@ class ProfileColumns(Columns):
         (a column cannot be retyped while the parent has rows); `typed` does not."""
         if column_type == "number":
             # PostgreSQL gives numeric's text (no exponent), SQLite the stored digits.
-            return _without_point_zero(raw) if self.postgresql else plain_number(raw)
+            if self.postgresql:
+                return _without_point_zero(raw)
+            # -> gives a JSON null as the text null.
+            return plain_number(sa.func.nullif(raw, "null", type_=sa.String))
         if self.postgresql:
             return raw  # booleans come as true/false
         if column_type == "boolean":
@@ -323,6 +326,7 @@ def _shortest_real_text(column) -> ColumnElement:
         sa.func.printf(sa.literal(f"%!.{digits}g"), column, type_=sa.String) for digits in (15, 16)
     ]
     return sa.case(
+        (column.is_(None), sa.null()),  # printf writes NULL as 0
         *((sa.cast(text, sa.Float) == column, text) for text in texts),
         else_=sa.func.printf(sa.literal("%!.17g"), column, type_=sa.String),
     )

@@ -136,6 +136,11 @@ RENDER_ROWS = {
     "r5": {"customer_id": "r5", "lifetime_value": -0.0, "first_name": "x"},
     "r6": {"customer_id": "r6", "lifetime_value": -2.5e-05, "country": "US"},
     "r7": {"customer_id": "r7", "lifetime_value": 12, "country": "a,b"},
+    # JSON nulls in every column.
+    "r8": {
+        **{column["name"]: None for column in CUSTOMER_COLUMNS},
+        "customer_id": "r8",
+    },
 }
 
 MAPPINGS = [
