@@ -23,8 +23,9 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
+from segments import audience
 
-from . import beat, mapping, notifications, streaming
+from . import beat, fingerprints, mapping, notifications
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -80,9 +81,9 @@ def output_columns(activation: Activation) -> list[str]:
 
 
 def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
-    """Segment rows (attributes dicts) as final CSV cells, in Python: what runs and previews
-    get from the database through activations.streaming, byte for byte (the corpus in
-    tests/segments/test_sql_corpus.py checks it), for callers that hold attribute dicts.
+    """Segment rows (attributes dicts) as final CSV cells, in Python: the run's row path
+    (incremental sync needs each row's attributes and cells), byte for byte what
+    activations.streaming gets from one SELECT (tests/segments/test_sql_corpus.py checks it).
     `timestamp` is the run's export timestamp, the same for every row."""
     segment = activation.segment
     context = mapping.RenderContext(
@@ -132,6 +133,8 @@ class RunRecorder:
             if value and len(value) >= 4
         ]
         self._rows_between_checkpoints = min(CHECKPOINT_EVERY_ROWS, run.activation.batch_size)
+        # Set by _write: the run's fingerprints (incremental sync, retry), told of outcomes.
+        self.sync: fingerprints.RunSync | None = None
 
     # ResultSink
 
@@ -148,16 +151,35 @@ class RunRecorder:
             self._update(rows_succeeded=F("rows_succeeded") + count)
         self.checkpoint()
 
+    def rows_accepted(self, rows: Sequence[Sequence[str]]) -> None:
+        """Succeeded rows with their values: counted, and their fingerprints advanced in the
+        same transaction."""
+        rows = list(rows)
+        if rows:
+            with transaction.atomic():
+                left = self.sync.accepted(rows) if self.sync else 0
+                self._update(
+                    rows_succeeded=F("rows_succeeded") + len(rows),
+                    rows_deleted=F("rows_deleted") + left,
+                )
+        self.checkpoint()
+
     def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
         rows = list(rows)
         if rows:
             self.rows_not_sent += sum(row.error.startswith(NOT_SENT_PREFIX) for row in rows)
+            keys = self.sync.failed_keys([row.values for row in rows]) if self.sync else None
             with transaction.atomic():
                 self._update(rows_failed=F("rows_failed") + len(rows))
                 FailedRow.objects.bulk_create(
                     [
-                        FailedRow(run_id=self.run_id, values=list(row.values), error=row.error)
-                        for row in rows
+                        FailedRow(
+                            run_id=self.run_id,
+                            values=list(row.values),
+                            error=row.error,
+                            key=keys[index] if keys else "",
+                        )
+                        for index, row in enumerate(rows)
                     ],
                     batch_size=FAILED_ROWS_PER_INSERT,
                 )
@@ -335,15 +357,16 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        source = streaming.source(activation, encoded=connector.accepts_encoded_rows)
-        rows = source.rows(timestamp, counted=recorder.counted)
+        sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+        rows = sync.tap(audience.iter_rows(activation.segment))
+        rendered = sync.select(
+            render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
+        )
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        try:
-            result = connector.write(params, columns, rows, recorder)
-        finally:
-            # Now, not when the garbage collector gets to it: the database cursor belongs
-            # to this run's transaction.
-            source.close()
+        result = connector.write(params, columns, recorder.counted(rendered), recorder)
+        result.rows_sent += fingerprints.after_write(
+            sync, connector, params, recorder, recorder.counted, recorder.log
+        )
         recorder.store_rows_read()
         if recorder.stop_requested.is_set():
             return {
@@ -467,8 +490,12 @@ def _summary(run: Run) -> str:
         f"{run.rows_read:,} read, {run.rows_sent:,} sent, {run.rows_succeeded:,} succeeded, "
         f"{run.rows_failed:,} failed"
     )
+    if run.status == Run.Status.SUCCEEDED and run.rows_read == 0 and run.rows_unchanged:
+        return f"Succeeded: nothing changed ({run.rows_unchanged:,} rows unchanged), nothing sent."
     if run.status == Run.Status.SUCCEEDED and run.rows_read == 0:
         return "Succeeded: the segment had no rows, nothing was sent."
+    if run.rows_unchanged or run.rows_deleted:
+        counts += f", {run.rows_unchanged:,} unchanged, {run.rows_deleted:,} deleted or cleared"
     return f"{Run.Status(run.status).label}: {counts}."
 
 

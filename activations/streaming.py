@@ -15,7 +15,6 @@ import psycopg
 from django.db import connection as default_connection
 
 from common import csvio
-from connectors.base import EncodedRows
 from segments import sqlexec
 
 from . import mapping, sqlrender
@@ -56,33 +55,6 @@ def statement(
         empty_as_null=for_copy,
         limit=limit,
     )
-
-
-class Source:
-    """A run's rows, read once: `rows()` hands them to the connector, `close()` ends the
-    database cursor or COPY, also when the connector stopped early."""
-
-    def __init__(self, activation: Activation, *, encoded: bool) -> None:
-        self.activation = activation
-        self.encoded = encoded
-        self._stream = None
-
-    def rows(self, timestamp: datetime.datetime, *, counted=lambda rows: rows):
-        """EncodedRows (CSV lines) when `encoded`, else tuples of cells; each row passes
-        through `counted` (the run's counter) as it is read."""
-        if self.encoded:
-            self._stream = lines(self.activation, timestamp=timestamp)
-            return EncodedRows(counted(self._stream))
-        self._stream = cells(self.activation, timestamp=timestamp)
-        return counted(self._stream)
-
-    def close(self) -> None:
-        if self._stream is not None and hasattr(self._stream, "close"):
-            self._stream.close()
-
-
-def source(activation: Activation, *, encoded: bool) -> Source:
-    return Source(activation, encoded=encoded)
 
 
 def _zone(activation: Activation) -> datetime.tzinfo:

@@ -1,8 +1,8 @@
 """A run's rows straight from the database (activations.streaming): the same bytes as the
 Python path (`mapping.render_rows` → `csvio.encode_row`), uploaded as they are read.
 
-The transactional tests commit their rows, so that on PostgreSQL the run reads them with
-`COPY (SELECT …) TO STDOUT` on a connection of its own, as a worker does.
+The transactional tests commit their rows, so that on PostgreSQL `streaming.lines` reads them
+with `COPY (SELECT …) TO STDOUT` on a connection of its own, as a worker would.
 """
 
 import datetime
