@@ -12,7 +12,9 @@ import pytest
 from activations import runner, services, streaming
 from activations.models import Activation, Run
 from common import csvio
+from connectors.base import EncodedRows
 from segments.models import Profile
+from tests.connectors.recording import RecordingSink
 from tests.factories import (
     make_activation,
     make_connection,
@@ -173,3 +175,25 @@ def test_within_last_days_counts_days_in_the_activations_time_zone(salesforce_em
 
     assert tokyo == [("2024-05-01T20:00:00Z",)]
     assert utc == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_salesforce_connector_uploads_encoded_lines_as_they_are(salesforce_emulator):
+    activation = make_streamed_activation(salesforce_emulator, rows=15, concurrency_mode="serial")
+    timestamp = datetime.datetime(2026, 11, 25, 6, 20, 38, tzinfo=datetime.UTC)
+    columns = runner.output_columns(activation)
+    sink = RecordingSink()
+
+    result = activation.connection.connector.write(
+        runner.export_params(activation),
+        columns,
+        EncodedRows(streaming.lines(activation, timestamp=timestamp)),
+        sink,
+    )
+
+    expected = python_path(activation, timestamp)
+    assert (result.rows_sent, result.rows_succeeded, result.rows_failed) == (10, 10, 0)
+    header = csvio.encode_row(columns)
+    uploads = [job.upload for job in salesforce_emulator.jobs]
+    assert len(uploads) == 3  # 4 + 4 + 2 rows
+    assert b"".join(upload.removeprefix(header) for upload in uploads) == b"".join(expected)
