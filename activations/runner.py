@@ -25,7 +25,7 @@ from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
 from segments import audience
 
-from . import beat, fingerprints, mapping, notifications
+from . import beat, fingerprints, mapping, notifications, streaming
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -358,7 +358,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
         sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
-        rows = sync.tap(audience.iter_rows(activation.segment))
+        # Days of within_last_days in the activation's zone, as its preview counts them.
+        rows = sync.tap(audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)))
         rendered = sync.select(
             render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
         )

@@ -39,7 +39,7 @@ def statement(
     """
     segment = activation.segment
     parent = segment.parent_segment
-    rows = sqlexec.segment_rows(segment, zone=_zone(activation), connection=connection)
+    rows = sqlexec.segment_rows(segment, zone=zone_of(activation), connection=connection)
     context = mapping.RenderContext(
         segment_id=segment.pk,
         segment_name=segment.name,
@@ -57,7 +57,8 @@ def statement(
     )
 
 
-def _zone(activation: Activation) -> datetime.tzinfo:
+def zone_of(activation: Activation) -> datetime.tzinfo:
+    """The activation's time zone, whose days `within_last_days` counts (UTC if unknown)."""
     try:
         return zoneinfo.ZoneInfo(activation.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
