@@ -27,7 +27,7 @@ from connectors.models import Connection
 from segments import audience, refresh
 from segments.models import Refresh
 
-from . import beat, fingerprints, mapping, notifications
+from . import beat, fingerprints, mapping, notifications, streaming
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -83,8 +83,10 @@ def output_columns(activation: Activation) -> list[str]:
 
 
 def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
-    """Segment rows (attributes dicts) as final CSV cells; the one render path of runs and
-    previews. `timestamp` is the run's export timestamp, the same for every row."""
+    """Segment rows (attributes dicts) as final CSV cells, in Python: the run's row path
+    (incremental sync needs each row's attributes and cells), byte for byte what
+    activations.streaming gets from one SELECT (tests/segments/test_sql_corpus.py checks it).
+    `timestamp` is the run's export timestamp, the same for every row."""
     segment = activation.segment
     context = mapping.RenderContext(
         segment_id=segment.pk,
@@ -376,7 +378,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
         sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
-        rows = sync.tap(audience.iter_rows(activation.segment))
+        # Days of within_last_days in the activation's zone, as its preview counts them.
+        rows = sync.tap(audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)))
         rendered = sync.select(
             render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
         )

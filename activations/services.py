@@ -1,7 +1,6 @@
 """Activation services: validate and save activations, request and cancel runs, preview rows."""
 
 import copy
-import itertools
 import math
 import re
 
@@ -14,10 +13,9 @@ from common import schedules
 from common.ids import parse_id
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
-from segments import audience
 from segments.models import Segment
 
-from . import beat, mapping, runner
+from . import beat, mapping, runner, streaming
 from .dispatch import RunConflict, request_run  # noqa: F401  (part of the services' API)
 from .models import Activation, Run
 
@@ -651,11 +649,9 @@ def preview(activation: Activation, *, limit: int = 10) -> tuple[list[str], list
     Raises InvalidInput (paths under `output_mapping`) if the mapping no longer fits the
     parent segment's columns."""
     columns = runner.output_columns(activation)
-    source_rows = itertools.islice(
-        audience.iter_rows(activation.segment, chunk_size=max(1, limit)), limit
-    )
-    rows = list(runner.render(activation, source_rows, timestamp=timezone.now()))
-    return columns, rows
+    # The run's own SELECT, with a LIMIT.
+    cells = streaming.cells(activation, timestamp=timezone.now(), limit=max(0, limit))
+    return columns, [list(row) for row in cells]
 
 
 def check_destination(activation: Activation) -> None:

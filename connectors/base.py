@@ -62,6 +62,20 @@ class WriteResult:
     job_ids: list[str] = field(default_factory=list)
 
 
+class EncodedRows:
+    """Rows already encoded as CSV, one line (bytes) per row, header excluded: UTF-8, LF line
+    ends, a field quoted only when it holds a comma, a quote, CR or LF (common.csvio's
+    dialect, which PostgreSQL's COPY … CSV also writes). A connector whose
+    `accepts_encoded_rows` is True takes them in place of lists of cells, so the rows go
+    from the database into the upload without being decoded and encoded again."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self.lines = lines
+
+    def __iter__(self):
+        return iter(self.lines)
+
+
 @dataclass
 class WritePlan:
     """What a write would do, worked out without writing (a dry run): rows by outcome,
@@ -101,6 +115,8 @@ class Connector(abc.ABC):
     """A destination. Instances are built from a saved Connection."""
 
     label: ClassVar[str]
+    # Whether write() takes EncodedRows as well as lists of cells.
+    accepts_encoded_rows: ClassVar[bool] = False
 
     def __init__(self, connection) -> None:
         self.connection = connection
@@ -122,7 +138,8 @@ class Connector(abc.ABC):
         rows: Iterable[Sequence[str]],
         sink: ResultSink,
     ) -> WriteResult:
-        """Write rows (lists of final CSV cell strings, in `columns` order) to the destination.
+        """Write rows (lists of final CSV cell strings, in `columns` order, or EncodedRows
+        when the connector accepts them) to the destination.
 
         Every row consumed from `rows` must end up counted as succeeded or failed through
         `sink`; the returned totals match what the sink was told.

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from connectors.base import (
     Connector,
     ConnectorError,
+    EncodedRows,
     ExportParams,
     ResultSink,
     WritePlan,
@@ -31,6 +32,7 @@ class SalesforceConnector(Connector):
     """Salesforce through Bulk API 2.0; one session (one login) per call."""
 
     label = "Salesforce"
+    accepts_encoded_rows = True
 
     def verify(self) -> None:
         """Log in; for a pasted session id (where nothing is checked at login) also make one
@@ -68,7 +70,7 @@ class SalesforceConnector(Connector):
         self,
         params: ExportParams,
         columns: Sequence[str],
-        rows: Iterable[Sequence[str]],
+        rows: Iterable[Sequence[str]] | EncodedRows,
         sink: ResultSink,
     ) -> WriteResult:
         """Validate against the describe (nothing moves if that fails), then write.

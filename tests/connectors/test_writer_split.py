@@ -3,7 +3,7 @@
 import itertools
 
 from common.csvio import encode_row
-from connectors.salesforce.chunks import split_rows
+from connectors.salesforce.chunks import split_lines, split_rows
 from connectors.salesforce.lookup import lookup_queries, soql_literal
 
 
@@ -111,3 +111,17 @@ def test_lookup_queries_stay_under_the_soql_length_limit(monkeypatch):
     )
     found = [part for query in queries for part in query.split("IN (")[1][:-1].split(", ")]
     assert found == literals
+
+
+def test_encoded_lines_split_at_row_boundaries_by_count_and_bytes():
+    # As PostgreSQL's COPY hands them out: one line per row, a quoted line break inside one.
+    lines = [b'a,"two\nlines"\n', b"b,x\n", b"c,y\n", b"d,z\n"]
+    header = ["Key", "Note"]  # "Key,Note\n": 9 bytes
+
+    by_count = list(split_lines(iter(lines), header, batch_size=3, max_bytes=10**9))
+    by_bytes = list(split_lines(iter(lines), header, batch_size=10, max_bytes=9 + 15 + 4))
+
+    assert [chunk.row_count for chunk in by_count] == [3, 1]
+    assert chunk_text(by_count[0]) == 'Key,Note\na,"two\nlines"\nb,x\nc,y\n'
+    assert [chunk.row_count for chunk in by_bytes] == [2, 2]
+    assert [row["Note"] for row in by_bytes[0].rows()] == ["two\nlines", "x"]
