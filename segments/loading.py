@@ -247,17 +247,24 @@ class _LimitedLines:
         self.file = file
         self.errors = errors
         self.max_line = settings.MAX_CSV_LINE_BYTES
-        self.max_total = settings.MAX_UPLOAD_BYTES
+        # An upload is capped in size; a source's refresh (an iterable of lines we rendered
+        # ourselves) is as large as the source's table.
+        self.max_total = settings.MAX_UPLOAD_BYTES if hasattr(file, "readline") else None
         self.record_bytes = 0
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        if not hasattr(self.file, "readline"):
+            yield from self.file
+            return
+        while raw := self.file.readline(self.max_line + 2):
+            yield raw
 
     def __iter__(self) -> Iterator[bytes]:
         total = 0
-        number = 0
-        while raw := self.file.readline(self.max_line + 2):
-            number += 1
+        for number, raw in enumerate(self._raw_lines(), start=1):
             total += len(raw)
             self.record_bytes += len(raw)
-            if total > self.max_total:
+            if self.max_total is not None and total > self.max_total:
                 self.stop(number, f"the file is larger than {self.max_total:,} bytes")
             if len(raw.rstrip(b"\r\n")) > self.max_line:
                 self.stop(number, f"the line is longer than {self.max_line:,} bytes")
