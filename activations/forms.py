@@ -46,7 +46,10 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     object_name = forms.CharField(
         max_length=100,
         label="Object",
-        help_text="The Salesforce object API name, e.g. Contact, Lead or Audience_Member__c.",
+        help_text="Type to search the org's objects, or their API name (Audience_Member__c).",
+        widget=forms.TextInput(
+            attrs={"list": "object-options", "autocomplete": "off", "spellcheck": "false"}
+        ),
     )
     upsert = forms.BooleanField(required=False, label="Upsert new records?")
     key = forms.CharField(
@@ -281,7 +284,7 @@ def initial_from_payload(payload: dict) -> dict:
 
 
 def default_initial(segment) -> dict:
-    """A new activation's starting values: the model defaults, exporting every column, and
+    """A new activation's starting values: the model defaults, no columns yet, and
     the workspace's connection when it has exactly one."""
     defaults = Activation()
     connections = list(Connection.objects.filter(workspace=segment.workspace)[:2])
@@ -296,8 +299,10 @@ def default_initial(segment) -> dict:
         "retry_initial_delay": defaults.retry_initial_delay,
         "retry_limit": defaults.retry_limit,
         "null_value": defaults.null_value,
-        "export_all_columns": True,
-        "output_mapping": {"export_all_columns": True, "columns": [], "strings": []},
+        # Off: a standard object has no field named like most source columns; Auto-map or
+        # the field picker name them.
+        "export_all_columns": False,
+        "output_mapping": {"export_all_columns": False, "columns": [], "strings": []},
         "schedule_type": "none",
         "timezone": "UTC",
         "delay_seconds": 0,

@@ -7,6 +7,7 @@ whose worker died is found by its stale heartbeat and marked failed, and the boo
 the end (auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -333,7 +334,11 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        rows = recorder.counted(audience.iter_rows(activation.segment))
+        source_rows = audience.iter_rows(activation.segment)
+        if run.progress.get("row_limit"):
+            # A test run: the first rows only.
+            source_rows = itertools.islice(source_rows, run.progress["row_limit"])
+        rows = recorder.counted(source_rows)
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
         result = connector.write(
             params, columns, render(activation, rows, timestamp=timestamp), recorder

@@ -5,7 +5,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,7 +16,7 @@ from segments.models import Segment
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import runner, services
+from . import editor_checks, runner, services
 from .exports import failed_rows_csv
 from .forms import (
     PART_TYPES,
@@ -29,6 +29,8 @@ from .forms import (
 from .models import Activation, Run
 
 PREVIEW_ROWS = 5
+TEST_RUN_ROWS = 10
+MAX_TEST_RUN_ROWS = 1000
 FAILED_ROWS_SHOWN = 50
 RUNS_SHOWN = 50
 
@@ -145,7 +147,7 @@ def activation_create(request: HttpRequest) -> HttpResponse:
                 form.show_service_errors(error)
             else:
                 messages.success(request, f"Activation “{activation.name}” created.")
-                return redirect("activations:detail", pk=activation.pk)
+                return after_save(request, activation)
         else:
             form.check_mapping()
     elif copy_of is not None:
@@ -171,13 +173,65 @@ def activation_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.show_service_errors(error)
             else:
                 messages.success(request, "Activation saved.")
-                return redirect("activations:detail", pk=activation.pk)
+                return after_save(request, activation)
         else:
             form.check_mapping()
     else:
         payload = services.activation_payload(activation)
         form = ActivationForm(initial=initial_from_payload(payload), segment=segment)
     return render_editor(request, form, activation=activation)
+
+
+def after_save(request, activation: Activation) -> HttpResponse:
+    """The activation page, or with "Save and test run" a test run's page."""
+    if request.POST.get("then") == "test-run":
+        return start_test_run(request, activation)
+    return redirect("activations:detail", pk=activation.pk)
+
+
+def test_run_rows(request) -> int:
+    raw = request.POST.get("test_rows", "")
+    rows = int(raw) if raw.isdigit() else TEST_RUN_ROWS
+    return min(max(rows, 1), MAX_TEST_RUN_ROWS)
+
+
+def start_test_run(request, activation: Activation) -> HttpResponse:
+    """Queue a test run (the first rows only, to the real destination) and show it."""
+    rows = test_run_rows(request)
+    try:
+        run = services.request_run(
+            activation=activation, trigger=Run.Trigger.TEST, user=request.user, row_limit=rows
+        )
+    except services.RunConflict as conflict:
+        messages.warning(request, conflict.message)
+        run = conflict.run
+    else:
+        messages.success(request, f"Test run of the first {rows} rows started.")
+    return redirect("activations:run-detail", pk=activation.pk, run_id=run.pk)
+
+
+@login_required
+@require_POST
+def activation_test_run(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    return start_test_run(request, activation)
+
+
+@login_required
+@require_POST
+def activation_check(request: HttpRequest) -> JsonResponse:
+    """The editor's unsaved form checked like a run would check it, every problem keyed by
+    the field or mapping row that shows it (see editor_checks)."""
+    segment = visible_segment(request, request.POST.get("segment", ""))
+    instance = None
+    raw = request.POST.get("activation", "")
+    if raw:
+        instance = get_object_or_404(
+            visible_activations(request), pk=int(raw) if raw.isdigit() else 0
+        )
+    form = ActivationForm(request.POST, segment=segment)
+    return JsonResponse(editor_checks.check(form, instance=instance))
 
 
 def render_editor(request, form, *, activation, copy_of=None):

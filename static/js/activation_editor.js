@@ -136,8 +136,10 @@
     const exportAll = document.getElementById("id_export_all_columns").checked;
     columnsBox.querySelectorAll("[data-column-row]").forEach(function (row, index) {
       const base = "output_mapping.columns[" + index + "]";
-      paint(slotIn(row, "source"), exportAll ? [] : (errors[base + ".source"] || []));
-      paint(slotIn(row, "output"), exportAll ? [] : (errors[base + ".output"] || []).concat(errors[base] || []));
+      // A row just added says nothing until the user has chosen something in it.
+      const quiet = exportAll || row.hasAttribute("data-untouched");
+      paint(slotIn(row, "source"), quiet ? [] : (errors[base + ".source"] || []));
+      paint(slotIn(row, "output"), quiet ? [] : (errors[base + ".output"] || []).concat(errors[base] || []));
     });
     stringsBox.querySelectorAll("[data-string-column]").forEach(function (column, index) {
       const base = "output_mapping.strings[" + index + "]";
