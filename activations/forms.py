@@ -328,12 +328,22 @@ def mapping_from_post(data) -> dict:
     strings = []
     for key in data.getlist("string_key"):
         prefix = f"string-{key}-"
+        types = data.getlist(prefix + "part_type")
+        # A page from before time zones sends none; pad so no part is dropped.
+        timezones = data.getlist(prefix + "part_timezone") + [""] * len(types)
         parts = [
-            {"type": part_type, "value": value, "format": part_format.strip(), "errors": {}}
-            for part_type, value, part_format in zip(
-                data.getlist(prefix + "part_type"),
+            {
+                "type": part_type,
+                "value": value,
+                "format": part_format.strip(),
+                "timezone": part_timezone.strip(),
+                "errors": {},
+            }
+            for part_type, value, part_format, part_timezone in zip(
+                types,
                 data.getlist(prefix + "part_value"),
                 data.getlist(prefix + "part_format"),
+                timezones,
                 strict=False,
             )
         ]
@@ -364,6 +374,7 @@ def mapping_rows(output_mapping: dict) -> dict:
                     "type": part.get("type", "string"),
                     "value": part.get("value") or "",
                     "format": part.get("format") or "",
+                    "timezone": part.get("timezone") or "",
                     "errors": {},
                 }
                 for part in string.get("parts") or []
@@ -384,8 +395,11 @@ def mapping_payload(rows: dict, *, export_all_columns: bool) -> dict:
             item = {"type": part["type"]}
             if part["type"] == "string":
                 item["value"] = part["value"]
-            elif part["type"] == "timestamp" and part["format"]:
-                item["format"] = part["format"]
+            elif part["type"] == "timestamp":
+                if part["format"]:
+                    item["format"] = part["format"]
+                if part.get("timezone"):
+                    item["timezone"] = part["timezone"]
             parts.append(item)
         strings.append({"output": string["output"], "parts": parts})
     columns = (

@@ -89,6 +89,7 @@ def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime)
         segment_name=segment.name,
         audience_id=segment.parent_segment_id,
         timestamp=timestamp,
+        timezone=activation.timezone or "UTC",
     )
     return mapping.render_rows(
         activation.output_mapping,

@@ -25,6 +25,7 @@ from .forms import (
     initial_from_payload,
     mapping_from_post,
     mapping_payload,
+    time_zone_choices,
 )
 from .models import Activation, Run
 
@@ -250,6 +251,7 @@ def render_editor(request, form, *, activation, copy_of=None):
             "parent": segment.parent_segment,
             "source_columns": segment.parent_segment.column_names,
             "part_types": PART_TYPES,
+            "timezone_choices": time_zone_choices(),
             "export_all_checked": form.export_all_checked(),
             "panel_errors": form.panel_has_errors(),
             "schedule_preview": schedule_preview_context(
@@ -272,21 +274,40 @@ def mapping_preview(request: HttpRequest) -> HttpResponse:
     null_value = request.POST.get("null_value")
     if null_value not in Activation.NullValue.values:
         null_value = Activation.NullValue.LEAVE
+    timezone_name = request.POST.get("timezone", "")
+    if timezone_name not in dict(time_zone_choices()):
+        timezone_name = "UTC"
     unsaved = Activation(
         workspace=segment.workspace,
         segment=segment,
         output_mapping=output_mapping,
         null_value=null_value,
+        timezone=timezone_name,
     )
     context = {"errors": {}, "columns": [], "rows": []}
     try:
-        context["columns"], context["rows"] = services.preview(unsaved, limit=PREVIEW_ROWS)
+        columns, rows = services.preview(unsaved, limit=PREVIEW_ROWS)
+        key = request.POST.get("key", "") if request.POST.get("mode") == "update" else ""
+        context["columns"], context["rows"] = built_columns_first(
+            columns, rows, built=[string["output"] for string in output_mapping["strings"]], key=key
+        )
+        context["pinned"] = bool(key) and key in columns
     except InvalidInput as error:
         context["errors"] = error.errors
         context["error_list"] = [
             (describe_mapping_path(path), messages_) for path, messages_ in error.errors.items()
         ]
     return render(request, "activations/_preview.html", context)
+
+
+def built_columns_first(columns, rows, *, built, key):
+    """The preview's order: the key column (pinned by the template), the String Builder
+    columns, then the rest, so what the user is building is on screen."""
+    order = sorted(
+        range(len(columns)),
+        key=lambda index: (columns[index] != key, columns[index] not in built, index),
+    )
+    return [columns[index] for index in order], [[row[index] for index in order] for row in rows]
 
 
 def describe_mapping_path(path: str) -> str:
@@ -379,12 +400,21 @@ def mapping_summary(output_mapping: dict, activation: Activation) -> list[tuple[
     else:
         rows = [(column["source"], column["output"]) for column in output_mapping["columns"]]
     for string in output_mapping.get("strings") or []:
-        parts = [
-            f"“{part.get('value', '')}”" if part["type"] == "string" else PART_TEXT[part["type"]]
-            for part in string.get("parts") or []
-        ]
+        parts = [part_text(part, activation) for part in string.get("parts") or []]
         rows.append((" + ".join(parts) or "(empty)", string["output"]))
     return rows
+
+
+def part_text(part: dict, activation: Activation) -> str:
+    """A string part as the activation page lists it; a timestamp with its format and zone."""
+    if part["type"] == "string":
+        return f"“{part.get('value', '')}”"
+    if part["type"] == "timestamp":
+        return (
+            f"Timestamp ({part.get('format') or 'ISO 8601'}, "
+            f"{part.get('timezone') or activation.timezone})"
+        )
+    return PART_TEXT[part["type"]]
 
 
 def runs_context(activation: Activation) -> dict:
@@ -470,11 +500,8 @@ def get_run(request, pk: int, run_id: int) -> Run:
 @login_required
 def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     run = get_run(request, pk, run_id)
-    template = (
-        "activations/_run_body.html"
-        if request.headers.get("HX-Request")
-        else ("activations/run_detail.html")
-    )
+    polled = bool(request.headers.get("HX-Request"))
+    template = "activations/_run_body.html" if polled else ("activations/run_detail.html")
     return render(
         request,
         template,
@@ -483,6 +510,7 @@ def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
             "activation": run.activation,
             "failed_rows": run.failed_rows.all()[:FAILED_ROWS_SHOWN],
             "can_write": can_write(request.user, run.activation.workspace),
+            "polled": polled,
         },
     )
 

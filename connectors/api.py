@@ -3,7 +3,8 @@
 import contextlib
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -11,7 +12,13 @@ from common.api import IdFilter, WorkspaceScopedModelViewSet
 from common.validation import InvalidInput
 from connectors import catalog, services
 from connectors.models import Connection
-from connectors.serializers import ConnectionSerializer, ConnectionTestSerializer
+from connectors.serializers import (
+    CatalogErrorSerializer,
+    ConnectionSerializer,
+    ConnectionTestSerializer,
+    DestinationFieldsSerializer,
+    DestinationObjectsSerializer,
+)
 
 
 def service_data(serializer) -> dict:
@@ -68,6 +75,10 @@ class ConnectionViewSet(WorkspaceScopedModelViewSet):
         error = services.test_connection(self.get_object())
         return Response({"ok": True} if error is None else {"ok": False, "error": error})
 
+    @extend_schema(
+        parameters=[OpenApiParameter("refresh", OpenApiTypes.STR, enum=["1"])],
+        responses={200: DestinationObjectsSerializer, 502: CatalogErrorSerializer},
+    )
     @action(detail=True, methods=["get"])
     def objects(self, request, pk=None):
         """The org's objects for a mapping: {"objects": [{name, label, custom, createable,
@@ -78,6 +89,19 @@ class ConnectionViewSet(WorkspaceScopedModelViewSet):
             return Response({"detail": error.message}, status=502)
         return Response({"objects": items})
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("refresh", OpenApiTypes.STR, enum=["1"]),
+            OpenApiParameter("api_version", OpenApiTypes.STR, description="e.g. 59.0"),
+            OpenApiParameter("object_name", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={
+            200: DestinationFieldsSerializer,
+            400: CatalogErrorSerializer,
+            404: CatalogErrorSerializer,
+            502: CatalogErrorSerializer,
+        },
+    )
     @action(detail=True, methods=["get"], url_path=r"objects/(?P<object_name>\w+)/fields")
     def object_fields(self, request, pk=None, object_name=None):
         """One object's fields: {"object", "fields": [{name, label, type, required,

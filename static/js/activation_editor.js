@@ -55,6 +55,7 @@
     const type = part.querySelector("[data-part-type]").value;
     part.querySelector("[data-part-value]").hidden = type !== "string";
     part.querySelector("[data-part-format]").hidden = type !== "timestamp";
+    part.querySelector("[data-part-timezone]").hidden = type !== "timestamp";
     part.querySelector("[data-part-note]").hidden = type === "string" || type === "timestamp";
   }
 
@@ -150,6 +151,7 @@
         paint(slotIn(part, "type"), (errors[partBase + ".type"] || []).concat(errors[partBase] || []));
         paint(slotIn(part, "value"), errors[partBase + ".value"] || []);
         paint(slotIn(part, "format"), errors[partBase + ".format"] || []);
+        paint(slotIn(part, "timezone"), errors[partBase + ".timezone"] || []);
       });
     });
   }
