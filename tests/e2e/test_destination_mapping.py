@@ -141,3 +141,25 @@ def test_saving_with_a_problem_asks_before_saving_anyway(page, site, marketer, s
 
     page.get_by_role("button", name="Save anyway").click()
     expect(page.get_by_text("Activation “Japan everything” created.")).to_be_visible()
+
+
+def test_a_timestamp_part_in_asia_tokyo_shows_in_the_preview_first(page, site, marketer):
+    open_editor(page, site, marketer)
+    mapping = page.locator("#output-mapping")
+    mapping.get_by_role("button", name="+ Add Columns").click()
+    mapping.locator("[data-column-row]").last.get_by_label("Source column").select_option("email")
+    mapping.get_by_role("button", name="+ Add string").click()
+    string_column = mapping.locator("[data-string-column]").last
+    string_column.get_by_label("String column name").fill("Synced_At__c")
+    part = string_column.locator("[data-part]").first
+    part.get_by_label("Part", exact=True).select_option("timestamp")
+    part.get_by_label("Format").fill("%Y-%m-%d %H:%M %z")
+    part.get_by_label("Time zone").fill("Asia/Tokyo")
+    part.get_by_label("Time zone").dispatch_event("change")
+
+    preview = page.locator("#preview-table")
+    # The built column comes first, written in Tokyo time.
+    expect(preview.locator("thead th")).to_have_text(["Synced_At__c", "email"])
+    expect(preview.locator("tbody tr").first.locator("td").first).to_have_text(
+        re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+0900$")
+    )
