@@ -142,7 +142,10 @@
       const problems = [];
       if (!known || !output) info.textContent = "";
       else if (output.includes(".")) info.textContent = "A parent record's field (relationship column).";
-      else if (!field) problems.push(fieldsFor + " has no field " + output + ".");
+      else if (!field) {
+        info.textContent = "";
+        problems.push(fieldsFor + " has no field " + output + ".");
+      }
       else {
         const flags = [field.type];
         if (field.required) flags.push("required");
@@ -153,7 +156,6 @@
           problems.push("Type mismatch: " + source + " is " + type + ", " + field.name + " is " + field.type + ".");
         }
       }
-      if (!known || !output || field) info.hidden = false;
       setList(warning, problems);
     });
 

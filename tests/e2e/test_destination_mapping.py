@@ -99,7 +99,7 @@ def test_auto_map_picks_fields_reports_required_and_mismatches_then_test_runs_10
     page.get_by_role("button", name="Check against Salesforce").click()
     expect(bad.locator("[data-check-problem]")).to_have_text("Contact has no field Birth_Date__c.")
     expect(page.locator("#check-result")).to_contain_text("1 problem found")
-    screenshot(mapping, "05-panel-output-mapping")
+    screenshot(mapping, "16-destination-mapping")
     bad.get_by_role("button", name="Remove this column").click()
     page.get_by_role("button", name="Check against Salesforce").click()
     expect(page.locator("#check-result")).to_have_text(
