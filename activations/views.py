@@ -17,6 +17,7 @@ from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
 from . import editor_checks, runner, services
+from .charts import run_charts
 from .exports import failed_rows_csv
 from .forms import (
     PART_TYPES,
@@ -385,6 +386,7 @@ def activation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "mapping_rows": mapping_summary(payload["output_mapping"], activation),
             "mapping_error": mapping_error,
             "can_write": can_write(request.user, activation.workspace),
+            "run_charts": run_charts(activation),
             **runs_context(activation),
         },
     )
