@@ -24,7 +24,8 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience
+from segments import audience, sizes
+from segments.models import AudienceSize
 
 from . import beat, mapping, notifications
 from .models import Activation, FailedRow, Run
@@ -503,6 +504,27 @@ def after_finish(run_id: int) -> None:
     if run.progress.get("notified") is False:
         notifications.notify_run_finished(run)
         _merge_progress(run_id, notified=True)
+    _record_audience_size(run)
+
+
+def _record_audience_size(run: Run) -> None:
+    """The segment's size as this run read it, for its chart and drift mail (a test run
+    reads only its first rows, so it does not count)."""
+    if (
+        run.trigger == Run.Trigger.TEST
+        or run.status not in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED)
+        or run.progress.get("size_recorded")
+    ):
+        return
+    try:
+        sizes.record_size(
+            run.activation.segment, reason=AudienceSize.Reason.RUN, size=run.rows_read
+        )
+    except Exception:
+        # The run is done; a failed statistic must not change how it ended.
+        logger.exception("Could not record the audience size after run %s", run.pk)
+        return
+    _merge_progress(run.pk, size_recorded=True)
 
 
 def _account(run_id: int) -> bool:

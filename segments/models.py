@@ -93,3 +93,26 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AudienceSize(models.Model):
+    """A segment's audience size at one moment: recorded daily and at each run, for the
+    segment page's chart and the drift notification."""
+
+    class Reason(models.TextChoices):
+        DAILY = "daily", "Daily"
+        RUN = "run", "Run"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    measured_at = models.DateTimeField()
+    size = models.PositiveBigIntegerField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    # Set when the size moved from the previous record by more than AUDIENCE_DRIFT_SHARE.
+    drift = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["segment", "measured_at", "pk"]
+        indexes = [models.Index(fields=["segment", "measured_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.size} at {self.measured_at:%Y-%m-%d %H:%M}"
