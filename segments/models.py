@@ -1,6 +1,7 @@
 """ParentSegment, its Profile rows, and Segment."""
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from workspaces.models import Workspace, WorkspaceQuerySet
 
@@ -36,6 +37,11 @@ class ParentSegment(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="unique_parent_segment_name_per_workspace"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -90,6 +96,11 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["folder", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="unique_segment_name_per_workspace"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

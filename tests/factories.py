@@ -32,21 +32,31 @@ def make_workspace(name: str = "Acme", **fields) -> Workspace:
     return Workspace.objects.create(name=name, **fields)
 
 
+def free_name(model, workspace, name: str) -> str:
+    """`name`, or "name 2", "name 3"… when the workspace has it already (names are unique
+    per workspace); for factory defaults only, so a test that names things gets its name."""
+    candidate, number = name, 1
+    while model.objects.filter(workspace=workspace, name__iexact=candidate).exists():
+        number += 1
+        candidate = f"{name} {number}"
+    return candidate
+
+
 def make_parent_segment(*, workspace, **fields) -> ParentSegment:
-    fields.setdefault("name", "Customers")
+    fields.setdefault("name", free_name(ParentSegment, workspace, "Customers"))
     fields.setdefault("key_column", "customer_id")
     fields.setdefault("columns", CUSTOMER_COLUMNS)
     return ParentSegment.objects.create(workspace=workspace, **fields)
 
 
 def make_segment(*, parent, **fields) -> Segment:
-    fields.setdefault("name", "Everyone")
+    fields.setdefault("name", free_name(Segment, parent.workspace, "Everyone"))
     fields.setdefault("rules", {"type": "and", "conditions": []})
     return Segment.objects.create(workspace=parent.workspace, parent_segment=parent, **fields)
 
 
 def make_connection(*, workspace, **fields) -> Connection:
-    fields.setdefault("name", "Salesforce production")
+    fields.setdefault("name", free_name(Connection, workspace, "Salesforce production"))
     fields.setdefault("login_url", "https://login.salesforce.com")
     fields.setdefault("username", "marketer@example.com")
     fields.setdefault("password", "hunter2")

@@ -8,6 +8,7 @@ would: a token from /api/v1/auth/token/, JSON bodies, and only what the answers 
 import csv
 import datetime
 import io
+import itertools
 
 import pytest
 from django.contrib.auth.models import User
@@ -483,10 +484,14 @@ def test_an_empty_csv_body_is_a_400(client, parent):
 # --- Segments --------------------------------------------------------------------------------
 
 
+PROBES = itertools.count(1)
+
+
 def segment_size(client, parent, rules) -> int:
     response = client.post(
         f"{API}/segments/",
-        {"parent_segment": parent["id"], "name": "Probe", "rules": rules},
+        # Segment names are unique per workspace: one probe name per call.
+        {"parent_segment": parent["id"], "name": f"Probe {next(PROBES)}", "rules": rules},
         format="json",
     )
     assert response.status_code == 201, response.json()
