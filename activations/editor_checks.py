@@ -48,7 +48,7 @@ def check(form, *, instance: Activation | None) -> dict:
     except ConnectorError as error:  # a login failure: the fix is in the connection
         add("connection", without_secrets(connection, error.message))
         return {"problems": problems, "destination_checked": False}
-    unreachable = [problem for problem in found if not problem.field]
+    unreachable = [problem for problem in found if problem.field in (None, "connection")]
     if unreachable:  # login or transport trouble: the destination could not judge anything
         for problem in unreachable:
             add("connection", without_secrets(connection, problem.message))

@@ -364,6 +364,9 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         ):
             return {"status": Run.Status.CANCELLED, "error": "Cancelled while running."}
         if isinstance(error, ConnectorError):
+            if error.field == "connection":
+                # The run page links to the connection: that is where the fix is.
+                _merge_progress(run.pk, fix_in="connection")
             return {
                 "status": Run.Status.FAILED,
                 "error": recorder.scrub(error.message),
@@ -450,7 +453,12 @@ def _finish(
         run.finished_at = now
         run.heartbeat_at = now
         run.progress = {**run.progress, "accounted": False, "notified": False}
-        run.log = [*run.log, {"at": now.isoformat(), "message": _summary(run)}]
+        reason = (
+            [{"at": now.isoformat(), "message": f"Reason: {error}"}]
+            if error and status != Run.Status.SUCCEEDED
+            else []
+        )
+        run.log = [*run.log, *reason, {"at": now.isoformat(), "message": _summary(run)}]
         run.save()
     return True
 

@@ -140,3 +140,26 @@ def test_the_data_migration_numbers_existing_runs_per_activation(team, salesforc
     fill(apps, None)
 
     assert [Run.objects.get(pk=run.pk).number for run in runs] == [1, 1, 2, 3]
+
+
+def test_a_login_failure_run_points_at_the_connection_and_logs_the_reason(
+    owner_client, team, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    connection = make_connection(
+        workspace=team["workspace"],
+        name="Wrong password",
+        login_url=salesforce_emulator.url,
+        password="wrong",
+        retry_limit=0,
+    )
+    activation = make_activation(segment=team["segment"], connection=connection, name="Bad login")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(f"/activations/{activation.pk}/run/")
+    run = Run.objects.get(activation=activation)
+
+    assert run.status == "failed"
+    assert run.log[-2]["message"] == f"Reason: {run.error}"
+    assert run.log[-1]["message"].startswith("Failed:")
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f'<a href="/connections/{connection.pk}/">Edit the connection</a>' in page
+    assert "Edit the activation</a>" not in page
