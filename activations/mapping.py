@@ -144,7 +144,8 @@ def validate(mapping: dict, columns: list[dict]) -> None:
             )
             continue
         output = column.get("output")
-        claim(source if output is None else output, f"{path}.output", path)
+        # Messages count from 1, as the editor and the preview number their rows.
+        claim(source if output is None else output, f"{path}.output", f"column {index + 1}")
 
     for index, builder in enumerate(strings):
         path = f"strings[{index}]"
@@ -153,7 +154,7 @@ def validate(mapping: dict, columns: list[dict]) -> None:
         if builder.get("output") is None:
             errors.add(f"{path}.output", "required")
         else:
-            claim(builder["output"], f"{path}.output", path)
+            claim(builder["output"], f"{path}.output", f"string column {index + 1}")
         parts = builder.get("parts")
         if not isinstance(parts, list) or not parts:
             errors.add(f"{path}.parts", "add at least one part")

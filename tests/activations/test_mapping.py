@@ -132,7 +132,7 @@ def test_reports_a_duplicate_output_name_on_the_later_column():
     errors = errors_of(added(("age", "Age__c"), ("Email", "Email"), ("lifetime_value", "Age__c")))
 
     assert errors == {
-        "columns[2].output": ["duplicate output name 'Age__c': columns[0] already outputs it"]
+        "columns[2].output": ["duplicate output name 'Age__c': column 1 already outputs it"]
     }
 
 
@@ -141,7 +141,7 @@ def test_duplicate_output_names_ignore_case_as_salesforce_does():
 
     assert errors == {
         "columns[1].output": [
-            "duplicate output name 'AGE__c': columns[0] already outputs 'Age__c' "
+            "duplicate output name 'AGE__c': column 1 already outputs 'Age__c' "
             "(Salesforce ignores case)"
         ]
     }
@@ -163,7 +163,7 @@ def test_a_string_may_not_reuse_a_column_name():
     errors = errors_of(added(("customer_id", None), ("age", None), strings=strings))
 
     assert errors == {
-        "strings[0].output": ["duplicate output name 'age': columns[1] already outputs it"]
+        "strings[0].output": ["duplicate output name 'age': column 2 already outputs it"]
     }
 
 
@@ -172,7 +172,7 @@ def test_two_strings_may_not_share_a_name():
     strings = [{"output": "Seg__c", "parts": [part]}, {"output": "Seg__c", "parts": [part]}]
 
     assert errors_of(added(strings=strings)) == {
-        "strings[1].output": ["duplicate output name 'Seg__c': strings[0] already outputs it"]
+        "strings[1].output": ["duplicate output name 'Seg__c': string column 1 already outputs it"]
     }
 
 

@@ -163,3 +163,27 @@ def test_a_timestamp_part_in_asia_tokyo_shows_in_the_preview_first(page, site, m
     expect(preview.locator("tbody tr").first.locator("td").first).to_have_text(
         re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+0900$")
     )
+
+
+def test_the_sticky_bar_never_hides_the_focused_export_all_switch(page, site, marketer):
+    page.set_viewport_size({"width": 1366, "height": 700})
+    open_editor(page, site, marketer)
+    switch = page.locator("#id_export_all_columns")
+    # The switch sits just above the bottom edge, where the sticky action bar covers it,
+    # and the keyboard reaches it from the field before it (the Advanced settings toggle).
+    page.evaluate(
+        """() => {
+            const label = document.getElementById("id_export_all_columns").parentElement;
+            const top = label.getBoundingClientRect().top + window.scrollY;
+            window.scrollTo(0, top - window.innerHeight + 40);
+            document.querySelector("details.advanced summary").focus({ preventScroll: true });
+        }"""
+    )
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if switch.evaluate("node => node === document.activeElement"):
+            break
+    expect(switch).to_be_focused()
+    switch_box = switch.locator("xpath=..").bounding_box()
+    bar_box = page.locator(".sticky-actions").bounding_box()
+    assert switch_box["y"] + switch_box["height"] <= bar_box["y"]
