@@ -28,6 +28,7 @@ from segments import audience, sizes
 from segments.models import AudienceSize
 
 from . import beat, mapping, notifications
+from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
 logger = logging.getLogger(__name__)
@@ -637,8 +638,6 @@ def _republish_if_lost(run: Run, *, now: datetime, cutoff: datetime) -> None:
     last_at = datetime.fromisoformat(last) if last else None
     if due_at >= cutoff or (last_at is not None and last_at >= cutoff):
         return
-    from .services import publish_run
-
     _merge_progress(run.pk, republished_at=now.isoformat())
     append_log(run.pk, "No worker had started the run; its task message was sent again.")
     logger.warning("Run %s was still queued; its task message was sent again", run.pk)

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.api import IdFilter, WorkspaceScopedModelViewSet
+from common.api.filters import IdFilter
 from common.validation import InvalidInput
 from connectors import catalog, services
 from connectors.models import Connection
@@ -19,6 +19,7 @@ from connectors.serializers import (
     DestinationFieldsSerializer,
     DestinationObjectsSerializer,
 )
+from workspaces.viewsets import WorkspaceScopedModelViewSet
 
 
 def service_data(serializer) -> dict:
