@@ -107,17 +107,23 @@ def make_fake_activation(
     *,
     rows: int,
     workspace=None,
-    parent_name: str = "Customers",
-    segment_name: str = "Everyone",
+    parent_name: str | None = None,
+    segment_name: str | None = None,
     **fields,
 ) -> Activation:
     """An activation through the fake connector (tests/activations/fake_connector.py, which
     the test registers) of a segment of `rows` customers made by make_profiles."""
     workspace = workspace or make_workspace()
-    parent = make_parent_segment(workspace=workspace, name=parent_name)
+    parent = make_parent_segment(
+        workspace=workspace, name=parent_name or free_name(ParentSegment, workspace, "Customers")
+    )
     make_profiles(parent, rows)
     return make_activation(
-        segment=make_segment(parent=parent, name=segment_name),
-        connection=make_connection(workspace=workspace, kind="fake", name="Fake org"),
+        segment=make_segment(
+            parent=parent, name=segment_name or free_name(Segment, workspace, "Everyone")
+        ),
+        connection=make_connection(
+            workspace=workspace, kind="fake", name=free_name(Connection, workspace, "Fake org")
+        ),
         **fields,
     )
