@@ -11,7 +11,8 @@ def run_charts(activation: Activation) -> dict:
     """{"rows": svg, "duration": svg} for the last RUNS_CHARTED finished runs, or {}."""
     runs = list(
         activation.runs.exclude(finished_at=None)
-        .exclude(status=Run.Status.CANCELLED)
+        # Cancelled and skipped runs sent nothing worth charting.
+        .exclude(status__in=[Run.Status.CANCELLED, Run.Status.SKIPPED])
         .order_by("-finished_at", "-pk")[:RUNS_CHARTED]
     )[::-1]
     if not runs:
