@@ -75,6 +75,18 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     )
     retry_limit = forms.IntegerField(min_value=0, label="Retry limit")
     null_value = forms.ChoiceField(choices=Activation.NullValue.choices, label="Null values")
+    sync = forms.ChoiceField(
+        choices=Activation.Sync.choices,
+        label="Sync",
+        required=False,
+        help_text="Incremental sends only rows that are new, changed or failed last time.",
+    )
+    on_leave = forms.ChoiceField(
+        choices=Activation.OnLeave.choices,
+        label="Rows that leave the segment",
+        required=False,
+        help_text="Incremental update mode only.",
+    )
     enabled = forms.BooleanField(
         required=False,
         label="Enabled",
@@ -137,6 +149,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         "export.retry_initial_delay": "retry_initial_delay",
         "export.retry_limit": "retry_limit",
         "export.null_value": "null_value",
+        "export.sync": "sync",
+        "export.on_leave": "on_leave",
         "output_mapping.export_all_columns": "export_all_columns",
         "schedule.type": "schedule_type",
         "schedule.cron": "cron",
@@ -162,6 +176,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "retry_initial_delay",
             "retry_limit",
             "null_value",
+            "sync",
+            "on_leave",
             "enabled",
         ],
         "mapping": ["export_all_columns"],
@@ -212,6 +228,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                 "retry_initial_delay": data["retry_initial_delay"],
                 "retry_limit": data["retry_limit"],
                 "null_value": data["null_value"],
+                "sync": data["sync"] or Activation.Sync.FULL,
+                "on_leave": data["on_leave"] or Activation.OnLeave.IGNORE,
             },
             "output_mapping": self.output_mapping(),
             "schedule": {
@@ -284,6 +302,8 @@ def initial_from_payload(payload: dict) -> dict:
         "retry_initial_delay": export["retry_initial_delay"],
         "retry_limit": export["retry_limit"],
         "null_value": export["null_value"],
+        "sync": export["sync"],
+        "on_leave": export["on_leave"],
         "export_all_columns": bool(payload["output_mapping"].get("export_all_columns")),
         "output_mapping": payload["output_mapping"],
         "schedule_type": schedule["type"],
@@ -312,6 +332,8 @@ def default_initial(segment) -> dict:
         "retry_initial_delay": defaults.retry_initial_delay,
         "retry_limit": defaults.retry_limit,
         "null_value": defaults.null_value,
+        "sync": defaults.sync,
+        "on_leave": defaults.on_leave,
         # Off: a standard object has no field named like most source columns; Auto-map or
         # the field picker name them.
         "export_all_columns": False,

@@ -27,7 +27,7 @@ from connectors.models import Connection
 from segments import audience, sizes
 from segments.models import AudienceSize
 
-from . import beat, mapping, notifications
+from . import beat, fingerprints, mapping, notifications
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -134,6 +134,8 @@ class RunRecorder:
             if value and len(value) >= 4
         ]
         self._rows_between_checkpoints = min(CHECKPOINT_EVERY_ROWS, run.activation.batch_size)
+        # Set by _write: the run's fingerprints (incremental sync, retry), told of outcomes.
+        self.sync: fingerprints.RunSync | None = None
 
     # ResultSink
 
@@ -150,16 +152,35 @@ class RunRecorder:
             self._update(rows_succeeded=F("rows_succeeded") + count)
         self.checkpoint()
 
+    def rows_accepted(self, rows: Sequence[Sequence[str]]) -> None:
+        """Succeeded rows with their values: counted, and their fingerprints advanced in the
+        same transaction."""
+        rows = list(rows)
+        if rows:
+            with transaction.atomic():
+                left = self.sync.accepted(rows) if self.sync else 0
+                self._update(
+                    rows_succeeded=F("rows_succeeded") + len(rows),
+                    rows_deleted=F("rows_deleted") + left,
+                )
+        self.checkpoint()
+
     def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
         rows = list(rows)
         if rows:
             self.rows_not_sent += sum(row.error.startswith(NOT_SENT_PREFIX) for row in rows)
+            keys = self.sync.failed_keys([row.values for row in rows]) if self.sync else None
             with transaction.atomic():
                 self._update(rows_failed=F("rows_failed") + len(rows))
                 FailedRow.objects.bulk_create(
                     [
-                        FailedRow(run_id=self.run_id, values=list(row.values), error=row.error)
-                        for row in rows
+                        FailedRow(
+                            run_id=self.run_id,
+                            values=list(row.values),
+                            error=row.error,
+                            key=keys[index] if keys else "",
+                        )
+                        for index, row in enumerate(rows)
                     ],
                     batch_size=FAILED_ROWS_PER_INSERT,
                 )
@@ -337,14 +358,29 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        source_rows = audience.iter_rows(activation.segment)
-        if run.progress.get("row_limit"):
-            # A test run: the first rows only.
-            source_rows = itertools.islice(source_rows, run.progress["row_limit"])
-        rows = recorder.counted(source_rows)
+        row_limit = run.progress.get("row_limit")
+        if row_limit:
+            # A test run: the first rows only, as a full send that keeps no fingerprints
+            # (rows it does not read must not look like rows that left the segment).
+            sync = recorder.sync = fingerprints.RunSync.build(
+                activation,
+                columns,
+                fingerprints.Decision("full", f"Test run: the first {row_limit} rows only."),
+                run_id=None,
+            )
+            recorder.log(f"Test run: the first {row_limit} rows only.")
+            source_rows = itertools.islice(audience.iter_rows(activation.segment), row_limit)
+        else:
+            sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+            source_rows = audience.iter_rows(activation.segment)
+        rows = sync.tap(source_rows)
+        rendered = sync.select(
+            render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
+        )
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        result = connector.write(
-            params, columns, render(activation, rows, timestamp=timestamp), recorder
+        result = connector.write(params, columns, recorder.counted(rendered), recorder)
+        result.rows_sent += fingerprints.after_write(
+            sync, connector, params, recorder, recorder.counted, recorder.log
         )
         recorder.store_rows_read()
         if recorder.stop_requested.is_set():
@@ -477,8 +513,12 @@ def _summary(run: Run) -> str:
         f"{run.rows_read:,} read, {run.rows_sent:,} sent, {run.rows_succeeded:,} succeeded, "
         f"{run.rows_failed:,} failed"
     )
+    if run.status == Run.Status.SUCCEEDED and run.rows_read == 0 and run.rows_unchanged:
+        return f"Succeeded: nothing changed ({run.rows_unchanged:,} rows unchanged), nothing sent."
     if run.status == Run.Status.SUCCEEDED and run.rows_read == 0:
         return "Succeeded: the segment had no rows, nothing was sent."
+    if run.rows_unchanged or run.rows_deleted:
+        counts += f", {run.rows_unchanged:,} unchanged, {run.rows_deleted:,} deleted or cleared"
     return f"{Run.Status(run.status).label}: {counts}."
 
 

@@ -57,6 +57,8 @@ def upsert_export(**changes) -> dict:
         "retry_initial_delay": 2.0,
         "retry_limit": 4,
         "null_value": "clear",
+        "sync": "full",
+        "on_leave": "ignore",
         **changes,
     }
 

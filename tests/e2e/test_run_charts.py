@@ -45,7 +45,7 @@ def test_charts_show_three_runs_and_the_audience_size(page, site, marketer, sale
     charts = page.locator("#run-charts")
     rows_chart = charts.get_by_role("img", name=re.compile(r"^Rows per run"))
     expect(rows_chart).to_have_attribute(
-        "aria-label", "Rows per run: 3 bars; the latest: succeeded 3, failed 0."
+        "aria-label", "Rows per run: 3 bars; the latest: succeeded 3, unchanged 0, failed 0."
     )
     expect(rows_chart.locator("rect.chart-sent")).to_have_count(3)
     expect(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0002_schedule_catch_up_skipped_runs'),
+        ('activations', '0003_incremental_sync'),
     ]
 
     operations = [
@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='run',
             name='trigger',
-            field=models.CharField(choices=[('manual', 'Manual'), ('schedule', 'Schedule'), ('api', 'API'), ('test', 'Test')], default='manual', max_length=10),
+            field=models.CharField(choices=[('manual', 'Manual'), ('schedule', 'Schedule'), ('api', 'API'), ('retry', 'Retry of failed rows'), ('test', 'Test')], default='manual', max_length=10),
         ),
     ]

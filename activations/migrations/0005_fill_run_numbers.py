@@ -22,6 +22,6 @@ def fill_run_numbers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("activations", "0003_run_number")]
+    dependencies = [("activations", "0004_run_number")]
 
     operations = [migrations.RunPython(fill_run_numbers, migrations.RunPython.noop)]
