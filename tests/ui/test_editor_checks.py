@@ -163,3 +163,45 @@ def test_a_login_failure_run_points_at_the_connection_and_logs_the_reason(
     page = owner_client.get(response["Location"]).content.decode()
     assert f'<a href="/connections/{connection.pk}/">Edit the connection</a>' in page
     assert "Edit the activation</a>" not in page
+
+
+def test_a_test_run_of_an_incremental_activation_deletes_nothing_and_keeps_fingerprints(
+    owner_client, team, salesforce_emulator, django_capture_on_commit_callbacks
+):
+    from activations.models import Fingerprint
+
+    activation = make_activation(
+        segment=team["segment"],
+        connection=emulator_connection(team, salesforce_emulator),
+        name="Incremental Japan",
+        mode="update",
+        upsert=True,
+        key="Email",
+        sync="incremental",
+        on_leave="delete",
+        output_mapping={
+            "export_all_columns": False,
+            "columns": [
+                {"source": "email", "output": "Email"},
+                {"source": "last_name", "output": "LastName"},
+            ],
+            "strings": [],
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"/activations/{activation.pk}/run/")
+    fingerprints = sorted(
+        Fingerprint.objects.filter(activation=activation).values_list("key", "fingerprint")
+    )
+    assert len(fingerprints) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"/activations/{activation.pk}/test-run/", {"test_rows": "1"})
+
+    test = Run.objects.get(activation=activation, trigger="test")
+    assert (test.status, test.rows_read, test.rows_succeeded) == ("succeeded", 1, 1)
+    assert len(salesforce_emulator.records("Contact")) == 2  # the unread row was not deleted
+    assert (
+        sorted(Fingerprint.objects.filter(activation=activation).values_list("key", "fingerprint"))
+        == fingerprints
+    )
