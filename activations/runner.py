@@ -7,6 +7,7 @@ whose worker died is found by its stale heartbeat and marked failed, and the boo
 the end (auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -24,8 +25,8 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience, refresh
-from segments.models import Refresh
+from segments import audience, refresh, sizes
+from segments.models import AudienceSize, Refresh
 
 from . import beat, fingerprints, mapping, notifications, streaming
 from .dispatch import publish_run
@@ -93,6 +94,7 @@ def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime)
         segment_name=segment.name,
         audience_id=segment.parent_segment_id,
         timestamp=timestamp,
+        timezone=activation.timezone or "UTC",
     )
     return mapping.render_rows(
         activation.output_mapping,
@@ -377,9 +379,26 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         connector.validate_export(params, columns)
         recorder.checkpoint()
         timestamp = _run_timestamp(run)
-        sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
         # Days of within_last_days in the activation's zone, as its preview counts them.
-        rows = sync.tap(audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)))
+        zone = streaming.zone_of(activation)
+        row_limit = run.progress.get("row_limit")
+        if row_limit:
+            # A test run: the first rows only, as a full send that keeps no fingerprints
+            # (rows it does not read must not look like rows that left the segment).
+            sync = recorder.sync = fingerprints.RunSync.build(
+                activation,
+                columns,
+                fingerprints.Decision("full", f"Test run: the first {row_limit} rows only."),
+                run_id=None,
+            )
+            recorder.log(f"Test run: the first {row_limit} rows only.")
+            source_rows = itertools.islice(
+                audience.iter_rows(activation.segment, zone=zone), row_limit
+            )
+        else:
+            sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+            source_rows = audience.iter_rows(activation.segment, zone=zone)
+        rows = sync.tap(source_rows)
         rendered = sync.select(
             render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
         )
@@ -407,6 +426,9 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         ):
             return {"status": Run.Status.CANCELLED, "error": "Cancelled while running."}
         if isinstance(error, ConnectorError):
+            if error.field == "connection":
+                # The run page links to the connection: that is where the fix is.
+                _merge_progress(run.pk, fix_in="connection")
             return {
                 "status": Run.Status.FAILED,
                 "error": recorder.scrub(error.message),
@@ -493,7 +515,12 @@ def _finish(
         run.finished_at = now
         run.heartbeat_at = now
         run.progress = {**run.progress, "accounted": False, "notified": False}
-        run.log = [*run.log, {"at": now.isoformat(), "message": _summary(run)}]
+        reason = (
+            [{"at": now.isoformat(), "message": f"Reason: {error}"}]
+            if error and status != Run.Status.SUCCEEDED
+            else []
+        )
+        run.log = [*run.log, *reason, {"at": now.isoformat(), "message": _summary(run)}]
         run.save()
     return True
 
@@ -551,6 +578,27 @@ def after_finish(run_id: int) -> None:
     if run.progress.get("notified") is False:
         notifications.notify_run_finished(run)
         _merge_progress(run_id, notified=True)
+    _record_audience_size(run)
+
+
+def _record_audience_size(run: Run) -> None:
+    """The segment's size as this run read it, for its chart and drift mail (a test run
+    reads only its first rows, so it does not count)."""
+    if (
+        run.trigger == Run.Trigger.TEST
+        or run.status not in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED)
+        or run.progress.get("size_recorded")
+    ):
+        return
+    try:
+        sizes.record_size(
+            run.activation.segment, reason=AudienceSize.Reason.RUN, size=run.rows_read
+        )
+    except Exception:
+        # The run is done; a failed statistic must not change how it ended.
+        logger.exception("Could not record the audience size after run %s", run.pk)
+        return
+    _merge_progress(run.pk, size_recorded=True)
 
 
 def _account(run_id: int) -> bool:

@@ -222,7 +222,10 @@ class DryRunSerializer(serializers.Serializer):
 
 
 class RunOptionsSerializer(StrictSerializer):
-    """A run request has no options; the body may be empty."""
+    """A run request's options; the body may be empty. `test_rows` makes it a test run
+    (trigger `test`) that sends only the segment's first rows to the destination."""
+
+    test_rows = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -296,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are failed (heartbeat older than RUN_STALE_AFTER_SECONDS), and
     # queued runs whose task message was lost are sent again.
     "activations-mark-stale-runs": {"task": "activations.mark_stale_runs", "schedule": 60.0},
+    # Every segment's audience size, for its chart and the drift mail (daily, 03:15 UTC).
+    "segments-record-audience-sizes": {
+        "task": "segments.record_audience_sizes",
+        "schedule": crontab(minute="15", hour="3"),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -339,6 +345,9 @@ SPECTACULAR_SETTINGS = {
 RUN_STALE_AFTER_SECONDS = env_int("RUN_STALE_AFTER_SECONDS", 600)
 # Scheduled runs that fail on configuration this many times in a row disable the activation.
 ACTIVATION_DISABLE_AFTER_FAILURES = env_int("ACTIVATION_DISABLE_AFTER_FAILURES", 3)
+# An audience size that moves by more than this share from its previous record (daily or at
+# a run) mails the workspace's owners and editors; in percent, e.g. 20.
+AUDIENCE_DRIFT_SHARE = env_int("AUDIENCE_DRIFT_PERCENT", 20) / 100
 
 LOGGING = {
     "version": 1,

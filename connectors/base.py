@@ -76,6 +76,43 @@ class EncodedRows:
         return iter(self.lines)
 
 
+@dataclass(frozen=True)
+class DestinationObject:
+    """An object (table) of the destination that rows can be written to."""
+
+    name: str  # the API name, e.g. Contact or Audience_Member__c
+    label: str
+    custom: bool = False
+    createable: bool = True
+    updateable: bool = True
+
+
+# The parent segment column types (segments' typed columns), for DestinationField.accepts.
+SOURCE_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
+
+
+@dataclass(frozen=True)
+class DestinationField:
+    """A field of a destination object, as the mapping editor shows it.
+
+    `required` means a new record cannot be created without it; `accepts` lists the source
+    column types whose values the field takes as they are rendered (a column of another type
+    is shown as a type mismatch next to its row).
+    """
+
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    external_id: bool = False
+    id_lookup: bool = False
+    createable: bool = True
+    updateable: bool = True
+    relationship_name: str = ""
+    reference_to: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = SOURCE_TYPES
+
+
 @dataclass
 class WritePlan:
     """What a write would do, worked out without writing (a dry run): rows by outcome,
@@ -129,6 +166,25 @@ class Connector(abc.ABC):
     def validate_export(self, params: ExportParams, columns: Sequence[str]) -> None:
         """Check the settings and output column names against the destination before any row
         moves; raise ConnectorError whose `field` names the column or setting at fault."""
+
+    def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
+        """Every problem validate_export would find, not just the first, for an editor that
+        shows each next to its field. A connector that cannot tell more than the first may
+        keep this default."""
+        try:
+            self.validate_export(params, columns)
+        except ConnectorError as error:
+            return [error]
+        return []
+
+    def list_objects(self) -> list[DestinationObject]:
+        """The objects rows can be written to, for the editor's object picker."""
+        raise ConnectorError(f"{self.label} cannot list its objects.")
+
+    def describe_fields(self, object_name: str, *, api_version: str) -> list[DestinationField]:
+        """The fields of one object, for the editor's field picker; raises ConnectorError
+        (field="export.object") for an unknown object."""
+        raise ConnectorError(f"{self.label} cannot describe its objects.")
 
     @abc.abstractmethod
     def write(

@@ -1,10 +1,12 @@
 """Creating, changing and testing connections; the one place their rules are checked."""
 
+import contextlib
 import copy
 import math
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from common import names
 from common.masking import mask_secrets
 from common.validation import ErrorCollector
 
@@ -49,7 +51,9 @@ def create_connection(*, workspace, data: dict) -> Connection:
     """
     connection = Connection(workspace=workspace)
     _apply(connection, data, creating=True)
-    connection.save()
+    _check_name_free(connection)
+    with _unique_name(connection.name):
+        connection.save()
     return connection
 
 
@@ -59,7 +63,8 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
     (it belongs to the old app or org), unless a new one is given."""
     draft = copy.copy(connection)  # the caller's object stays as it was if `data` is refused
     _apply(draft, data, creating=False)
-    with transaction.atomic():
+    _check_name_free(draft)
+    with _unique_name(draft.name), transaction.atomic():
         if draft.refresh_token == connection.refresh_token:
             # A run may have rotated the refresh token since `connection` was loaded (each
             # refresh retires the previous token); saving the loaded one would undo that.
@@ -68,6 +73,27 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
             draft.save()
     connection.__dict__.update(draft.__dict__)
     return connection
+
+
+def _check_name_free(connection: Connection) -> None:
+    names.check_name_free(
+        Connection.objects.filter(workspace_id=connection.workspace_id),
+        name=connection.name,
+        current_pk=connection.pk,
+        noun="connection",
+    )
+
+
+@contextlib.contextmanager
+def _unique_name(name: str):
+    """A save that lost a race for its name to another says so, instead of a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        invalid = names.name_taken_error(error, name=name, noun="connection")
+        if invalid is None:
+            raise
+        raise invalid from None
 
 
 def _fields_except(*names: str) -> list[str]:

@@ -1,6 +1,7 @@
 """ParentSegment, its Profile rows, and Segment."""
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from sources.models import Source
 from workspaces.models import Workspace, WorkspaceQuerySet
@@ -67,6 +68,11 @@ class ParentSegment(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="unique_parent_segment_name_per_workspace"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -121,6 +127,11 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["folder", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="unique_segment_name_per_workspace"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -171,3 +182,26 @@ class Refresh(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class AudienceSize(models.Model):
+    """A segment's audience size at one moment: recorded daily and at each run, for the
+    segment page's chart and the drift notification."""
+
+    class Reason(models.TextChoices):
+        DAILY = "daily", "Daily"
+        RUN = "run", "Run"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    measured_at = models.DateTimeField()
+    size = models.PositiveBigIntegerField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    # Set when the size moved from the previous record by more than AUDIENCE_DRIFT_SHARE.
+    drift = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["segment", "measured_at", "pk"]
+        indexes = [models.Index(fields=["segment", "measured_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.size} at {self.measured_at:%Y-%m-%d %H:%M}"

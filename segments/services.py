@@ -1,10 +1,12 @@
 """Creating and changing parent segments and segments, and loading a parent's rows."""
 
+import contextlib
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from common import names
 from common.validation import ErrorCollector, InvalidInput
 
 from . import backing, loading, refresh, rules
@@ -32,7 +34,8 @@ def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
         data = {**data, "columns": inferred}
     fields = _checked_parent_fields(data, current=None)
     backing.check_cursor_column(backing_fields, fields["columns"])
-    with transaction.atomic():
+    _check_name_free(ParentSegment, workspace, fields["name"], None)
+    with _unique_name(fields["name"], ParentSegment), transaction.atomic():
         parent = ParentSegment.objects.create(workspace=workspace, **fields, **backing_fields)
         refresh.sync_schedule(parent)
         return parent
@@ -46,7 +49,7 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
     rules use it, nor removed while a segment's rules or an activation's output mapping uses
     it. Raises InvalidInput.
     """
-    with transaction.atomic():
+    with _unique_name(data.get("name"), ParentSegment), transaction.atomic():
         parent = ParentSegment.objects.select_for_update().get(pk=parent.pk)
         backing_fields, inferred = backing.checked_backing_fields(
             data, workspace=parent.workspace, current=parent
@@ -58,6 +61,7 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
             {"refresh_cursor_column": parent.refresh_cursor_column, **backing_fields},
             fields["columns"],
         )
+        _check_name_free(ParentSegment, parent.workspace, fields["name"], parent.pk)
         for name, value in {**fields, **backing_fields}.items():
             setattr(parent, name, value)
         parent.save()
@@ -73,19 +77,45 @@ def create_segment(*, workspace, data: dict) -> Segment:
     back under `rules` (`rules.conditions[0].column`). Raises InvalidInput.
     """
     fields = _checked_segment_fields(data, workspace=workspace, current=None)
-    with transaction.atomic():
+    _check_name_free(Segment, workspace, fields["name"], None)
+    with _unique_name(fields["name"], Segment), transaction.atomic():
         return Segment.objects.create(workspace=workspace, **fields)
 
 
 def update_segment(segment: Segment, *, data: dict) -> Segment:
     """Change a segment; keys left out of `data` keep their value. Raises InvalidInput."""
-    with transaction.atomic():
+    with _unique_name(data.get("name"), Segment), transaction.atomic():
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         fields = _checked_segment_fields(data, workspace=segment.workspace, current=segment)
+        _check_name_free(Segment, segment.workspace, fields["name"], segment.pk)
         for name, value in fields.items():
             setattr(segment, name, value)
         segment.save()
         return segment
+
+
+NOUNS = {ParentSegment: "parent segment", Segment: "segment"}
+
+
+def _check_name_free(model, workspace, name: str, current_pk) -> None:
+    names.check_name_free(
+        model.objects.filter(workspace=workspace),
+        name=name,
+        current_pk=current_pk,
+        noun=NOUNS[model],
+    )
+
+
+@contextlib.contextmanager
+def _unique_name(name, model):
+    """A save that lost a race for its name to another says so, instead of a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        invalid = names.name_taken_error(error, name=str(name or ""), noun=NOUNS[model])
+        if invalid is None:
+            raise
+        raise invalid from None
 
 
 def import_profiles_file(

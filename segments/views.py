@@ -9,8 +9,10 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from common import charts
 from common.ids import parse_id
 from common.uploads import upload_limit_message
 from common.validation import InvalidInput
@@ -19,7 +21,7 @@ from sources.models import Source
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import audience, backing, inference, refresh, rules, services
+from . import audience, backing, inference, refresh, rules, services, sizes
 from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadForm
 from .models import ParentSegment, Profile, Refresh, Segment
 
@@ -226,8 +228,25 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .with_last_run(),
             "can_write": can_write(request.user, segment.workspace),
             "nav_item": "segments",
+            **size_chart_context(segment),
         },
     )
+
+
+def size_chart_context(segment: Segment) -> dict:
+    """The segment page's audience size chart, and the last count's drift if it had one."""
+    history = sizes.size_history(segment)
+    if not history:
+        return {"size_chart": None, "size_drift": ""}
+    labels = [timezone.localtime(record.measured_at).strftime("%d %b %H:%M") for record in history]
+    chart = charts.line(
+        title="Audience size", labels=labels, values=[record.size for record in history]
+    )
+    last = history[-1]
+    drift = ""
+    if last.drift is not None:
+        drift = "from nobody" if last.drift == float("inf") else f"{last.drift * 100:+.0f}%"
+    return {"size_chart": chart, "size_drift": drift}
 
 
 @login_required

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from connectors.base import (
     Connector,
     ConnectorError,
+    DestinationField,
+    DestinationObject,
     EncodedRows,
     ExportParams,
     ResultSink,
@@ -13,10 +15,10 @@ from connectors.base import (
     WriteResult,
 )
 
-from . import writer
+from . import catalog, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import BulkApi
-from .describe import check_export, fetch_describe
+from .describe import check_export, export_problems, fetch_describe
 from .dryrun import DryRun
 from .http import RetryPolicy, error_message
 
@@ -65,6 +67,35 @@ class SalesforceConnector(Connector):
             check_export(params, columns, self._describer(session, params))
         finally:
             session.close()
+
+    def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
+        session = SalesforceSession(self.connection)
+        try:
+            return export_problems(params, columns, self._describer(session, params))
+        finally:
+            session.close()
+
+    def list_objects(self) -> list[DestinationObject]:
+        session = SalesforceSession(self.connection)
+        try:
+            return catalog.list_objects(
+                session, api_version=DEFAULT_API_VERSION, retry=login_policy(self.connection)
+            )
+        finally:
+            session.close()
+
+    def describe_fields(self, object_name: str, *, api_version: str) -> list[DestinationField]:
+        session = SalesforceSession(self.connection)
+        try:
+            describe = fetch_describe(
+                session,
+                api_version=api_version,
+                object_name=object_name,
+                retry=login_policy(self.connection),
+            )
+        finally:
+            session.close()
+        return catalog.destination_fields(describe)
 
     def write(
         self,
