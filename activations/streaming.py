@@ -45,6 +45,8 @@ def statement(
         segment_name=segment.name,
         audience_id=parent.pk,
         timestamp=timestamp,
+        # A timestamp part without a zone of its own is written in the schedule's.
+        timezone=activation.timezone or "UTC",
     )
     return sqlrender.select(
         rows,
