@@ -65,7 +65,19 @@ def export_params(activation: Activation) -> ExportParams:
         api_version=activation.api_version,
         retry_initial_delay=activation.retry_initial_delay,
         retry_limit=activation.retry_limit,
+        column_types=_column_types(activation),
     )
+
+
+def _column_types(activation: Activation) -> tuple[tuple[str, str], ...]:
+    """The output columns' parent column types; none for a mapping that no longer fits
+    (output_columns reports that)."""
+    columns = activation.segment.parent_segment.columns
+    try:
+        mapping.validate(activation.output_mapping, columns)
+    except InvalidInput:
+        return ()
+    return tuple(mapping.output_column_types(activation.output_mapping, columns).items())
 
 
 def output_columns(activation: Activation) -> list[str]:

@@ -40,6 +40,9 @@ class ExportParams:
     api_version: str = "59.0"
     retry_initial_delay: float = 1.0
     retry_limit: int = 3
+    # (output column, parent column type) pairs, so that a destination can refuse a column
+    # whose values cannot fit its field; String Builder columns are "string".
+    column_types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -8,6 +8,7 @@ from connectors.base import ConnectorError, ExportParams
 
 from .auth import SalesforceSession
 from .http import RetryPolicy, error_message
+from .strict import check_column_type, check_required_fields
 
 # Bulk API 2.0 ingest exists from 41.0, its query jobs (lookups, truncate) from 47.0.
 MIN_API_VERSION = 41.0
@@ -118,8 +119,12 @@ def check_export(
         raise ConnectorError(f"{name} records cannot be queried.", field="export.object")
 
     key = params.key
+    column_types = dict(params.column_types)
+    set_fields: set[str] = set()
     if updating:
         _check_key(params, name, fields, columns)
+        set_fields.add(key)
+        check_column_type(name, key, fields[key], column_types.get(key, ""))
     for column in columns:
         if updating and column == key:
             continue
@@ -128,6 +133,8 @@ def check_export(
             field = _relationship_field(match, column, name, describe, describe_of)
         else:
             field = _field(fields, name, column, field_name=column)
+            check_column_type(name, column, field, column_types.get(column, ""))
+        set_fields.add(field["name"])
         if inserting and not field.get("createable"):
             raise ConnectorError(
                 f"{name}.{field['name']} cannot be set on new records (it is not createable).",
@@ -138,6 +145,8 @@ def check_export(
                 f"{name}.{field['name']} cannot be changed (it is not updateable).",
                 field=column,
             )
+    if inserting:
+        check_required_fields(name, fields, set_fields)
 
 
 def _field(fields: dict, object_name: str, name: str, *, field_name: str) -> dict:
