@@ -1,5 +1,6 @@
 """Activation, Run and FailedRow."""
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -60,6 +61,12 @@ class Activation(models.Model):
     retry_initial_delay = models.FloatField(default=1.0)
     retry_limit = models.PositiveSmallIntegerField(default=3)
     null_value = models.CharField(max_length=10, choices=NullValue.choices, default=NullValue.LEAVE)
+    # Guardrails of destructive runs (activations/guards.py): blocked when the segment is
+    # empty or shrank by more than max_shrink_percent since the last successful run.
+    allow_destructive_shrink = models.BooleanField(default=False)
+    max_shrink_percent = models.PositiveSmallIntegerField(
+        default=50, validators=[MaxValueValidator(100)]
+    )
 
     # {"export_all_columns": bool, "columns": [{"source", "output"}],
     #  "strings": [{"output", "parts": [{"type", "value", "format"}]}]}; see mapping.py.

@@ -25,7 +25,7 @@ from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
 from segments import audience
 
-from . import beat, mapping, notifications
+from . import beat, guards, mapping, notifications
 from .models import Activation, FailedRow, Run
 
 logger = logging.getLogger(__name__)
@@ -332,18 +332,20 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
 def _write(run: Run, recorder: RunRecorder) -> dict:
     """The run's work; returns how it ended as keyword arguments for _finish."""
     activation = run.activation
+    connector = None
     try:
         recorder.log("Started.")
+        connector = activation.connection.connector
         columns = output_columns(activation)
         Run.objects.filter(pk=run.pk).update(columns=columns)
         params = export_params(activation)
-        connector = activation.connection.connector
         recorder.log(
             f"Checking {len(columns)} output columns against the Salesforce object "
             f"{activation.object_name}."
         )
         connector.validate_export(params, columns)
         recorder.checkpoint()
+        before_writing(activation, connector, params)
         timestamp = _run_timestamp(run)
         rows = recorder.counted(audience.iter_rows(activation.segment))
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
@@ -359,6 +361,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             }
     except RunTakenOver:
         raise
+    except guards.DestructiveRunBlocked as blocked:
+        return {"status": Run.Status.FAILED, "error": blocked.message, "config_error": True}
     except Exception as error:
         if recorder.taken_over:
             raise RunTakenOver() from error
@@ -385,7 +389,19 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             "status": Run.Status.FAILED,
             "error": f"Internal error ({type(error).__name__}); see the worker log.",
         }
+    finally:
+        if connector is not None:
+            connector.close()
     return {"status": None, "error": "", "rows_sent": result.rows_sent}
+
+
+def before_writing(activation: Activation, connector, params: ExportParams) -> None:
+    """The last checks before anything is written or deleted: a destructive run whose
+    segment came back empty or shrank too much is blocked, and the org must have the daily
+    limits the run needs. Each raises, so no job is created."""
+    size = audience.size(activation.segment)
+    guards.check_destructive_run(activation, size=size)
+    connector.check_capacity(params, size)
 
 
 def _run_timestamp(run: Run) -> datetime:

@@ -284,6 +284,17 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
         "null_value": _choice(
             errors, "export.null_value", export.get("null_value"), Activation.NullValue
         ),
+        "allow_destructive_shrink": _boolean(
+            errors, "export.allow_destructive_shrink", export.get("allow_destructive_shrink")
+        ),
+        "max_shrink_percent": _number(
+            errors,
+            "export.max_shrink_percent",
+            export.get("max_shrink_percent"),
+            minimum=0,
+            maximum=100,
+            integer=True,
+        ),
     }
 
     key = export.get("key")
@@ -465,6 +476,8 @@ def stored_payload(activation: Activation) -> dict:
             "retry_initial_delay": activation.retry_initial_delay,
             "retry_limit": activation.retry_limit,
             "null_value": activation.null_value,
+            "allow_destructive_shrink": activation.allow_destructive_shrink,
+            "max_shrink_percent": activation.max_shrink_percent,
         },
         "output_mapping": mapping_payload(activation.output_mapping),
         "schedule": {

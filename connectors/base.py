@@ -98,6 +98,15 @@ class Connector(abc.ABC):
         """Check the settings and output column names against the destination before any row
         moves; raise ConnectorError whose `field` names the column or setting at fault."""
 
+    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+        """Before a run writes `row_count` rows: raise ConnectorError when the destination
+        cannot take them now (its daily limits, say). By default there is nothing to check."""
+        return
+
+    def close(self) -> None:
+        """Release what the instance kept between calls (a session); it serves one run."""
+        return
+
     @abc.abstractmethod
     def write(
         self,

@@ -1,15 +1,15 @@
 """SalesforceConnector: the Connector interface over our own Bulk API 2.0 client."""
 
-import functools
 from collections.abc import Iterable, Sequence
 
 from connectors.base import Connector, ConnectorError, ExportParams, ResultSink, WriteResult
 
-from . import writer
+from . import limits, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import BulkApi
 from .describe import check_export, fetch_describe
 from .http import RetryPolicy, error_message
+from .permissions import check_hard_delete
 
 # The API version "Test connection" uses to check a pasted session id.
 DEFAULT_API_VERSION = "59.0"
@@ -20,9 +20,27 @@ def export_policy(params: ExportParams) -> RetryPolicy:
 
 
 class SalesforceConnector(Connector):
-    """Salesforce through Bulk API 2.0; one session (one login) per call."""
+    """Salesforce through Bulk API 2.0. One instance serves one run: one session (one
+    login) and one describe per object, kept until `close()`."""
 
     label = "Salesforce"
+
+    def __init__(self, connection) -> None:
+        super().__init__(connection)
+        self._session: SalesforceSession | None = None
+        self._describes: dict[tuple[str, str], dict] = {}
+        self._checked: set[ExportParams] = set()
+
+    @property
+    def session(self) -> SalesforceSession:
+        if self._session is None:
+            self._session = SalesforceSession(self.connection)
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def verify(self) -> None:
         """Log in; for a pasted session id (where nothing is checked at login) also make one
@@ -50,11 +68,22 @@ class SalesforceConnector(Connector):
             session.close()
 
     def validate_export(self, params: ExportParams, columns: Sequence[str]) -> None:
-        session = SalesforceSession(self.connection)
-        try:
-            check_export(params, columns, self._describer(session, params))
-        finally:
-            session.close()
+        """The describe checks, and for hard delete the user's permission."""
+        check_export(params, columns, self._describer(params))
+        if params.mode == "truncate" and params.hard_delete:
+            check_hard_delete(
+                self.session, api_version=params.api_version, retry=export_policy(params)
+            )
+        self._checked.add(params)
+
+    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+        """Fail before any job when the org's daily limits cannot carry `row_count` rows."""
+        if not row_count:
+            return
+        found = limits.read_limits(
+            self.session, api_version=params.api_version, retry=export_policy(params)
+        )
+        limits.check(found, limits.estimate(params, row_count))
 
     def write(
         self,
@@ -63,40 +92,40 @@ class SalesforceConnector(Connector):
         rows: Iterable[Sequence[str]],
         sink: ResultSink,
     ) -> WriteResult:
-        """Validate against the describe (nothing moves if that fails), then write.
+        """Validate against the describe (nothing moves if that fails; skipped when this
+        instance already validated these settings), then write.
 
         Login uses the connection's retry settings, data calls the export's. The result's
         job ids include query and delete jobs; see writer.write.
         """
-        session = SalesforceSession(self.connection)
-        try:
-            describe_of = self._describer(session, params)
+        describe_of = self._describer(params)
+        if params not in self._checked:
             check_export(params, columns, describe_of)
-            bulk = BulkApi(
-                session,
-                api_version=params.api_version,
-                retry=export_policy(params),
-                cancelled=getattr(sink, "stop_requested", None),
-            )
-            return writer.write(
-                bulk,
-                params=params,
-                describe=describe_of(params.object_name),
-                columns=list(columns),
-                rows=rows,
-                sink=sink,
-            )
-        finally:
-            session.close()
+        bulk = BulkApi(
+            self.session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=getattr(sink, "stop_requested", None),
+        )
+        return writer.write(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            columns=list(columns),
+            rows=rows,
+            sink=sink,
+        )
 
-    def _describer(self, session: SalesforceSession, params: ExportParams):
-        @functools.cache
+    def _describer(self, params: ExportParams):
         def describe_of(object_name: str) -> dict:
-            return fetch_describe(
-                session,
-                api_version=params.api_version,
-                object_name=object_name,
-                retry=export_policy(params),
-            )
+            key = (params.api_version, object_name)
+            if key not in self._describes:
+                self._describes[key] = fetch_describe(
+                    self.session,
+                    api_version=params.api_version,
+                    object_name=object_name,
+                    retry=export_policy(params),
+                )
+            return self._describes[key]
 
         return describe_of

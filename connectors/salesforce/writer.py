@@ -440,7 +440,11 @@ def write(
     chunks = split_rows(
         counted(rows), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES
     )
-    error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)
+    try:
+        error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)
+    finally:
+        if prepare is not None:
+            prepare.close()
     events.drain()
     result.job_ids = list(events.job_ids)
     if error:

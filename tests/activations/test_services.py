@@ -71,6 +71,8 @@ def valid_payload(segment, connection) -> dict:
             "retry_initial_delay": 2.5,
             "retry_limit": 4,
             "null_value": "clear",
+            "allow_destructive_shrink": False,
+            "max_shrink_percent": 50,
         },
         "output_mapping": copy.deepcopy(CONTACT_MAPPING),
         "schedule": {"type": "daily", "cron": "", "timezone": "Asia/Tokyo", "delay_seconds": 90},

@@ -87,6 +87,8 @@ def payload(segment, connection, **overrides) -> dict:
             "retry_initial_delay": 2.0,
             "retry_limit": 4,
             "null_value": "clear",
+            "allow_destructive_shrink": False,
+            "max_shrink_percent": 50,
         },
         "output_mapping": MAPPING,
         "schedule": {

@@ -4,7 +4,7 @@ import itertools
 
 from common.csvio import encode_row
 from connectors.salesforce.chunks import split_rows
-from connectors.salesforce.lookup import lookup_queries, soql_literal
+from connectors.salesforce.lookup import soql_literal
 
 
 def chunk_text(chunk) -> str:
@@ -97,17 +97,3 @@ def test_soql_literal_of_numbers_refuses_non_numbers():
     assert soql_literal("1.50", numeric=True) == "1.50"
     assert soql_literal("42 OR Id != null", numeric=True) is None
     assert soql_literal("NaN", numeric=True) is None
-
-
-def test_lookup_queries_stay_under_the_soql_length_limit(monkeypatch):
-    monkeypatch.setattr("connectors.salesforce.lookup.MAX_SOQL_CHARS", 100)
-    literals = [f"'user{i}@example.com'" for i in range(10)]
-
-    queries = list(lookup_queries("Contact", "Email", literals))
-
-    assert all(len(query) <= 100 for query in queries)
-    assert queries[0] == (
-        "SELECT Id, Email FROM Contact WHERE Email IN ('user0@example.com', 'user1@example.com')"
-    )
-    found = [part for query in queries for part in query.split("IN (")[1][:-1].split(", ")]
-    assert found == literals
