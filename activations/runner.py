@@ -242,6 +242,19 @@ def append_log(run_id: int, message: str) -> None:
         run.save(update_fields=["log"])
 
 
+def heartbeat_interval() -> float:
+    """Seconds between two heartbeats of a live worker."""
+    return max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+
+
+def worker_is_dead(run: Run, *, now: datetime) -> bool:
+    """Whether a running run's worker has missed three heartbeats in a row: it died (a live
+    worker beats from a side thread, whatever it waits on)."""
+    if run.heartbeat_at is None:
+        return False
+    return (now - run.heartbeat_at).total_seconds() > 3 * heartbeat_interval()
+
+
 class Heartbeat(threading.Thread):
     """Refreshes a run's heartbeat from a side thread while a connector waits on Salesforce
     (a big job can take longer than the stale limit with no row moving). It dies with the
@@ -253,7 +266,7 @@ class Heartbeat(threading.Thread):
     def __init__(self, run_id: int, *, stop_requested: threading.Event | None = None) -> None:
         super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
         self.run_id = run_id
-        self.interval = max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+        self.interval = heartbeat_interval()
         self.stop_requested = stop_requested
         self.stopped = threading.Event()
 

@@ -662,10 +662,12 @@ def publish_run(run_id: int, *, countdown: int = 0) -> None:
 
 def cancel_run(run: Run, *, user=None) -> Run:
     """Cancel a run: a queued run is cancelled at once; a running run is asked to stop, and
-    the runner stops before its next batch (aborting the Salesforce job in flight). A
-    finished run is left as it is."""
+    the runner stops before its next batch (aborting the Salesforce job in flight); a running
+    run whose worker died (runner.worker_is_dead) is cancelled at once and its open jobs
+    aborted. A finished run is left as it is."""
     now = timezone.now()
     who = f" by {user.get_username()}" if user is not None else ""
+    dead_jobs: list[str] = []
     with transaction.atomic():
         current = Run.objects.select_for_update().get(pk=run.pk)
         if current.status == Run.Status.QUEUED:
@@ -674,13 +676,43 @@ def cancel_run(run: Run, *, user=None) -> Run:
             current.error = f"Cancelled{who} before it started."
             current.log = [*current.log, {"at": now.isoformat(), "message": current.error}]
             current.save(update_fields=["status", "finished_at", "error", "log"])
+        elif current.status == Run.Status.RUNNING and runner.worker_is_dead(current, now=now):
+            # Nobody would see the cancel request: cancel at once, then stop its jobs.
+            since = current.heartbeat_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            current.status = Run.Status.CANCELLED
+            current.finished_at = now
+            current.error = (
+                f"Cancelled{who}; its worker had stopped (no heartbeat since {since}), so "
+                "the Salesforce jobs it left open were aborted."
+            )
+            current.progress = {**current.progress, "cancel": True, "notified": True}
+            current.log = [*current.log, {"at": now.isoformat(), "message": current.error}]
+            current.save(update_fields=["status", "finished_at", "error", "progress", "log"])
+            dead_jobs = list(current.salesforce_job_ids)
         elif current.status == Run.Status.RUNNING and not current.progress.get("cancel"):
             current.progress = {**current.progress, "cancel": True}
             message = f"Cancellation requested{who}."
             current.log = [*current.log, {"at": now.isoformat(), "message": message}]
             current.save(update_fields=["progress", "log"])
+    if dead_jobs:
+        _abort_jobs(run, dead_jobs)
     run.refresh_from_db()
     return run
+
+
+def _abort_jobs(run: Run, job_ids: list[str]) -> None:
+    """Abort the jobs a dead worker left open; best effort (the run is cancelled anyway)."""
+    activation = run.activation
+    connector = activation.connection.connector
+    try:
+        aborted = connector.abort_jobs(runner.export_params(activation), job_ids)
+    except Exception:
+        logger.exception("Could not abort the jobs of run %s", run.pk)
+        return
+    finally:
+        connector.close()
+    if aborted:
+        runner.append_log(run.pk, f"Aborted the open Salesforce jobs {', '.join(aborted)}.")
 
 
 # --- Preview and destination check ------------------------------------------------------

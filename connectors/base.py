@@ -103,6 +103,11 @@ class Connector(abc.ABC):
         cannot take them now (its daily limits, say). By default there is nothing to check."""
         return
 
+    def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
+        """Stop the jobs of a run whose worker died, those still open or in progress; return
+        the ids aborted. By default there are none."""
+        return []
+
     def close(self) -> None:
         """Release what the instance kept between calls (a session); it serves one run."""
         return

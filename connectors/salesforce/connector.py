@@ -6,7 +6,7 @@ from connectors.base import Connector, ConnectorError, ExportParams, ResultSink,
 
 from . import limits, writer
 from .auth import SalesforceSession, login_policy
-from .bulk import BulkApi
+from .bulk import TERMINAL_STATES, BulkApi
 from .describe import check_export, fetch_describe
 from .http import RetryPolicy, error_message
 from .permissions import check_hard_delete
@@ -84,6 +84,22 @@ class SalesforceConnector(Connector):
             self.session, api_version=params.api_version, retry=export_policy(params)
         )
         limits.check(found, limits.estimate(params, row_count))
+
+    def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
+        """Abort the ingest and query jobs among `job_ids` that are not finished."""
+        bulk = BulkApi(self.session, api_version=params.api_version, retry=export_policy(params))
+        aborted = []
+        for job_id in job_ids:
+            for kind in ("ingest", "query"):
+                try:
+                    state = bulk.job_info(job_id, kind=kind).get("state")
+                except ConnectorError:
+                    continue  # not a job of this kind (or gone)
+                if state not in TERMINAL_STATES:
+                    bulk.abort_job(job_id, kind=kind)
+                    aborted.append(job_id)
+                break
+        return aborted
 
     def write(
         self,
