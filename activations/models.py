@@ -193,3 +193,26 @@ class FailedRow(models.Model):
 
     def __str__(self) -> str:
         return self.error
+
+
+class RunChunk(models.Model):
+    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as
+    rendered when the run took its snapshot, and the Salesforce job sending it, stored
+    before its upload starts. `rows` holds the rows still to send (the locked ones after a
+    lock retry)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+    job_id = models.CharField(max_length=18, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="one_chunk_number_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of run {self.run_id}"

@@ -25,7 +25,7 @@ from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
 from segments import audience
 
-from . import beat, guards, mapping, notifications
+from . import beat, guards, mapping, notifications, steps
 from .models import Activation, FailedRow, Run
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,8 @@ class RunRecorder:
 
     def __init__(self, run: Run) -> None:
         self.run_id = run.pk
-        self.rows_read = 0
+        # A resumed run has read its rows before (its snapshot); a new one starts at 0.
+        self.rows_read = run.rows_read
         # Failed rows that never reached Salesforce, so a write that raised is not said to
         # have sent them.
         self.rows_not_sent = 0
@@ -200,6 +201,10 @@ class RunRecorder:
             self.cancelled = True
             self.stop_requested.set()
             raise RunCancelled()
+
+    def restart_count(self, rows_read: int) -> None:
+        """Take `rows_read` as read and stored (a resumed run counted them before)."""
+        self.rows_read = self._stored_rows_read = rows_read
 
     def store_rows_read(self) -> None:
         unstored = self.rows_read - self._stored_rows_read
@@ -360,6 +365,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         before_writing(activation, connector, params)
         timestamp = _run_timestamp(run)
+        if connector.resumable(params):
+            return _write_steps(run, recorder, connector, params, columns, timestamp)
         rows = recorder.counted(audience.iter_rows(activation.segment))
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
         result = connector.write(
@@ -406,6 +413,32 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         if connector is not None:
             connector.close()
     return {"status": None, "error": "", "rows_sent": result.rows_sent}
+
+
+def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> dict:
+    """The resumable path (activations/steps.py): snapshot, then one recorded step per job."""
+    activation = run.activation
+    if not run.progress.get("resumable"):
+        _merge_progress(run.pk, resumable=True)
+        run.refresh_from_db()
+    recorder.restart_count(run.rows_read)
+    recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
+    try:
+        rows = render(activation, audience.iter_rows(activation.segment), timestamp=timestamp)
+        total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
+        recorder.restart_count(total)
+        steps.send_chunks(run, connector, params, columns, recorder)
+    except steps.Taken:
+        raise RunTakenOver() from None
+    run.refresh_from_db()
+    rows_sent = run.rows_succeeded + run.rows_failed - steps.rows_not_sent(run)
+    if recorder.stop_requested.is_set():
+        return {
+            "status": Run.Status.CANCELLED,
+            "error": "Cancelled while running; the Salesforce job in flight was aborted.",
+            "rows_sent": rows_sent,
+        }
+    return {"status": None, "error": "", "rows_sent": rows_sent}
 
 
 def before_writing(activation: Activation, connector, params: ExportParams) -> None:
@@ -517,8 +550,7 @@ def _handle_unclaimed(run_id: int) -> None:
     if run.status == Run.Status.RUNNING:
         cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
         if run.heartbeat_at is None or run.heartbeat_at < cutoff:
-            if _fail_stale(run_id, cutoff):
-                after_finish(run_id)
+            _resume_or_fail_stale(run_id, cutoff)
         else:
             logger.info("Run %s is already running on another worker", run_id)
         return
@@ -601,15 +633,64 @@ def mark_stale_runs() -> int:
     )
     failed = 0
     for run_id in stale.values_list("pk", flat=True):
-        if _fail_stale(run_id, cutoff):
+        if _resume_or_fail_stale(run_id, cutoff) == "failed":
             failed += 1
-            after_finish(run_id)
     for run in Run.objects.filter(status=Run.Status.QUEUED, queued_at__lt=cutoff):
         _republish_if_lost(run, now=now, cutoff=cutoff)
     return failed
 
 
-def _fail_stale(run_id: int, cutoff: datetime) -> bool:
+def _resume_or_fail_stale(run_id: int, cutoff: datetime) -> str | None:
+    """A stale run is resumed when it was recorded step by step (and not resumed too often
+    already), failed otherwise. Returns "resumed", "failed" or None (not stale after all)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    if run.progress.get("resumable"):
+        resumes = run.progress.get("resumes", 0)
+        if resumes < settings.RUN_MAX_RESUMES:
+            return "resumed" if _resume(run_id, cutoff) else None
+        reason = (
+            f"It was already resumed {resumes} times (RUN_MAX_RESUMES), so it is not resumed again."
+        )
+    else:
+        reason = ""
+    if _fail_stale(run_id, cutoff, reason=reason):
+        after_finish(run_id)
+        return "failed"
+    return None
+
+
+def _resume(run_id: int, cutoff: datetime) -> bool:
+    """Queue a dead worker's recorded run again; any live worker picks it up and carries on
+    from its recorded steps."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return False
+        last_sign = run.heartbeat_at or run.started_at
+        if last_sign is not None and last_sign >= cutoff:
+            return False
+        since = last_sign.strftime("%Y-%m-%d %H:%M:%S UTC") if last_sign else "its start"
+        now = timezone.now()
+        resumes = run.progress.get("resumes", 0) + 1
+        message = (
+            f"The worker stopped (no heartbeat since {since}); the run is resumed from its "
+            f"recorded steps (resume {resumes} of at most {settings.RUN_MAX_RESUMES})."
+        )
+        run.status = Run.Status.QUEUED
+        run.heartbeat_at = None
+        run.progress = {**run.progress, "resumes": resumes, "republished_at": now.isoformat()}
+        run.log = [*run.log, {"at": now.isoformat(), "message": message}]
+        run.save(update_fields=["status", "heartbeat_at", "progress", "log"])
+        from .services import publish_run
+
+        transaction.on_commit(lambda: publish_run(run_id))
+    logger.warning("Run %s resumed: %s", run_id, message)
+    return True
+
+
+def _fail_stale(run_id: int, cutoff: datetime, *, reason: str = "") -> bool:
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != Run.Status.RUNNING:
@@ -619,6 +700,8 @@ def _fail_stale(run_id: int, cutoff: datetime) -> bool:
             return False
         since = last_sign.strftime("%Y-%m-%d %H:%M:%S UTC") if last_sign else "its start"
         error = f"The worker stopped while the run was in progress (no heartbeat since {since})."
+        if reason:
+            error = f"{error} {reason}"
         unconfirmed = run.rows_read - run.rows_succeeded - run.rows_failed
         if unconfirmed > 0:
             error = f"{error} {_unconfirmed_sentence(unconfirmed, run.rows_read)}"

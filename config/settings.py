@@ -279,6 +279,8 @@ SPECTACULAR_SETTINGS = {
 
 # How long a run may go without a heartbeat before it is declared dead and marked failed.
 RUN_STALE_AFTER_SECONDS = env_int("RUN_STALE_AFTER_SECONDS", 600)
+# How many times a run whose worker died is resumed from its recorded steps before it fails.
+RUN_MAX_RESUMES = env_int("RUN_MAX_RESUMES", 5)
 # Scheduled runs that fail on configuration this many times in a row disable the activation.
 ACTIVATION_DISABLE_AFTER_FAILURES = env_int("ACTIVATION_DISABLE_AFTER_FAILURES", 3)
 

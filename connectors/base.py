@@ -103,6 +103,15 @@ class Connector(abc.ABC):
         cannot take them now (its daily limits, say). By default there is nothing to check."""
         return
 
+    def resumable(self, params: ExportParams) -> bool:
+        """Whether runs with these settings can be written step by step (`run_step`), so
+        that a run whose worker died is resumed instead of failed. By default not."""
+        return False
+
+    def run_step(self, params: ExportParams, columns: Sequence[str], rows, *, job_id, on_job):
+        """Write one recorded chunk in one job (see connectors/salesforce/steps.py)."""
+        raise NotImplementedError
+
     def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
         """Stop the jobs of a run whose worker died, those still open or in progress; return
         the ids aborted. By default there are none."""

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 
 from connectors.base import Connector, ConnectorError, ExportParams, ResultSink, WriteResult
 
-from . import limits, writer
+from . import limits, steps, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import TERMINAL_STATES, BulkApi
 from .describe import check_export, fetch_describe
@@ -84,6 +84,45 @@ class SalesforceConnector(Connector):
             self.session, api_version=params.api_version, retry=export_policy(params)
         )
         limits.check(found, limits.estimate(params, row_count))
+
+    def resumable(self, params: ExportParams) -> bool:
+        """Insert, upsert and update by Id run one job per chunk, nothing before: a run of
+        them can be recorded and resumed step by step (truncate and lookups cannot yet)."""
+        return params.mode == "append" or (
+            params.mode == "update" and (params.upsert or params.key == "Id")
+        )
+
+    def run_step(
+        self,
+        params: ExportParams,
+        columns: Sequence[str],
+        rows,
+        *,
+        job_id: str,
+        on_job,
+        log=lambda message: None,
+        stop_requested=None,
+    ) -> steps.StepOutcome:
+        """One job over one recorded chunk; see steps.run_step."""
+        plan = writer.plan_for(params)
+        describe = self._describer(params)(params.object_name)
+        key_field = next((f for f in describe["fields"] if f["name"] == plan.external_id_field), {})
+        bulk = BulkApi(
+            self.session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=stop_requested,
+        )
+        return steps.run_step(
+            bulk,
+            plan,
+            columns=columns,
+            rows=rows,
+            job_id=job_id,
+            on_job=on_job,
+            log=log,
+            key_case_sensitive=bool(key_field.get("caseSensitive")),
+        )
 
     def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
         """Abort the ingest and query jobs among `job_ids` that are not finished."""
