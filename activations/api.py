@@ -20,22 +20,17 @@ from activations.serializers import (
     RunSerializer,
     ValidationResultSerializer,
 )
-from common.api import (
-    IDEMPOTENCY_KEY_HEADER,
-    Conflict,
-    CSVRenderer,
-    FirstRendererNegotiation,
-    IdFilter,
-    PageNumberPagination,
-    RunCreateThrottle,
-    WorkspaceScopedModelViewSet,
-    WorkspaceScopedViewSetMixin,
-    idempotency_key,
-    invalid_input_errors,
-)
+from common.api.errors import Conflict, invalid_input_errors
+from common.api.filters import IdFilter
+from common.api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotency_key
+from common.api.negotiation import FirstRendererNegotiation
+from common.api.pagination import PageNumberPagination
+from common.api.renderers import CSVRenderer
+from common.api.throttling import RunCreateThrottle
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
 from connectors.services import without_secrets
+from workspaces.viewsets import WorkspaceScopedModelViewSet, WorkspaceScopedViewSetMixin
 
 
 class ActivationFilter(django_filters.FilterSet):

@@ -6,4 +6,9 @@ class ActivationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the signal that deletes the beat row of an activation deleted by cascade.
-        from . import beat  # noqa: F401
+        # Registers the tasks, which dispatch publishes by name, in every process (not only in
+        # a worker, where Celery discovers them).
+        from . import (
+            beat,  # noqa: F401
+            tasks,  # noqa: F401
+        )

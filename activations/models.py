@@ -2,9 +2,25 @@
 
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from workspaces.models import Workspace, WorkspaceQuerySet
+
+
+class ActivationQuerySet(WorkspaceQuerySet):
+    def with_last_run(self) -> list["Activation"]:
+        """The activations, each with `last_run` (its latest run, or None).
+
+        Two queries, whatever the length of the run histories: only the latest runs are
+        loaded. A method here, so pages of other apps list activations through the reverse
+        relation (`segment.activations.with_last_run()`) without importing this app.
+        """
+        latest = Run.objects.filter(activation=OuterRef("pk")).order_by("-queued_at", "-pk")
+        activations = list(self.annotate(last_run_pk=Subquery(latest.values("pk")[:1])))
+        runs = Run.objects.in_bulk([activation.last_run_pk for activation in activations])
+        for activation in activations:
+            activation.last_run = runs.get(activation.last_run_pk)
+        return activations
 
 
 class Activation(models.Model):
@@ -96,7 +112,7 @@ class Activation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = WorkspaceQuerySet.as_manager()
+    objects = ActivationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "pk"]

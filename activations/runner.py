@@ -26,6 +26,7 @@ from connectors.models import Connection
 from segments import audience
 
 from . import beat, guards, mapping, notifications, steps
+from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
 logger = logging.getLogger(__name__)
@@ -683,8 +684,6 @@ def _resume(run_id: int, cutoff: datetime) -> bool:
         run.progress = {**run.progress, "resumes": resumes, "republished_at": now.isoformat()}
         run.log = [*run.log, {"at": now.isoformat(), "message": message}]
         run.save(update_fields=["status", "heartbeat_at", "progress", "log"])
-        from .services import publish_run
-
         transaction.on_commit(lambda: publish_run(run_id))
     logger.warning("Run %s resumed: %s", run_id, message)
     return True
@@ -725,8 +724,6 @@ def _republish_if_lost(run: Run, *, now: datetime, cutoff: datetime) -> None:
     last_at = datetime.fromisoformat(last) if last else None
     if due_at >= cutoff or (last_at is not None and last_at >= cutoff):
         return
-    from .services import publish_run
-
     _merge_progress(run.pk, republished_at=now.isoformat())
     append_log(run.pk, "No worker had started the run; its task message was sent again.")
     logger.warning("Run %s was still queued; its task message was sent again", run.pk)

@@ -11,7 +11,9 @@ from rest_framework import serializers
 
 from activations.models import Activation, Run
 from activations.services import activation_payload
-from common.api import MAX_JSON_INTEGER, StrictSerializer, WorkspaceField
+from common.api.parsers import MAX_JSON_INTEGER
+from common.api.serializers import StrictSerializer
+from workspaces.fields import WorkspaceField
 
 OPTIONAL = {"required": False}
 TEXT = {"required": False, "allow_blank": True, "allow_null": True}

@@ -1,4 +1,4 @@
-"""Celery tasks of activations. Arguments are ids only; the work is in runner and services.
+"""Celery tasks of activations. Arguments are ids only; the work is in runner and dispatch.
 
 The names are explicit and stable: django-celery-beat stores them in PeriodicTask.task.
 """
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from common import schedules
 
-from . import beat, runner, services
+from . import beat, dispatch, runner
 from .models import Activation, Run
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def run_scheduled_activation(activation_id: int) -> None:
         logger.info("Activation %s has no schedule any more; no run queued", activation_id)
         return
     slot = beat.scheduled_slot(activation, timezone.now())
-    run = services.request_run(
+    run = dispatch.request_run(
         activation=activation, trigger=Run.Trigger.SCHEDULE, scheduled_for=slot
     )
     if run is None:

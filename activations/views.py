@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -63,26 +63,13 @@ def activation_list(request: HttpRequest) -> HttpResponse:
             "next_run": next_run_of(activation),
             "last_run": activation.last_run,
         }
-        for activation in with_last_run(activations.order_by("name"))
+        for activation in activations.order_by("name").with_last_run()
     ]
     return render(
         request,
         "activations/activation_list.html",
         {"rows": rows, "query": query, "total": total},
     )
-
-
-def with_last_run(activations: QuerySet[Activation]) -> list[Activation]:
-    """The activations, each with `last_run` (its latest run, or None).
-
-    Two queries, whatever the length of the run histories: only the latest runs are loaded.
-    """
-    latest = Run.objects.filter(activation=OuterRef("pk")).order_by("-queued_at", "-pk")
-    activations = list(activations.annotate(last_run_pk=Subquery(latest.values("pk")[:1])))
-    runs = Run.objects.in_bulk([activation.last_run_pk for activation in activations])
-    for activation in activations:
-        activation.last_run = runs.get(activation.last_run_pk)
-    return activations
 
 
 def next_run_of(activation: Activation):

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "segments",
     "connectors",
     "activations",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -255,8 +256,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "common.api.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "common.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("THROTTLE_TOKEN", "20/min"),
         "run_create": env_str("THROTTLE_RUN_CREATE", "60/min"),

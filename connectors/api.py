@@ -7,11 +7,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.api import IdFilter, WorkspaceScopedModelViewSet
+from common.api.filters import IdFilter
 from common.validation import InvalidInput
 from connectors import services
 from connectors.models import Connection
 from connectors.serializers import ConnectionSerializer, ConnectionTestSerializer
+from workspaces.viewsets import WorkspaceScopedModelViewSet
 
 
 def service_data(serializer) -> dict:

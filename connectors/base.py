@@ -10,18 +10,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from common.errors import ServiceError
 
-class ConnectorError(Exception):
+
+class ConnectorError(ServiceError):
     """A failure talking to the destination.
 
     `retryable` is True for transient trouble (network, 5xx, limits, locks) and False for
     configuration or data problems (bad credentials, unknown object or field), which count
     toward disabling a scheduled activation. `field` names the setting at fault, if any.
+    An unhandled one reaches the API as a 400: a destination problem, said plainly.
     """
 
     def __init__(self, message: str, *, retryable: bool = False, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.retryable = retryable
         self.field = field
 

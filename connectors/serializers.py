@@ -3,9 +3,11 @@
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from common.api import MAX_JSON_INTEGER, StrictSerializer, WorkspaceField
+from common.api.parsers import MAX_JSON_INTEGER
+from common.api.serializers import StrictSerializer
 from connectors.models import Connection
 from connectors.registry import KIND_CHOICES
+from workspaces.fields import WorkspaceField
 
 
 class SecretField(serializers.CharField):

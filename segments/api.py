@@ -8,14 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from activations.models import Activation
-from common.api import (
-    ERROR_SCHEMA,
-    Conflict,
-    CSVUploadParser,
-    IdFilter,
-    WorkspaceScopedModelViewSet,
-)
+from common.api.filters import IdFilter
+from common.api.parsers import CSVUploadParser
+from common.api.schema import ERROR_SCHEMA
 from segments import services
 from segments.loading import MODES
 from segments.models import ParentSegment, Segment
@@ -25,6 +20,9 @@ from segments.serializers import (
     ProfileUploadSerializer,
     SegmentSerializer,
 )
+from workspaces.viewsets import WorkspaceScopedModelViewSet
+
+IN_USE_BY_ACTIVATIONS = "Used by activation(s) {names}: delete those first."
 
 
 def service_data(serializer) -> dict:
@@ -33,14 +31,6 @@ def service_data(serializer) -> dict:
     if "columns" in data:
         data["columns"] = [dict(column) for column in data["columns"]]
     return data
-
-
-def refuse_if_activated(activations) -> None:
-    """409 while activations depend on what is being deleted: deleting it would delete them
-    (and their schedules) as a side effect nobody asked for."""
-    names = list(activations.order_by("name").values_list("name", flat=True).distinct()[:5])
-    if names:
-        raise Conflict(f"Used by activation(s) {', '.join(names)}: delete those first.")
 
 
 class ParentSegmentFilter(django_filters.FilterSet):
@@ -65,9 +55,15 @@ class SegmentFilter(django_filters.FilterSet):
 class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
     """Customer master tables; their rows come from CSV uploads."""
 
+    # Deleting is refused (409, a ProtectedError) while activations send it.
+    in_use_message = IN_USE_BY_ACTIVATIONS
+
     model = ParentSegment
     serializer_class = ParentSegmentSerializer
     filterset_class = ParentSegmentFilter
+
+    def perform_destroy(self, instance):
+        services.delete(instance)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_parent_segment(
@@ -78,10 +74,6 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
         serializer.instance = services.update_parent_segment(
             serializer.instance, data=service_data(serializer)
         )
-
-    def perform_destroy(self, instance):
-        refuse_if_activated(Activation.objects.filter(segment__parent_segment=instance))
-        instance.delete()
 
     @extend_schema(
         request={
@@ -138,9 +130,15 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
 class SegmentViewSet(WorkspaceScopedModelViewSet):
     """Audiences defined by rules over a parent segment; `size` is counted on every read."""
 
+    # Deleting is refused (409, a ProtectedError) while activations send it.
+    in_use_message = IN_USE_BY_ACTIVATIONS
+
     model = Segment
     serializer_class = SegmentSerializer
     filterset_class = SegmentFilter
+
+    def perform_destroy(self, instance):
+        services.delete(instance)
 
     def get_queryset(self):
         return super().get_queryset().select_related("parent_segment")
@@ -154,7 +152,3 @@ class SegmentViewSet(WorkspaceScopedModelViewSet):
         serializer.instance = services.update_segment(
             serializer.instance, data=service_data(serializer)
         )
-
-    def perform_destroy(self, instance):
-        refuse_if_activated(instance.activations.all())
-        instance.delete()

@@ -6,9 +6,10 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
-from common.api import StrictSerializer, WorkspaceField, WorkspaceRelatedField
+from common.api.serializers import StrictSerializer
 from segments import audience, rules
 from segments.models import ColumnType, ParentSegment
+from workspaces.fields import WorkspaceField, WorkspaceRelatedField
 
 RULE_CONDITION_SCHEMA = {
     "type": "object",

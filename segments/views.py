@@ -11,8 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from activations.models import Activation
-from activations.views import with_last_run
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -208,9 +206,9 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "segment": segment,
             "rules_text": describe_rules(segment.rules),
-            "activations": with_last_run(
-                segment.activations.select_related("connection").order_by("name")
-            ),
+            "activations": segment.activations.select_related("connection")
+            .order_by("name")
+            .with_last_run(),
             "can_write": can_write(request.user, segment.workspace),
             "nav_item": "segments",
         },
@@ -249,9 +247,9 @@ def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
         Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
     )
     require_write(request, segment.workspace)
-    blocking = list(segment.activations.order_by("name"))
+    blocking = services.activations_of(segment)
     if request.method == "POST" and not blocking:
-        segment.delete()
+        services.delete(segment)
         messages.success(request, f"Segment “{segment.name}” deleted.")
         return redirect("segments:parent-detail", pk=segment.parent_segment_id)
     return render(
@@ -274,9 +272,9 @@ def parent_delete(request: HttpRequest, pk: int) -> HttpResponse:
     its segments has an activation."""
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
     require_write(request, parent.workspace)
-    blocking = list(Activation.objects.filter(segment__parent_segment=parent).order_by("name"))
+    blocking = services.activations_of(parent)
     if request.method == "POST" and not blocking:
-        parent.delete()
+        services.delete(parent)
         messages.success(request, f"Parent segment “{parent.name}” deleted.")
         return redirect("segments:parent-list")
     return render(

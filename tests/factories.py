@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 
 from activations.models import Activation
 from connectors.models import Connection
-from segments.models import ParentSegment, Segment
+from segments.models import ParentSegment, Profile, Segment
 from workspaces.models import Membership, Workspace
 
 CUSTOMER_COLUMNS = [
@@ -39,7 +39,10 @@ def make_parent_segment(*, workspace, **fields) -> ParentSegment:
     return ParentSegment.objects.create(workspace=workspace, **fields)
 
 
-def make_segment(*, parent, **fields) -> Segment:
+def make_segment(*, parent=None, workspace=None, **fields) -> Segment:
+    """A segment of `parent`, or of a new parent segment in `workspace` (or a new one)."""
+    if parent is None:
+        parent = make_parent_segment(workspace=workspace or make_workspace())
     fields.setdefault("name", "Everyone")
     fields.setdefault("rules", {"type": "and", "conditions": []})
     return Segment.objects.create(workspace=parent.workspace, parent_segment=parent, **fields)
@@ -54,10 +57,57 @@ def make_connection(*, workspace, **fields) -> Connection:
     return Connection.objects.create(workspace=workspace, **fields)
 
 
-def make_activation(*, segment, connection, **fields) -> Activation:
+def make_activation(*, segment=None, connection=None, workspace=None, **fields) -> Activation:
+    """An activation of `segment` through `connection`; those left out are made in the
+    segment's workspace, or in `workspace` (or a new one)."""
+    workspace = segment.workspace if segment is not None else workspace or make_workspace()
+    segment = segment or make_segment(workspace=workspace)
+    connection = connection or make_connection(workspace=workspace)
     fields.setdefault("name", "Push to Contacts")
     fields.setdefault("object_name", "Contact")
     fields.setdefault("output_mapping", {"export_all_columns": True, "columns": [], "strings": []})
     return Activation.objects.create(
         workspace=segment.workspace, segment=segment, connection=connection, **fields
+    )
+
+
+def make_profiles(parent, count: int) -> None:
+    Profile.objects.bulk_create(
+        Profile(
+            parent_segment=parent,
+            key=f"C{number:04d}",
+            attributes={
+                "customer_id": f"C{number:04d}",
+                "email": f"customer{number}@example.com",
+                "first_name": f"First{number}",
+                "last_name": f"Last{number}",
+                "country": "JP",
+                "age": 30 + number % 40,
+                "lifetime_value": number * 10.5,
+                "consent": number % 2 == 0,
+                "signup_date": "2024-01-02",
+                "last_seen_at": "2024-05-01T10:00:00Z",
+            },
+        )
+        for number in range(1, count + 1)
+    )
+
+
+def make_fake_activation(
+    *,
+    rows: int,
+    workspace=None,
+    parent_name: str = "Customers",
+    segment_name: str = "Everyone",
+    **fields,
+) -> Activation:
+    """An activation through the fake connector (tests/activations/fake_connector.py, which
+    the test registers) of a segment of `rows` customers made by make_profiles."""
+    workspace = workspace or make_workspace()
+    parent = make_parent_segment(workspace=workspace, name=parent_name)
+    make_profiles(parent, rows)
+    return make_activation(
+        segment=make_segment(parent=parent, name=segment_name),
+        connection=make_connection(workspace=workspace, kind="fake", name="Fake org"),
+        **fields,
     )

@@ -10,14 +10,12 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import (
-    PageNumberPagination,
-    StrictJSONParser,
-    TokenThrottle,
-    WorkspaceRolePermission,
-)
+from common.api.pagination import PageNumberPagination
+from common.api.parsers import StrictJSONParser
+from common.api.throttling import TokenThrottle
 from common.authentication import TokenAuthentication
 from workspaces.models import Workspace, ensure_personal_workspace
+from workspaces.permissions import WorkspaceRolePermission
 from workspaces.serializers import CredentialsSerializer, TokenSerializer, WorkspaceSerializer
 
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.api import StrictSerializer
+from common.api.serializers import StrictSerializer
 from workspaces.models import Membership
 
 

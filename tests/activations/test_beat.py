@@ -12,10 +12,6 @@ from activations import beat
 from activations.models import Activation
 from tests.factories import (
     make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
-    make_workspace,
 )
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +22,7 @@ NOW = datetime(2024, 5, 14, 9, 20, 30, tzinfo=UTC)
 @pytest.fixture
 def scheduled():
     """An activation scheduled every Monday at 06:30 in Tokyo, synced to beat."""
-    workspace = make_workspace()
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
-    connection = make_connection(workspace=workspace)
     activation = make_activation(
-        segment=segment,
-        connection=connection,
         schedule_type="cron",
         cron="30 6 1 * mon",
         timezone="Asia/Tokyo",

@@ -10,10 +10,6 @@ from activations.models import Activation, Run
 from tests.activations.test_runner import make_emulated_activation
 from tests.factories import (
     make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
-    make_workspace,
 )
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +22,7 @@ def run_command(*args) -> str:
 
 
 def make_plain_activation(name: str = "Push to Contacts") -> Activation:
-    workspace = make_workspace()
-    return make_activation(
-        segment=make_segment(parent=make_parent_segment(workspace=workspace)),
-        connection=make_connection(workspace=workspace),
-        name=name,
-    )
+    return make_activation(name=name)
 
 
 def test_run_activation_queues_a_manual_run_for_the_workers(django_capture_on_commit_callbacks):

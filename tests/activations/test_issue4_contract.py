@@ -14,9 +14,6 @@ from common.validation import InvalidInput
 from tests.activations.test_runner import make_emulated_activation, run_through_the_task
 from tests.factories import (
     make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
     make_workspace,
 )
 
@@ -31,10 +28,8 @@ def workspace():
 @pytest.fixture
 def scheduled(workspace):
     """An hourly activation with its PeriodicTask."""
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
     activation = make_activation(
-        segment=segment,
-        connection=make_connection(workspace=workspace),
+        workspace=workspace,
         schedule_type="hourly",
         timezone="Asia/Tokyo",
     )

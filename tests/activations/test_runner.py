@@ -17,11 +17,13 @@ from activations.exports import failed_rows_csv
 from activations.models import Activation, FailedRow, Run
 from connectors.base import ConnectorError
 from segments.models import Profile
+from tests import factories
 from tests.activations.fake_connector import register_fake_connector
 from tests.factories import (
     make_activation,
     make_connection,
     make_parent_segment,
+    make_profiles,
     make_segment,
     make_user,
     make_workspace,
@@ -46,41 +48,14 @@ CONTACT_MAPPING = {
 }
 
 
-def make_profiles(parent, count: int) -> None:
-    Profile.objects.bulk_create(
-        Profile(
-            parent_segment=parent,
-            key=f"C{number:04d}",
-            attributes={
-                "customer_id": f"C{number:04d}",
-                "email": f"customer{number}@example.com",
-                "first_name": f"First{number}",
-                "last_name": f"Last{number}",
-                "country": "JP",
-                "age": 30 + number % 40,
-                "lifetime_value": number * 10.5,
-                "consent": number % 2 == 0,
-                "signup_date": "2024-01-02",
-                "last_seen_at": "2024-05-01T10:00:00Z",
-            },
-        )
-        for number in range(1, count + 1)
-    )
-
-
 def expected_row(number: int) -> list[str]:
     return [f"C{number:04d}", f"Last{number}", f"customer{number}@example.com"]
 
 
 def make_fake_activation(*, rows: int = 25, **fields) -> Activation:
-    workspace = make_workspace()
-    parent = make_parent_segment(workspace=workspace)
-    make_profiles(parent, rows)
-    segment = make_segment(parent=parent, name="Japan")
-    connection = make_connection(workspace=workspace, kind="fake", name="Fake org")
     fields.setdefault("batch_size", 10)
     fields.setdefault("output_mapping", CONTACT_MAPPING)
-    return make_activation(segment=segment, connection=connection, **fields)
+    return factories.make_fake_activation(rows=rows, segment_name="Japan", **fields)
 
 
 def queue_run(activation, trigger=Run.Trigger.MANUAL, **fields) -> Run:

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from activations import runner, services
 from activations.models import Activation, Run
+from tests import factories
 from tests.activations.fake_connector import register_fake_connector
-from tests.activations.test_runner import UPSERT_MAPPING, make_profiles
+from tests.activations.test_runner import UPSERT_MAPPING
 from tests.factories import (
     make_activation,
     make_connection,
     make_parent_segment,
+    make_profiles,
     make_segment,
     make_workspace,
 )
@@ -31,14 +33,8 @@ STALE_AFTER = 600
 
 
 def make_fake_activation(workspace, name: str, **fields) -> Activation:
-    parent = make_parent_segment(workspace=workspace, name=f"{name} parent")
-    make_profiles(parent, 3)
-    return make_activation(
-        segment=make_segment(parent=parent),
-        connection=make_connection(workspace=workspace, kind="fake"),
-        name=name,
-        output_mapping={"export_all_columns": True, "columns": [], "strings": []},
-        **fields,
+    return factories.make_fake_activation(
+        rows=3, workspace=workspace, parent_name=f"{name} parent", name=name, **fields
     )
 
 

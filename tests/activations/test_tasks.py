@@ -14,13 +14,8 @@ from activations import beat, tasks
 from activations.models import Activation, Run
 from config.celery import app
 from tests.activations.fake_connector import register_fake_connector
-from tests.activations.test_runner import make_profiles
 from tests.factories import (
-    make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
-    make_workspace,
+    make_fake_activation,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,13 +30,8 @@ def destination(monkeypatch):
 
 @pytest.fixture
 def scheduled_activation(destination) -> Activation:
-    workspace = make_workspace()
-    parent = make_parent_segment(workspace=workspace)
-    make_profiles(parent, 4)
-    activation = make_activation(
-        segment=make_segment(parent=parent),
-        connection=make_connection(workspace=workspace, kind="fake"),
-        output_mapping={"export_all_columns": True, "columns": [], "strings": []},
+    activation = make_fake_activation(
+        rows=4,
         schedule_type=Activation.ScheduleType.HOURLY,
         timezone="Asia/Tokyo",
     )

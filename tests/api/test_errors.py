@@ -5,7 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from common.api import flatten_errors
+from common.api.errors import flatten_errors
 
 TOKEN_URL = "/api/v1/auth/token/"
 

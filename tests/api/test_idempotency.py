@@ -10,9 +10,6 @@ from activations.models import Run
 from tests.api.conftest import client_for
 from tests.factories import (
     make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
     make_user,
     make_workspace,
 )
@@ -28,8 +25,7 @@ from tests.factories import (
 def test_concurrent_requests_with_one_key_start_one_run():
     workspace = make_workspace()
     user = make_user("scripts", workspace=workspace, role="editor")
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
-    activation = make_activation(segment=segment, connection=make_connection(workspace=workspace))
+    activation = make_activation(workspace=workspace)
     clients = [client_for(user) for _ in range(4)]
     start = threading.Barrier(len(clients))
     answers = []

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from activations.models import Activation, Run
 from activations.services import request_run
 from connectors.models import Connection
+from demo.management.commands.seed_demo import COLUMNS, SEGMENTS
 from segments import audience
-from segments.management.commands.seed_demo import COLUMNS, SEGMENTS
 from segments.models import ParentSegment, Profile, Segment
 from tests.factories import make_parent_segment, make_workspace
 from workspaces.models import Membership, Workspace

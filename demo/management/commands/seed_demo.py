@@ -11,7 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from activations.models import Activation
+from activations.services import create_activation
 from common.validation import InvalidInput
+from connectors.models import Connection
+from connectors.services import create_connection
 from segments import services
 from segments.models import ParentSegment, Segment
 from workspaces.models import Membership, Workspace
@@ -245,11 +249,6 @@ class Command(BaseCommand):
                 "SALESFORCE_ALLOWED_HOSTS) to create them."
             )
             return
-        from activations.models import Activation
-        from activations.services import create_activation
-        from connectors.models import Connection
-        from connectors.services import create_connection
-
         connection = Connection.objects.filter(workspace=workspace, name=CONNECTION_NAME).first()
         if connection is None:
             try:

@@ -1,0 +1,102 @@
+"""The contract tests' fixtures: a team with its owner logged in by token, and the
+objects most tests start from, created through the API."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.api.contract.helpers import (
+    API,
+    CUSTOMER_COLUMNS,
+    CUSTOMERS_CSV,
+    create,
+    login,
+    member,
+    minimal_activation,
+    upload,
+)
+from workspaces.models import Workspace
+
+
+@pytest.fixture
+def team(db):
+    return Workspace.objects.create(name="Marketing")
+
+
+@pytest.fixture
+def owner(team):
+    return member("owner", team, "owner")
+
+
+@pytest.fixture
+def client(owner):
+    return login("owner")
+
+
+@pytest.fixture
+def parent(client):
+    body = create(
+        client,
+        "parent-segments",
+        {"name": "Customers", "key_column": "customer_id", "columns": CUSTOMER_COLUMNS},
+    )
+    assert upload(client, body["id"], CUSTOMERS_CSV).status_code == 200
+    return body
+
+
+@pytest.fixture
+def everyone(client, parent):
+    return create(
+        client,
+        "segments",
+        {
+            "parent_segment": parent["id"],
+            "name": "Everyone",
+            "rules": {"type": "and", "conditions": []},
+        },
+    )
+
+
+@pytest.fixture
+def connection(client):
+    return create(
+        client,
+        "connections",
+        {
+            "name": "Production",
+            "login_url": "https://login.salesforce.com",
+            "auth_method": "credentials",
+            "username": "marketer@example.com",
+            "password": "hunter2",
+            "security_token": "TOKEN123",
+        },
+    )
+
+
+@pytest.fixture
+def activation(client, everyone, connection):
+    return create(client, "activations", minimal_activation(everyone, connection))
+
+
+@pytest.fixture
+def viewer(team):
+    member("viewer", team, "viewer")
+    return login("viewer")
+
+
+@pytest.fixture
+def editor(team):
+    member("editor", team, "editor")
+    return login("editor")
+
+
+@pytest.fixture
+def stranger(db):
+    member("stranger", Workspace.objects.create(name="Competitor"), "owner")
+    return login("stranger")
+
+
+@pytest.fixture
+def openapi(db):
+    response = APIClient().get(f"{API}/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()

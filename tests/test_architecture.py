@@ -1,0 +1,45 @@
+"""The layering of docs/architecture.md is a checked fact: import-linter's contracts in
+pyproject.toml hold, every app of ours is under them, and the rule compiler stays pure."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import grimp
+from django.apps import apps
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPORTLINTER = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def test_every_contract_is_kept():
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_every_app_of_ours_is_under_contract():
+    ours = {
+        config.name.split(".")[0]
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().is_relative_to(ROOT)
+    }
+    missing = ours - set(IMPORTLINTER["root_packages"])
+    assert not missing, f"add {sorted(missing)} to [tool.importlinter] root_packages"
+
+
+def test_the_rule_compiler_imports_only_query_building_from_django():
+    # import-linter cannot forbid a part of an external package; grimp's import details can.
+    graph = grimp.build_graph("segments", "common", include_external_packages=True)
+    django_imports = [
+        detail["line_contents"]
+        for detail in graph.get_import_details(importer="segments.rules", imported="django")
+    ]
+    assert django_imports, "segments.rules compiles to ORM expressions: it imports django.db"
+    allowed = re.compile(r"^from django\.(db|db\.models(\.\w+)*|utils) import ")
+    assert [line for line in django_imports if not allowed.match(line)] == []
