@@ -9,10 +9,14 @@ another worker, sending no row twice and losing none.
    job instead of sending the rows again.
 """
 
+import queue
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from connectors.base import ExportParams
 
@@ -20,10 +24,18 @@ from .models import FailedRow, Run, RunChunk
 
 # Rows stored per INSERT of a snapshot chunk's failed rows.
 FAILED_ROWS_PER_INSERT = 1000
+# Jobs in flight at once in parallel mode (as the connector's own writer does).
+PARALLEL_STEPS = 3
+# Job threads are named so (a database connection one of them opened would be its own).
+STEP_THREAD_PREFIX = "run-step"
 
 
 class Taken(Exception):
     """The run is no longer ours (cancelled while dead, marked failed, deleted)."""
+
+
+class StepsStopped(Exception):
+    """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
 def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
@@ -63,33 +75,89 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
 
 
 def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
-    """Send every chunk not yet done, in order, one job at a time; each step's outcome is
-    stored with the chunk's progress in one transaction."""
-    for chunk in RunChunk.objects.filter(run=run, done=False).order_by("number"):
-        while not chunk.done:
-            recorder.checkpoint()
-            _step(run, chunk, connector, params, columns, recorder)
+    """Send every chunk not yet done, in order: one job at a time in serial mode, up to
+    PARALLEL_STEPS in parallel mode. Job threads only talk to Salesforce; every database
+    write (a job id before its upload, a step's outcome with the chunk's progress, in one
+    transaction) happens in this thread, which a job thread waits on for its job id."""
+    waiting = list(RunChunk.objects.filter(run=run, done=False).order_by("number"))
+    most = PARALLEL_STEPS if params.concurrency_mode != "serial" else 1
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    closing = threading.Event()
+    in_flight: dict[Future, RunChunk] = {}
+
+    def serve_requests(timeout: float) -> None:
+        """Store the job ids and log lines the job threads handed over."""
+        try:
+            request = requests.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            kind, chunk, value, stored = request
+            if kind == "job":
+                _store_job(run, chunk, value, recorder)
+                stored.set()
+            else:
+                recorder.log(value)
+            try:
+                request = requests.get_nowait()
+            except queue.Empty:
+                return
+
+    def submit(pool: ThreadPoolExecutor, chunk: RunChunk) -> None:
+        def on_job(job_id: str) -> None:
+            stored = threading.Event()
+            requests.put(("job", chunk, job_id, stored))
+            while not stored.wait(0.2):
+                if closing.is_set():
+                    raise StepsStopped()
+
+        def log(message: str) -> None:
+            requests.put(("log", chunk, message, None))
+
+        future = pool.submit(
+            connector.run_step,
+            params,
+            columns,
+            chunk.rows,
+            job_id=chunk.job_id,
+            on_job=on_job,
+            log=log,
+            stop_requested=recorder.stop_requested,
+        )
+        in_flight[future] = chunk
+
+    with ThreadPoolExecutor(max_workers=most, thread_name_prefix=STEP_THREAD_PREFIX) as pool:
+        try:
+            while waiting or in_flight:
+                recorder.checkpoint()
+                while waiting and len(in_flight) < most:
+                    submit(pool, waiting.pop(0))
+                serve_requests(timeout=0.05)
+                for future in [future for future in in_flight if future.done()]:
+                    chunk = in_flight.pop(future)
+                    serve_requests(timeout=0)
+                    if not _store_outcome(run, chunk, future.result(), params, recorder):
+                        waiting.insert(0, chunk)  # locked rows to send again
+        except BaseException:
+            # Going away (a cancel, the run taken over, an interrupt): job threads waiting for
+            # their job id give up before uploading; the jobs stay recorded for a resume.
+            closing.set()
+            raise
 
 
-def _step(run: Run, chunk: RunChunk, connector, params, columns, recorder) -> None:
-    def on_job(job_id: str) -> None:
-        with transaction.atomic():
-            locked = _locked_run(run.pk)
-            RunChunk.objects.filter(pk=chunk.pk).update(job_id=job_id)
-            locked.salesforce_job_ids = [*locked.salesforce_job_ids, job_id]
-            locked.save(update_fields=["salesforce_job_ids"])
-        chunk.job_id = job_id
-        recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
+def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
+    with transaction.atomic():
+        locked = _locked_run(run.pk)
+        RunChunk.objects.filter(pk=chunk.pk).update(job_id=job_id)
+        locked.salesforce_job_ids = [*locked.salesforce_job_ids, job_id]
+        locked.save(update_fields=["salesforce_job_ids"])
+    chunk.job_id = job_id
+    recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
 
-    outcome = connector.run_step(
-        params,
-        columns,
-        chunk.rows,
-        job_id=chunk.job_id,
-        on_job=on_job,
-        log=recorder.log,
-        stop_requested=recorder.stop_requested,
-    )
+
+def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool:
+    """Store a step's outcome and the chunk's progress together; False when its locked rows
+    are to be sent again (the chunk then holds only them)."""
     failed = list(outcome.failed)
     retry = bool(outcome.locked) and chunk.attempts < params.retry_limit
     if outcome.locked and not retry:
@@ -99,6 +167,7 @@ def _step(run: Run, chunk: RunChunk, connector, params, columns, recorder) -> No
         Run.objects.filter(pk=run.pk).update(
             rows_succeeded=F("rows_succeeded") + outcome.succeeded,
             rows_failed=F("rows_failed") + len(failed),
+            heartbeat_at=timezone.now(),
         )
         FailedRow.objects.bulk_create(
             [FailedRow(run_id=run.pk, values=list(row.values), error=row.error) for row in failed],
@@ -117,6 +186,7 @@ def _step(run: Run, chunk: RunChunk, connector, params, columns, recorder) -> No
             f"Retrying {len(outcome.locked)} rows that failed with UNABLE_TO_LOCK_ROW "
             f"(retry {chunk.attempts} of {params.retry_limit})"
         )
+    return not retry
 
 
 def _locked_run(run_id: int) -> Run:

@@ -4,6 +4,7 @@ is an exception nothing catches, raised at each step of the second chunk; the sa
 real Celery worker and SIGKILL is in test_stale_runs.py."""
 
 import importlib
+import threading
 from datetime import timedelta
 
 import pytest
@@ -54,12 +55,16 @@ def kill_on(monkeypatch, target: str, *, call: int, after: bool) -> None:
     original = getattr(owner, attribute)
     calls = {"count": 0}
 
+    lock = threading.Lock()
+
     def dying(*args, **kwargs):
-        calls["count"] += 1
-        if calls["count"] == call and not after:
+        with lock:  # job threads call in parallel
+            calls["count"] += 1
+            number = calls["count"]
+        if number == call and not after:
             raise WorkerKilled()
         result = original(*args, **kwargs)
-        if calls["count"] == call and after:
+        if number == call and after:
             raise WorkerKilled()
         return result
 
