@@ -133,6 +133,9 @@ class RunRecorder:
         # Set by the heartbeat thread when a cancel is asked for while the connector waits on
         # a long Salesforce job and calls no sink method; the connector then aborts the job.
         self.stop_requested = threading.Event()
+        # Set by the heartbeat thread when this worker shuts down (SIGTERM): a recorded run
+        # stops between two steps and is handed over to another worker.
+        self.shutdown_requested = threading.Event()
         self.taken_over = False
         self._stored_rows_read = run.rows_read
         self._last_checkpoint = time.monotonic()
@@ -269,11 +272,18 @@ class Heartbeat(threading.Thread):
     # Seconds between two looks for a cancel request; a cancel should not wait a minute.
     CANCEL_CHECK_SECONDS = 2.0
 
-    def __init__(self, run_id: int, *, stop_requested: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        *,
+        stop_requested: threading.Event | None = None,
+        shutdown_requested: threading.Event | None = None,
+    ) -> None:
         super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
         self.run_id = run_id
         self.interval = heartbeat_interval()
         self.stop_requested = stop_requested
+        self.shutdown_requested = shutdown_requested
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -286,16 +296,24 @@ class Heartbeat(threading.Thread):
                             heartbeat_at=timezone.now()
                         )
                         last_beat = time.monotonic()
-                    if self.stop_requested is not None and self._cancel_asked():
+                    cancel, shutdown = self._asked()
+                    if self.stop_requested is not None and cancel:
                         self.stop_requested.set()
+                    if self.shutdown_requested is not None and shutdown:
+                        self.shutdown_requested.set()
                 except Exception:
                     logger.exception("Could not refresh the heartbeat of run %s", self.run_id)
         finally:
             database_connection.close()
 
-    def _cancel_asked(self) -> bool:
-        cancel = Run.objects.filter(pk=self.run_id).values_list("progress__cancel", flat=True)
-        return bool(cancel.first())
+    def _asked(self) -> tuple[bool, bool]:
+        """Whether a cancel, and whether this worker's shutdown, was asked for."""
+        asked = (
+            Run.objects.filter(pk=self.run_id)
+            .values_list("progress__cancel", "progress__shutdown")
+            .first()
+        )
+        return (bool(asked[0]), bool(asked[1])) if asked else (False, False)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -305,7 +323,7 @@ class Heartbeat(threading.Thread):
 # --- Executing a run --------------------------------------------------------------------
 
 
-def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | None:
+def execute_run(run_id: int, *, background_heartbeat: bool = False, worker: str = "") -> Run | None:
     """Execute a queued run to its end, once, whatever the number of task deliveries.
 
     The run is claimed by a conditional update (queued → running); a delivery that finds it
@@ -322,12 +340,20 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
     if not claimed:
         _handle_unclaimed(run_id)
         return None
+    if worker:  # so that this worker's shutdown can hand the run over (request_shutdown)
+        _merge_progress(run_id, worker=worker, shutdown=False)
     run = Run.objects.select_related(
         "activation__segment__parent_segment", "activation__connection"
     ).get(pk=run_id)
     recorder = RunRecorder(run)
     heartbeat = (
-        Heartbeat(run_id, stop_requested=recorder.stop_requested) if background_heartbeat else None
+        Heartbeat(
+            run_id,
+            stop_requested=recorder.stop_requested,
+            shutdown_requested=recorder.shutdown_requested,
+        )
+        if background_heartbeat
+        else None
     )
     if heartbeat is not None:
         heartbeat.start()
@@ -430,6 +456,9 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
         recorder.restart_count(total)
         steps.send_chunks(run, connector, params, columns, recorder)
     except steps.Taken:
+        raise RunTakenOver() from None
+    except steps.ShutdownRequested:
+        _hand_over(run.pk)
         raise RunTakenOver() from None
     run.refresh_from_db()
     rows_sent = run.rows_succeeded + run.rows_failed - steps.rows_not_sent(run)
@@ -687,6 +716,44 @@ def _resume(run_id: int, cutoff: datetime) -> bool:
         transaction.on_commit(lambda: publish_run(run_id))
     logger.warning("Run %s resumed: %s", run_id, message)
     return True
+
+
+def request_shutdown(worker: str) -> int:
+    """This worker is shutting down (SIGTERM): ask its recorded runs to stop between two
+    steps and be handed over (their heartbeat threads pass it on). Returns how many."""
+    running = Run.objects.filter(
+        status=Run.Status.RUNNING, progress__worker=worker, progress__resumable=True
+    )
+    asked = 0
+    for run_id in running.values_list("pk", flat=True):
+        _merge_progress(run_id, shutdown=True)
+        asked += 1
+    return asked
+
+
+def _hand_over(run_id: int) -> None:
+    """Queue a run its shutting-down worker stopped between two steps, for another worker."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return
+        now = timezone.now()
+        message = (
+            "The worker is shutting down: the run stopped between two steps and is resumed "
+            "by another worker."
+        )
+        run.status = Run.Status.QUEUED
+        run.heartbeat_at = None
+        run.progress = {
+            **run.progress,
+            "shutdown": False,
+            "worker": "",
+            "republished_at": now.isoformat(),
+        }
+        run.log = [*run.log, {"at": now.isoformat(), "message": message}]
+        run.save(update_fields=["status", "heartbeat_at", "progress", "log"])
+        transaction.on_commit(lambda: publish_run(run_id))
+    logger.warning("Run %s handed over: %s", run_id, message)
 
 
 def _fail_stale(run_id: int, cutoff: datetime, *, reason: str = "") -> bool:

@@ -34,6 +34,10 @@ class Taken(Exception):
     """The run is no longer ours (cancelled while dead, marked failed, deleted)."""
 
 
+class ShutdownRequested(Exception):
+    """The worker shuts down: the run stopped between two steps, nothing in flight."""
+
+
 class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
@@ -130,7 +134,10 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
         try:
             while waiting or in_flight:
                 recorder.checkpoint()
-                while waiting and len(in_flight) < most:
+                stopping = recorder.shutdown_requested.is_set()
+                if stopping and not in_flight:
+                    raise ShutdownRequested()
+                while waiting and len(in_flight) < most and not stopping:
                     submit(pool, waiting.pop(0))
                 serve_requests(timeout=0.05)
                 for future in [future for future in in_flight if future.done()]:
@@ -138,6 +145,8 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
                     serve_requests(timeout=0)
                     if not _store_outcome(run, chunk, future.result(), params, recorder):
                         waiting.insert(0, chunk)  # locked rows to send again
+        except ShutdownRequested:
+            raise
         except BaseException:
             # Going away (a cancel, the run taken over, an interrupt): job threads waiting for
             # their job id give up before uploading; the jobs stay recorded for a resume.

@@ -310,3 +310,56 @@ def test_a_worker_sigkilled_mid_run_is_resumed_at_restart_and_each_row_lands_onc
     keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
     assert len(keys) == LIVE_ROWS  # none sent twice
     assert set(keys) == {f"C{number:04d}" for number in range(1, LIVE_ROWS + 1)}
+
+
+@pytest.mark.redis
+def test_sigterm_stops_a_run_between_two_steps_and_another_worker_finishes_it(
+    worker_processes, salesforce_emulator
+):
+    salesforce_emulator.settings.processing_delay = 0.3
+    rows = 4_000
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, rows)
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
+        mode=Activation.Mode.APPEND,
+        output_mapping=APPEND_MAPPING,
+        batch_size=200,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        retry_initial_delay=0,
+    )
+    start_worker(worker_processes, "first")
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    send_to_workers(run)
+    wait_for(
+        lambda: Run.objects.get(pk=run.pk).rows_succeeded >= 400,
+        seconds=120,
+        processes=worker_processes,
+        what="two jobs reported",
+    )
+
+    # A deploy stops the worker gracefully: it exits without waiting for the run's end.
+    first_worker, _ = worker_processes.processes[0]
+    os.kill(first_worker.pid, signal.SIGTERM)
+    first_worker.wait(timeout=60)
+    worker_processes.processes.pop(0)
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED, (run.status, run.log[-3:])
+    assert run.rows_succeeded < rows
+    assert "stopped between two steps" in run.log[-1]["message"]
+
+    start_worker(worker_processes, "second")
+    finished = wait_for(
+        lambda: Run.objects.filter(
+            pk=run.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
+        ).first(),
+        seconds=180,
+        processes=worker_processes,
+        what="the handed-over run finished",
+    )
+    assert finished.status == Run.Status.SUCCEEDED, (finished.error, finished.log[-5:])
+    keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
+    assert len(keys) == rows  # none sent twice
+    assert set(keys) == {f"C{number:04d}" for number in range(1, rows + 1)}
