@@ -226,6 +226,14 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+else:
+    # Redis (and SQS) redeliver a message not acknowledged within this time. A run's task is
+    # acknowledged at its end (late), and one job of a run can take hours, so this stays well
+    # above the longest step; a dead worker's run is resumed by the stale-heartbeat check
+    # (activations/runner.py) long before, and a redelivered message finds it claimed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # No result backend, so beat must not schedule its daily result cleanup.

@@ -3,7 +3,9 @@ Salesforce exactly once, in append mode too, and every outcome is stored. Here t
 is an exception nothing catches, raised at each step of the second chunk; the same with a
 real Celery worker and SIGKILL is in test_stale_runs.py."""
 
+import contextlib
 import importlib
+import random
 import threading
 from datetime import timedelta
 
@@ -156,3 +158,76 @@ def test_a_run_resumed_too_often_fails_with_the_reason(
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
     assert "It was already resumed 1 times (RUN_MAX_RESUMES)" in run.error
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER, RUN_MAX_RESUMES=100)
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_twenty_kills_at_random_moments_of_one_run_still_send_each_row_once(
+    salesforce_emulator, monkeypatch, django_capture_on_commit_callbacks, mode
+):
+    activation = activation_for(salesforce_emulator, mode)
+    Activation.objects.filter(pk=activation.pk).update(batch_size=5)
+    activation.refresh_from_db()
+    chance = random.Random(f"kills-{mode}")
+    kills = {"left": 20}
+    for target in {name for name, _, _ in STEPS.values()}:
+        install_random_kill(monkeypatch, target, chance, kills)
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+
+    start = timezone.now()
+    attempt = 0
+    with contextlib.suppress(WorkerKilled):
+        runner.execute_run(run.pk)
+    while Run.objects.get(pk=run.pk).status == Run.Status.RUNNING:
+        attempt += 1
+        assert attempt <= 21
+        salesforce_emulator.wait_for_jobs()
+        later = start + timedelta(seconds=attempt * (STALE_AFTER + 1))
+        with (
+            contextlib.suppress(WorkerKilled),
+            time_machine.travel(later),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            runner.mark_stale_runs()
+
+    run.refresh_from_db()
+    assert kills["left"] == 0
+    assert run.status == Run.Status.SUCCEEDED, (run.error, run.log[-5:])
+    assert (run.rows_read, run.rows_succeeded, run.rows_failed) == (30, 30, 0)
+    assert run.progress["resumes"] == 20
+    keys = sorted(record["Customer_Key__c"] for record in salesforce_emulator.records("Contact"))
+    assert keys == [f"C{number:04d}" for number in range(1, 31)]
+
+
+def install_random_kill(monkeypatch, target: str, chance: random.Random, kills: dict) -> None:
+    """Kill the worker before or after a call of `target`, at random, `kills["left"]` times."""
+    module_name, _, attribute = target.rpartition(".")
+    parts = module_name.split(".")
+    owner = None
+    for split in range(len(parts), 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            owner = getattr(owner, name)
+        break
+    original = getattr(owner, attribute)
+    lock = threading.Lock()
+
+    def draw() -> bool:
+        with lock:
+            if kills["left"] and chance.random() < 0.25:
+                kills["left"] -= 1
+                return True
+            return False
+
+    def dying(*args, **kwargs):
+        if draw():
+            raise WorkerKilled()
+        result = original(*args, **kwargs)
+        if draw():
+            raise WorkerKilled()
+        return result
+
+    monkeypatch.setattr(owner, attribute, dying)
