@@ -455,6 +455,7 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
         total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
         recorder.restart_count(total)
         steps.send_chunks(run, connector, params, columns, recorder)
+        steps.forget_snapshot(run)
     except steps.Taken:
         raise RunTakenOver() from None
     except steps.ShutdownRequested:

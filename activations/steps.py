@@ -26,6 +26,8 @@ from .models import FailedRow, Run, RunChunk
 FAILED_ROWS_PER_INSERT = 1000
 # Jobs in flight at once in parallel mode (as the connector's own writer does).
 PARALLEL_STEPS = 3
+# Seconds between two checkpoints (heartbeat, cancel) while steps are in flight.
+CHECKPOINT_SECONDS = 1.0
 # Job threads are named so (a database connection one of them opened would be its own).
 STEP_THREAD_PREFIX = "run-step"
 
@@ -130,10 +132,13 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
         )
         in_flight[future] = chunk
 
+    last_checkpoint = 0.0
     with ThreadPoolExecutor(max_workers=most, thread_name_prefix=STEP_THREAD_PREFIX) as pool:
         try:
             while waiting or in_flight:
-                recorder.checkpoint()
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    recorder.checkpoint()  # heartbeat, and a cancel looked at
+                    last_checkpoint = time.monotonic()
                 stopping = recorder.shutdown_requested.is_set()
                 if stopping and not in_flight:
                     raise ShutdownRequested()
@@ -196,6 +201,12 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
             f"(retry {chunk.attempts} of {params.retry_limit})"
         )
     return not retry
+
+
+def forget_snapshot(run: Run) -> None:
+    """Drop a finished run's stored chunks (its outcomes are stored; a resume after this
+    finds nothing left to send)."""
+    RunChunk.objects.filter(run=run).delete()
 
 
 def _locked_run(run_id: int) -> Run:
