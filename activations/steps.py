@@ -9,6 +9,7 @@ another worker, sending no row twice and losing none.
    job instead of sending the rows again.
 """
 
+import logging
 import queue
 import threading
 import time
@@ -21,6 +22,8 @@ from django.utils import timezone
 from connectors.base import ExportParams
 
 from .models import FailedRow, Run, RunChunk
+
+logger = logging.getLogger(__name__)
 
 # Rows stored per INSERT of a snapshot chunk's failed rows.
 FAILED_ROWS_PER_INSERT = 1000
@@ -156,7 +159,19 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             # Going away (a cancel, the run taken over, an interrupt): job threads waiting for
             # their job id give up before uploading; the jobs stay recorded for a resume.
             closing.set()
+            if recorder.stop_requested.is_set():
+                # A cancel: the jobs in flight are being aborted; keep what they report.
+                _store_cancelled(run, in_flight, params, recorder)
             raise
+
+
+def _store_cancelled(run: Run, in_flight: dict, params, recorder) -> None:
+    for future, chunk in in_flight.items():
+        try:
+            outcome = future.result()
+            _store_outcome(run, chunk, outcome, params, recorder)
+        except Exception:
+            logger.exception("Could not store the outcome of chunk %s while cancelling", chunk.pk)
 
 
 def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
