@@ -15,10 +15,11 @@ class ActivationAdmin(admin.ModelAdmin):
         "schedule_type",
         "enabled",
     ]
-    list_filter = ["workspace", "enabled", "mode", "schedule_type"]
+    list_filter = ["workspace", "enabled", "mode", "schedule_type", "catch_up"]
     search_fields = ["name"]
     # The schedule is validated and kept in step with its PeriodicTask by the services; the
-    # admin shows it but changes it only through `enabled`, synced on save.
+    # admin shows it but changes it only through `enabled`, synced on save. `catch_up` is
+    # read by the task at each firing, so the admin may change it.
     readonly_fields = ["schedule_type", "cron", "timezone", "delay_seconds", "periodic_task"]
 
     def save_model(self, request, obj, form, change):
@@ -33,6 +34,7 @@ class RunAdmin(admin.ModelAdmin):
         "activation",
         "trigger",
         "status",
+        "scheduled_for",
         "queued_at",
         "rows_succeeded",
         "rows_failed",

@@ -1,8 +1,9 @@
 """The only module that touches django-celery-beat rows: one PeriodicTask per scheduled activation.
 
-Beat fires the task `activations.run_scheduled_activation` at each slot of the schedule; the
-delay of execution is applied by that task (it records the slot with scheduled_slot() and
-starts the run `delay_seconds` later), so the crontab row holds exactly the times we show.
+Beat (activations/scheduler.py) fires the task `activations.run_scheduled_activation` at each
+run time of the schedule, with the slot in the message; the delay of execution is applied by
+that task (it records the slot and starts the run `delay_seconds` later), so the crontab row
+holds exactly the slots we show.
 
 django-celery-beat traps handled here:
 - each CrontabSchedule carries its own time zone; we store the activation's zone there, and
@@ -16,7 +17,7 @@ django-celery-beat traps handled here:
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -50,9 +51,7 @@ def sync_periodic_task(activation: Activation) -> PeriodicTask | None:
         return None
 
     fields = schedules.to_crontab_fields(schedules.parse(expression))
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        **fields, timezone=ZoneInfo(activation.timezone)
-    )
+    crontab = _crontab(fields, activation.timezone)
     task = _existing_task(activation) or PeriodicTask(name=periodic_task_name(activation.pk))
     schedule_changed = task.pk is None or task.crontab_id != crontab.pk
     task.name = periodic_task_name(activation.pk)
@@ -110,6 +109,15 @@ def remove_orphan_periodic_task(activation_id: int, *, task_id: int | None = Non
         task.delete()
 
 
+def _crontab(fields: dict[str, str], tz_name: str) -> CrontabSchedule:
+    """The CrontabSchedule with these fields and zone, reused if one exists. django-celery-beat
+    has no unique constraint: the admin or two concurrent first saves can leave duplicates,
+    which get_or_create() would refuse with MultipleObjectsReturned; the oldest is taken."""
+    tz = ZoneInfo(tz_name)
+    existing = CrontabSchedule.objects.filter(**fields, timezone=tz).order_by("pk").first()
+    return existing or CrontabSchedule.objects.create(**fields, timezone=tz)
+
+
 def _existing_task(activation: Activation) -> PeriodicTask | None:
     # By id first; by name too, for a row left behind by an interrupted earlier sync.
     if activation.periodic_task_id is not None:
@@ -119,16 +127,29 @@ def _existing_task(activation: Activation) -> PeriodicTask | None:
     return PeriodicTask.objects.filter(name=periodic_task_name(activation.pk)).first()
 
 
-def scheduled_slot(activation: Activation, fired_at: datetime) -> datetime:
-    """The schedule slot a beat firing at `fired_at` belongs to, as an aware datetime.
+# Beat sends a due slot within a second or so; a slot sent later than this was missed while
+# beat was down (or stuck), and the activation's catch-up policy decides whether it runs.
+MISSED_AFTER = timedelta(minutes=1)
+# Only for a firing without its slot (see tasks.run_scheduled_activation): a worker whose clock
+# is a little behind beat's must not take it for the previous slot.
+CLOCK_SKEW = timedelta(seconds=5)
 
-    It is the latest run time of the activation's schedule at or before `fired_at` (a few
-    seconds of clock skew between beat and the worker allowed), so a late or repeated firing
-    of one slot gives the same value, which Run.scheduled_for keeps unique. When the schedule
-    has no such run (it was set to "none" meanwhile), `fired_at` rounded down to the minute.
+
+def missed_while_down(slot: datetime, fired_at: datetime) -> bool:
+    """Whether beat fired `slot` so late (at `fired_at`, its own clock) that it was down."""
+    return fired_at - slot > MISSED_AFTER
+
+
+def scheduled_slot(activation: Activation, fired_at: datetime) -> datetime:
+    """The schedule slot of a firing that did not carry one, from the time it was received
+    (`fired_at`, with a few seconds of clock skew allowed), as an aware datetime.
+
+    Firings sent by our scheduler (activations/scheduler.py) carry their slot on beat's
+    clock and do not need this. When the schedule has no run (it was set to "none"
+    meanwhile), `fired_at` rounded down to the minute.
     """
     slot = schedules.latest_run(
-        activation.schedule_type, activation.cron, activation.timezone, at=fired_at
+        activation.schedule_type, activation.cron, activation.timezone, at=fired_at + CLOCK_SKEW
     )
     if slot is None:
         return fired_at.replace(second=0, microsecond=0)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from common.errors import ServiceError
 
+from . import notifications
 from .models import Activation, Run
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,12 @@ def request_run(
 ) -> Run | None:
     """Queue a run of the activation and publish its task once the transaction commits.
 
-    At most one run of an activation is queued or running at a time. A manual or API request
-    while one is active raises RunConflict; a scheduled one is skipped and returns None (the
-    schedule comes back at its next slot). A second request with the same idempotency key
-    returns the first run, whatever its state; a second firing of the same schedule slot
-    (`scheduled_for`) returns None. Scheduled runs start after the activation's delay.
+    At most one run of an activation is queued or running at a time (a partial unique index
+    holds it in the database too). A manual or API request while one is active raises
+    RunConflict; a scheduled one returns a run with status "skipped" that records the slot
+    and the reason (the schedule comes back at its next slot). A second request with the same
+    idempotency key returns the first run, whatever its state; a second firing of the same
+    schedule slot (`scheduled_for`) returns None. Scheduled runs start after the activation's delay.
     `publish=False` leaves the run for the caller to execute inline (`run_activation --wait`).
     A disabled activation may still be run by hand: `enabled` governs the schedule only.
     """
@@ -60,18 +62,7 @@ def request_run(
                 return existing
         active = activation.runs.filter(status__in=Run.ACTIVE_STATUSES).first()
         if active is not None:
-            if trigger == Run.Trigger.SCHEDULE:
-                logger.info(
-                    "Skipped the scheduled run of activation %s: run %s is %s",
-                    activation.pk,
-                    active.pk,
-                    active.status,
-                )
-                return None
-            raise RunConflict(
-                f"Activation {activation.name} already has a run in progress (run {active.pk}).",
-                run=active,
-            )
+            return _refuse_second_run(activation, active, trigger, scheduled_for)
         delay_seconds = activation.delay_seconds if trigger == Run.Trigger.SCHEDULE else 0
         now = timezone.now()
         try:
@@ -88,13 +79,61 @@ def request_run(
                     log=[{"at": now.isoformat(), "message": _queued_message(trigger, user)}],
                 )
         except IntegrityError:
-            # The same slot or key, inserted by a concurrent request since we looked.
+            # The same slot or key, or another active run (one_active_run_per_activation),
+            # inserted by a concurrent writer since we looked.
             if idempotency_key:
-                return activation.runs.filter(idempotency_key=idempotency_key).first()
-            return None
+                existing = activation.runs.filter(idempotency_key=idempotency_key).first()
+                if existing is not None:
+                    return existing
+            if (
+                scheduled_for is not None
+                and activation.runs.filter(scheduled_for=scheduled_for).exists()
+            ):
+                return None
+            active = activation.runs.filter(status__in=Run.ACTIVE_STATUSES).first()
+            if active is None:
+                raise
+            return _refuse_second_run(activation, active, trigger, scheduled_for)
         if publish:
             transaction.on_commit(lambda: publish_run(run.pk, countdown=delay_seconds))
     return run
+
+
+def _refuse_second_run(activation: Activation, active: Run, trigger: str, scheduled_for):
+    """A run requested while `active` is queued or running: RunConflict for a person, and
+    for the schedule a skipped run recording its slot and why (None if that slot has a run
+    already). The skipped run is mailed like a failure."""
+    if trigger != Run.Trigger.SCHEDULE:
+        raise RunConflict(
+            f"Activation {activation.name} already has a run in progress (run {active.pk}).",
+            run=active,
+        )
+    now = timezone.now()
+    reason = (
+        f"Skipped: run {active.pk} was still {active.get_status_display().lower()} when this "
+        "slot was due."
+    )
+    logger.info(
+        "Scheduled run of activation %s skipped: run %s is %s",
+        activation.pk,
+        active.pk,
+        active.status,
+    )
+    try:
+        with transaction.atomic():
+            skipped = Run.objects.create(
+                activation=activation,
+                trigger=trigger,
+                status=Run.Status.SKIPPED,
+                scheduled_for=scheduled_for,
+                finished_at=now,
+                error=reason,
+                log=[{"at": now.isoformat(), "message": reason}],
+            )
+    except IntegrityError:
+        return None  # a second firing of a slot that has its run (or its skip) already
+    transaction.on_commit(lambda: notifications.notify_run_finished(skipped))
+    return skipped
 
 
 def _queued_message(trigger: str, user) -> str:

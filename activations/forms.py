@@ -113,7 +113,16 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     delay_seconds = forms.IntegerField(
         min_value=0,
         label="Delay execution (seconds)",
-        help_text="Wait this long after the scheduled time before starting.",
+        help_text=(
+            "Wait this long after the scheduled time before starting; it must be shorter than"
+            " the time between two runs."
+        ),
+    )
+    catch_up = forms.ChoiceField(
+        choices=Activation.CatchUp.choices,
+        required=False,  # left out: run once, the default
+        label="Missed runs",
+        help_text="Slots that passed while the scheduler was down.",
     )
     notify_emails = forms.CharField(
         required=False,
@@ -146,6 +155,7 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         "schedule.cron": "cron",
         "schedule.timezone": "timezone",
         "schedule.delay_seconds": "delay_seconds",
+        "schedule.catch_up": "catch_up",
         "notifications.emails": "notify_emails",
         "notifications.on": "notify_on",
     }
@@ -175,6 +185,7 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "cron",
             "timezone",
             "delay_seconds",
+            "catch_up",
             "notify_emails",
             "notify_on",
         ],
@@ -229,6 +240,7 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                 "cron": data["cron"] if data["schedule_type"] == "cron" else "",
                 "timezone": data["timezone"],
                 "delay_seconds": data["delay_seconds"],
+                "catch_up": data["catch_up"] or Activation.CatchUp.RUN_ONCE,
             },
             "notifications": {
                 "emails": split_emails(data["notify_emails"]),
@@ -301,6 +313,7 @@ def initial_from_payload(payload: dict) -> dict:
         "cron": schedule["cron"],
         "timezone": schedule["timezone"],
         "delay_seconds": schedule["delay_seconds"],
+        "catch_up": schedule["catch_up"],
         "notify_emails": ", ".join(payload["notifications"]["emails"]),
         "notify_on": payload["notifications"]["on"],
     }
@@ -328,6 +341,7 @@ def default_initial(segment) -> dict:
         "schedule_type": "none",
         "timezone": "UTC",
         "delay_seconds": 0,
+        "catch_up": Activation.CatchUp.RUN_ONCE,
         "notify_on": defaults.notify_on,
     }
 

@@ -47,6 +47,11 @@ class Activation(models.Model):
         DAILY = "daily", "@daily"
         CRON = "cron", "Custom cron"
 
+    class CatchUp(models.TextChoices):
+        # What a slot missed while beat was down becomes when beat is back.
+        RUN_ONCE = "run_once", "Run the latest missed slot once"
+        SKIP = "skip", "Skip missed slots"
+
     class NotifyOn(models.TextChoices):
         FAILURE = "failure", "On failure"
         SUCCESS = "success", "On success"
@@ -94,6 +99,7 @@ class Activation(models.Model):
     cron = models.CharField(max_length=200, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
     delay_seconds = models.PositiveIntegerField(default=0)
+    catch_up = models.CharField(max_length=10, choices=CatchUp.choices, default=CatchUp.RUN_ONCE)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         null=True,
@@ -136,6 +142,8 @@ class Run(models.Model):
         PARTIALLY_FAILED = "partially_failed", "Partially failed"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A schedule slot that found the previous run still active; `error` says why.
+        SKIPPED = "skipped", "Skipped"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
@@ -179,6 +187,13 @@ class Run(models.Model):
                 fields=["activation", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="one_run_per_idempotency_key",
+            ),
+            # services.request_run checks this first and says which run is active; the index
+            # makes it hold against any writer (SQLite and PostgreSQL both have partial ones).
+            models.UniqueConstraint(
+                fields=["activation"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_run_per_activation",
             ),
         ]
         indexes = [models.Index(fields=["activation", "status"])]

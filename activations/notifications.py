@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from common import schedules
 from workspaces.models import Membership
 
 from .models import Activation, Run
@@ -14,16 +15,22 @@ from .models import Activation, Run
 logger = logging.getLogger(__name__)
 
 # What each `notify_on` choice mails about. "failure" includes partially failed runs: some
-# rows did not arrive, which is what a failure mail is for. Cancelled runs were stopped by a
+# rows did not arrive, which is what a failure mail is for, and skipped slots. Cancelled runs were stopped by a
 # person, so only "always" mails about them.
 NOTIFY_STATUSES = {
-    Activation.NotifyOn.FAILURE: {Run.Status.FAILED, Run.Status.PARTIALLY_FAILED},
+    # A skipped slot did not send what the schedule promised: it is told like a failure.
+    Activation.NotifyOn.FAILURE: {
+        Run.Status.FAILED,
+        Run.Status.PARTIALLY_FAILED,
+        Run.Status.SKIPPED,
+    },
     Activation.NotifyOn.SUCCESS: {Run.Status.SUCCEEDED},
     Activation.NotifyOn.ALWAYS: {
         Run.Status.SUCCEEDED,
         Run.Status.PARTIALLY_FAILED,
         Run.Status.FAILED,
         Run.Status.CANCELLED,
+        Run.Status.SKIPPED,
     },
 }
 
@@ -58,8 +65,18 @@ def notify_run_finished(run: Run) -> bool:
         "trigger": Run.Trigger(run.trigger).label,
         "duration": _duration(run),
         "url": run_url(run),
+        # Times as the schedule reads them: the activation's zone, with the UTC offset.
+        "slot": _in_zone(run.scheduled_for, activation, seconds=False),
+        "started": _in_zone(run.started_at, activation),
+        "finished": _in_zone(run.finished_at, activation),
     }
     return _send("run_finished", context, activation.notify_emails)
+
+
+def _in_zone(moment, activation: Activation, *, seconds: bool = True) -> str:
+    if moment is None:
+        return ""
+    return schedules.format_in_zone(moment, activation.timezone, seconds=seconds)
 
 
 def notify_activation_disabled(activation: Activation, run: Run) -> bool:

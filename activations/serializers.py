@@ -96,7 +96,17 @@ class ScheduleSerializer(StrictSerializer):
         max_length=200, help_text='Five fields, e.g. "0 0 */5 * *".', **TEXT
     )
     timezone = serializers.CharField(max_length=64, help_text="e.g. Asia/Tokyo", **OPTIONAL)
-    delay_seconds = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INTEGER, **OPTIONAL)
+    delay_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_JSON_INTEGER,
+        help_text="Seconds between a slot and its run; shorter than the time between slots.",
+        **OPTIONAL,
+    )
+    catch_up = serializers.ChoiceField(
+        choices=Activation.CatchUp.choices,
+        help_text="Slots missed while the scheduler was down: run the latest once, or skip.",
+        **OPTIONAL,
+    )
     next_runs = serializers.ListField(
         child=serializers.DateTimeField(),
         read_only=True,

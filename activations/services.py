@@ -409,12 +409,34 @@ def _validate_schedule(errors, schedule: dict, sent: dict) -> dict:
         maximum=MAXIMUM_DELAY_SECONDS,
         integer=True,
     )
+    _check_delay_fits(errors, values["type"], values["cron"], delay_seconds)
+    catch_up = _choice(errors, "schedule.catch_up", schedule.get("catch_up"), Activation.CatchUp)
     return {
         "schedule_type": values["type"],
         "cron": values["cron"],
         "timezone": values["timezone"],
         "delay_seconds": delay_seconds,
+        "catch_up": catch_up,
     }
+
+
+def _check_delay_fits(errors, schedule_type: str, cron: str, delay_seconds) -> None:
+    """A delay as long as the time between two slots would make every next slot find the
+    previous run still waiting, and be skipped: refuse it."""
+    expression = schedules.expression_for(schedule_type, cron)
+    if expression is None or not delay_seconds:
+        return
+    try:
+        shortest = schedules.shortest_interval(schedules.parse(expression))
+    except InvalidInput:
+        return  # the expression's own error is reported on schedule.cron
+    if delay_seconds >= shortest.total_seconds():
+        errors.add(
+            "schedule.delay_seconds",
+            f"The delay ({delay_seconds} s) must be shorter than the shortest time between "
+            f"two runs of this schedule ({schedules.describe_interval(shortest)}): the next "
+            "run would be due while the delayed one still waits, and would be skipped.",
+        )
 
 
 def _validate_notifications(errors, notifications: dict) -> dict:
@@ -477,6 +499,7 @@ def stored_payload(activation: Activation) -> dict:
             "cron": activation.cron,
             "timezone": activation.timezone,
             "delay_seconds": activation.delay_seconds,
+            "catch_up": activation.catch_up,
         },
         "notifications": {"emails": list(activation.notify_emails), "on": activation.notify_on},
     }

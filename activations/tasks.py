@@ -4,6 +4,7 @@ The names are explicit and stable: django-celery-beat stores them in PeriodicTas
 """
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
@@ -30,10 +31,19 @@ def run_activation(self, run_id: int) -> None:
 
 
 @shared_task(name="activations.run_scheduled_activation")
-def run_scheduled_activation(activation_id: int) -> None:
+def run_scheduled_activation(
+    activation_id: int, scheduled_for: str | None = None, fired_at: str | None = None
+) -> None:
     """Fired by celery beat: queue the run of the slot that fired, after the activation's
-    delay. A second firing of the same slot, a disabled or deleted activation, or a run
-    still active from before, queue nothing."""
+    delay. A second firing of the same slot, a disabled or deleted activation, or a slot
+    missed while beat was down under the "skip" catch-up policy, queue nothing; a run still
+    active from before makes the slot a skipped run.
+
+    `scheduled_for` (the slot) and `fired_at` are ISO times on beat's clock, added by
+    activations.scheduler when beat sends the message; the worker's clock is not used. A
+    message without them (sent by hand, or by a plain DatabaseScheduler) falls back to the
+    worker's clock.
+    """
     activation = Activation.objects.filter(pk=activation_id).first()
     if activation is None:
         # A beat row left behind (deleted outside the services): stop it firing again.
@@ -46,7 +56,18 @@ def run_scheduled_activation(activation_id: int) -> None:
         # Its schedule was removed after a beat that had not reloaded yet fired it.
         logger.info("Activation %s has no schedule any more; no run queued", activation_id)
         return
-    slot = beat.scheduled_slot(activation, timezone.now())
+    if scheduled_for:
+        slot = datetime.fromisoformat(scheduled_for)
+    else:
+        slot = beat.scheduled_slot(activation, timezone.now())
+    missed = fired_at is not None and beat.missed_while_down(slot, datetime.fromisoformat(fired_at))
+    if missed and activation.catch_up == Activation.CatchUp.SKIP:
+        logger.info(
+            "Slot %s of activation %s was missed while beat was down; skipped (catch-up policy)",
+            slot.isoformat(),
+            activation_id,
+        )
+        return
     run = dispatch.request_run(
         activation=activation, trigger=Run.Trigger.SCHEDULE, scheduled_for=slot
     )

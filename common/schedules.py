@@ -16,24 +16,28 @@ mixing them) with the two rules of the seed (SPEC "Schedule") that differ from c
    (`1-20/5`) says where it starts and keeps the classic meaning (1, 6, 11, 16). Steps in the
    other fields are classic: minute `*/15` is 0, 15, 30, 45; month `*/2` is 1, 3, …, 11.
 
-Time zones and daylight saving: run times are wall-clock times in the schedule's time zone,
-walked forward the way celery beat's crontab does (django-celery-beat's TzAwareCrontab), so the
-times we show are the times beat fires:
-- a time that does not exist (in the spring-forward gap) is moved forward by the length of the
-  gap (02:30 becomes 03:30), and the slots up to that moved time are then behind us, so a gap
-  produces at most one run;
-- a time that happens twice (when clocks go back) runs once, at its first occurrence.
+Time zones and daylight saving: slots are wall-clock times in the schedule's time zone, and
+one policy decides when each runs, both for the times we show (next_runs) and for the slot a
+beat firing fills (latest_run), because beat fires at exactly those times (activations/beat.py):
+- every wall-clock slot runs exactly once;
+- a slot in a repeated hour (clocks go back) runs at its first occurrence only;
+- a slot in a gap (clocks go forward) runs once, moved forward by the gap's length: with a
+  one-hour gap at 02:00, 02:00 and 02:30 run at 03:00 and 03:30; with Lord Howe's 30-minute gap,
+  02:29 runs at 02:59 and the real 02:30 to 02:35 still run. No real wall time is lost. A moved
+  slot that lands on the time of another slot runs together with it, as one run.
 """
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import functools
+import heapq
 import itertools
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from common.validation import ErrorCollector, InvalidInput
 
@@ -51,8 +55,7 @@ MONTH_LABELS = list(calendar.month_name)  # index 1..12
 # The longest wait between two runs of a valid expression is 8 years (Feb 29 across a century
 # that is not a leap year, 2096 -> 2104); searching a little longer than that always finishes.
 SEARCH_DAYS = 366 * 9
-# A worker whose clock is a little behind beat's must not take a firing for the previous slot.
-CLOCK_SKEW = timedelta(seconds=5)
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,36 @@ class CronSchedule:
     day_of_month_restricted: bool
     day_of_week_restricted: bool
     day_rule: str
+
+    @functools.cached_property
+    def _sorted_hours(self) -> tuple[int, ...]:
+        return tuple(sorted(self.hours))
+
+    @functools.cached_property
+    def _sorted_minutes(self) -> tuple[int, ...]:
+        return tuple(sorted(self.minutes))
+
+    def first_time_from(self, hour: int, minute: int) -> tuple[int, int] | None:
+        """The first (hour, minute) of a running day at or after hour:minute, or None."""
+        hours, minutes = self._sorted_hours, self._sorted_minutes
+        index = bisect.bisect_left(hours, hour)
+        if index < len(hours) and hours[index] == hour:
+            minute_index = bisect.bisect_left(minutes, minute)
+            if minute_index < len(minutes):
+                return hour, minutes[minute_index]
+            index += 1
+        return (hours[index], minutes[0]) if index < len(hours) else None
+
+    def last_time_until(self, hour: int, minute: int) -> tuple[int, int] | None:
+        """The last (hour, minute) of a running day at or before hour:minute, or None."""
+        hours, minutes = self._sorted_hours, self._sorted_minutes
+        index = bisect.bisect_right(hours, hour) - 1
+        if index >= 0 and hours[index] == hour:
+            minute_index = bisect.bisect_right(minutes, minute) - 1
+            if minute_index >= 0:
+                return hour, minutes[minute_index]
+            index -= 1
+        return (hours[index], minutes[-1]) if index >= 0 else None
 
     def matches_date(self, day: date) -> bool:
         if day.month not in self.months:
@@ -165,18 +198,18 @@ def _parse_item(field: Field, item: str) -> set[int]:
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit():
-            raise ValueError(f"step in '{item}' must be a whole number")
+        if not _is_number(step_text):
+            raise ValueError(f"step in '{item}' must be a whole number{_digits_hint(step_text)}")
         step = int(step_text)
         if step < 1:
             raise ValueError(f"step in '{item}' must be at least 1")
+        if step > field.high:
+            # The same rule in every field: a step past the field's largest value is a typo.
+            raise ValueError(f"step in '{item}' must be at most {field.high}")
     if base == "*":
         if field.name == "day_of_month":
             # Rule 2: multiples of the step, as if the star ran from 0.
-            values = set(range(step, field.high + 1, step))
-            if not values:
-                raise ValueError(f"'{item}' matches no day (the step is larger than 31)")
-            return values
+            return set(range(step, field.high + 1, step))
         high = 6 if field.name == "day_of_week" else field.high
         return set(range(field.low, high + 1, step))
     if "-" in base:
@@ -192,8 +225,17 @@ def _parse_item(field: Field, item: str) -> set[int]:
     return {_parse_value(field, base)}
 
 
+def _digits_hint(text: str) -> str:
+    return "" if text.isascii() else " (use the digits 0-9)"
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() also accepts "²" and other scripts' digits, which cron does not.
+    return text.isascii() and text.isdigit()
+
+
 def _parse_value(field: Field, text: str) -> int:
-    if text.isdigit():
+    if _is_number(text):
         number = int(text)
         if not field.low <= number <= field.high:
             raise ValueError(f"{number} is out of range {field.low}-{field.high}")
@@ -205,7 +247,7 @@ def _parse_value(field: Field, text: str) -> int:
         return number
     if text == "":
         raise ValueError("a range needs a value on both sides of '-'")
-    raise ValueError(f"'{text}' is not a number")
+    raise ValueError(f"'{text}' is not a number{_digits_hint(text)}")
 
 
 @functools.lru_cache(maxsize=512)
@@ -276,8 +318,8 @@ def next_runs(
 ) -> list[datetime]:
     """The next `count` run times after `after` (default now), as aware datetimes in tz_name.
 
-    A run in the same minute as `after` is not included (beat, having run at `after`, would not
-    run that minute again). No schedule gives []. The delay of execution is not included.
+    A run at or before `after` is not included (beat, having run at `after`, would not run it
+    again). No schedule gives []. The delay of execution is not included.
     Raises InvalidInput for an invalid expression or time zone.
     """
     expression = expression_for(schedule_type, cron)
@@ -289,75 +331,189 @@ def next_runs(
     return list(itertools.islice(runs, max(count, 0)))
 
 
+def run_time(slot: datetime, tz: tzinfo) -> datetime:
+    """The real time a wall-clock slot (naive) runs at, under the daylight-saving policy:
+    a slot in a repeated hour runs at its first occurrence, a slot in a gap runs later by the
+    gap's length (02:30 in a one-hour gap runs at 03:30)."""
+    # PEP 495: fold=0 picks the first occurrence of a repeated time and, for a time in a gap,
+    # the offset from before the change, so the round trip through UTC moves it forward by the
+    # gap's length.
+    return slot.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz)
+
+
 def iter_runs(schedule: CronSchedule, tz: tzinfo, after: datetime) -> Iterator[datetime]:
-    """Run times of a parsed schedule after `after`, in `tz`, for as long as asked."""
-    previous = after.astimezone(tz)
-    wall = previous.replace(tzinfo=None, second=0, microsecond=0, fold=0)
+    """Run times of a parsed schedule strictly after `after`, in `tz`, in time order, for as
+    long as asked.
+
+    Wall-clock slots are taken in order and each is given its run_time(). Only slots moved out
+    of a gap come out of order (02:30 moved to 03:30 runs after the real 03:00), so they wait
+    until the walk reaches their time. Two slots that run at the same moment (a moved slot
+    landing on a real one) are one run.
+    """
+    after_utc = after.astimezone(UTC)
+    shift = _nearby_shift(tz, after_utc)
+    # Slots up to `shift` before `after` may have been moved past it by a gap.
+    wall = after_utc.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) - shift
+    moved: list[tuple[datetime, datetime]] = []  # a heap of (UTC time, run time)
+    last: datetime | None = None
     while True:
-        slot = _next_wall_time(schedule, wall)
-        run = _resolve(slot, tz, previous)
-        yield run
-        previous = run
-        wall = run.replace(tzinfo=None, fold=0)
-
-
-def _next_wall_time(schedule: CronSchedule, wall: datetime) -> datetime:
-    """The first matching wall-clock minute after `wall` (naive)."""
-    start = wall + timedelta(minutes=1)
-    day = start.date()
-    hours = sorted(schedule.hours)
-    minutes = sorted(schedule.minutes)
-    for _ in range(SEARCH_DAYS):
-        if schedule.matches_date(day):
-            earliest = (start.hour, start.minute) if day == start.date() else (0, 0)
-            for hour in hours:
-                if hour < earliest[0]:
-                    continue
-                for minute in minutes:
-                    if (hour, minute) >= earliest:
-                        return datetime.combine(day, datetime.min.time()).replace(
-                            hour=hour, minute=minute
-                        )
-        day += timedelta(days=1)
-    raise RuntimeError(f"no run within {SEARCH_DAYS} days of {wall}")  # parse() prevents it
-
-
-def _resolve(slot: datetime, tz: tzinfo, previous: datetime) -> datetime:
-    """The real time of a wall-clock slot: after a gap if it falls in one, else the first
-    occurrence that is later than the previous run."""
-    first = slot.replace(tzinfo=tz, fold=0)
-    # Round trip through UTC: a time in a gap comes back moved forward by the gap (PEP 495
-    # fold=0 uses the offset from before the change, as celery's ffwd arithmetic does).
-    real = first.astimezone(UTC).astimezone(tz)
-    # Compared in UTC: aware datetimes sharing a tzinfo compare by wall clock, ignoring fold.
-    if real.replace(tzinfo=None) == slot and real.astimezone(UTC) <= previous.astimezone(UTC):
-        # The slot happens twice and its first occurrence is already behind us.
-        real = slot.replace(tzinfo=tz, fold=1).astimezone(UTC).astimezone(tz)
-    return real
+        slot = _next_wall_slot(schedule, wall)
+        wall = slot + MINUTE
+        run = run_time(slot, tz)
+        run_utc = run.astimezone(UTC)
+        if run.replace(tzinfo=None) != slot:
+            heapq.heappush(moved, (run_utc, run))
+            continue
+        ready = []
+        while moved and moved[0][0] <= run_utc:
+            ready.append(heapq.heappop(moved))
+        for moment_utc, moment in [*ready, (run_utc, run)]:
+            if moment_utc > after_utc and moment_utc != last:
+                last = moment_utc
+                yield moment
 
 
 def latest_run(schedule_type: str, cron: str, tz_name: str, *, at: datetime) -> datetime | None:
-    """The latest run time at or before `at` (allowing a few seconds of clock skew), in tz_name.
+    """The latest run time at or before `at`, in tz_name, found without walking through the
+    slots in between (a schedule that last ran months ago costs no more than an hourly one).
 
-    Used to find the slot a beat firing belongs to. None for no schedule or no run in the
-    last 9 years.
+    `at` is beat's time when it fired: the slot of a firing is latest_run(at=that time). None
+    for no schedule or no run in the last 9 years.
     """
     expression = expression_for(schedule_type, cron)
     if expression is None:
         return None
-    schedule = parse(expression)
-    tz = zoneinfo.ZoneInfo(tz_name)
-    limit = at.astimezone(UTC) + CLOCK_SKEW
-    # Look back a little first: most schedules run often, and walking forward is cheap.
-    for lookback in (timedelta(hours=2), timedelta(days=2), timedelta(days=SEARCH_DAYS)):
-        found = None
-        for run in iter_runs(schedule, tz, limit - lookback):
-            if run.astimezone(UTC) > limit:
-                break
-            found = run
-        if found is not None:
-            return found
+    return latest_run_of(parse(expression), zoneinfo.ZoneInfo(tz_name), at)
+
+
+def latest_run_of(schedule: CronSchedule, tz: tzinfo, at: datetime) -> datetime | None:
+    """latest_run() for a parsed schedule."""
+    at_utc = at.astimezone(UTC)
+    shift = _nearby_shift(tz, at_utc)
+    # A slot up to `shift` after `at`'s wall time may run before `at` (the first pass of a
+    # repeated hour); walk back from there, and stop once no earlier slot can run later
+    # than the best found (a slot runs at most `shift` after its wall time).
+    wall = at_utc.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) + shift
+    best: datetime | None = None
+    while True:
+        slot = _previous_wall_slot(schedule, wall)
+        if slot is None:
+            return best
+        if best is not None and slot + shift < best.replace(tzinfo=None):
+            return best
+        wall = slot - MINUTE
+        run = run_time(slot, tz)
+        if run.astimezone(UTC) <= at_utc and (best is None or run.astimezone(UTC) > best):
+            best = run
+
+
+def _nearby_shift(tz: tzinfo, moment: datetime) -> timedelta:
+    """How far the zone's offset moves within a day and a bit on either side of `moment`
+    (zero almost always): the distance a gap can move a slot, or a repeated hour reorder it."""
+    offsets = [
+        (moment + timedelta(hours=hours)).astimezone(tz).utcoffset() for hours in (-26, 0, 26)
+    ]
+    return abs(offsets[1] - offsets[0]) + abs(offsets[2] - offsets[1])
+
+
+def _next_wall_slot(schedule: CronSchedule, wall: datetime) -> datetime:
+    """The first matching wall-clock minute at or after `wall` (naive)."""
+    day = wall.date()
+    earliest = (wall.hour, wall.minute)
+    for _ in range(SEARCH_DAYS):
+        if day.month not in schedule.months:
+            # Jump to the first day of the next month.
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+            earliest = (0, 0)
+            continue
+        if schedule.matches_date(day):
+            time_of_day = schedule.first_time_from(*earliest)
+            if time_of_day is not None:
+                return datetime.combine(day, time(*time_of_day))
+        day += timedelta(days=1)
+        earliest = (0, 0)
+    raise RuntimeError(f"no run within {SEARCH_DAYS} days of {wall}")  # parse() prevents it
+
+
+def _previous_wall_slot(schedule: CronSchedule, wall: datetime) -> datetime | None:
+    """The last matching wall-clock minute at or before `wall` (naive), None in 9 years."""
+    day = wall.date()
+    latest = (wall.hour, wall.minute)
+    for _ in range(SEARCH_DAYS):
+        if day.year == 1 and day.month == 1 and day.day == 1:
+            return None
+        if day.month not in schedule.months:
+            # Jump to the last day of the previous month.
+            day = day.replace(day=1) - timedelta(days=1)
+            latest = (23, 59)
+            continue
+        if schedule.matches_date(day):
+            time_of_day = schedule.last_time_until(*latest)
+            if time_of_day is not None:
+                return datetime.combine(day, time(*time_of_day))
+        day -= timedelta(days=1)
+        latest = (23, 59)
     return None
+
+
+def shortest_interval(schedule: CronSchedule) -> timedelta:
+    """The shortest wall-clock time between two consecutive slots (a gap in daylight saving
+    can bring two runs closer; that rare hour is not counted)."""
+    times = sorted(hour * 60 + minute for hour in schedule.hours for minute in schedule.minutes)
+    shortest = min((b - a for a, b in itertools.pairwise(times)), default=None)
+    # From the last slot of a day to the first of the next day that runs.
+    day_gap = _shortest_day_gap(schedule)
+    overnight = day_gap * 1440 - (times[-1] - times[0])
+    return timedelta(minutes=overnight if shortest is None else min(shortest, overnight))
+
+
+def format_in_zone(moment: datetime, tz_name: str, *, seconds: bool = True) -> str:
+    """`moment` as the schedule's zone reads it, with its UTC offset:
+    "2025-03-10 18:00:05 JST (UTC+09:00)"."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(tz_name))
+    offset = local.strftime("%z")  # +0900
+    clock = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{clock} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def describe_interval(interval: timedelta) -> str:
+    """A duration in the largest whole unit: "1 minute", "90 minutes", "7 days"."""
+    minutes = int(interval.total_seconds() // 60)
+    size, unit = next(
+        (size, unit)
+        for size, unit in ((1440, "day"), (60, "hour"), (1, "minute"))
+        if minutes % size == 0
+    )
+    count = minutes // size
+    return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+def _shortest_day_gap(schedule: CronSchedule) -> int:
+    """The fewest days between two consecutive days that run. Every chosen month has at
+    least 28 days, so it holds every gap of a week: only a day-of-month rule needs a walk,
+    over 8 years (month lengths repeat with the leap years; February 29th shows twice)."""
+    if schedule.day_rule == "every_day":
+        return 1
+    if schedule.day_rule == "day_of_week":
+        days = sorted(schedule.days_of_week)
+        return min((b - a) % 7 or 7 for a, b in zip(days, [*days[1:], days[0]], strict=True))
+    days = sorted(schedule.days_of_month)
+    # A lower bound: within a month, the closest two days; across the end of a month (28
+    # days at least), from the last day to the first.
+    floor = max(1, min([b - a for a, b in itertools.pairwise(days)] + [28 - days[-1] + days[0]]))
+    previous: date | None = None
+    shortest = None
+    day = date(2000, 1, 1)
+    while day < date(2008, 1, 1):
+        day = _next_wall_slot(schedule, datetime.combine(day, time())).date()
+        if previous is not None:
+            gap = (day - previous).days
+            shortest = gap if shortest is None else min(shortest, gap)
+            if shortest <= floor:
+                break
+        previous = day
+        day += timedelta(days=1)
+    return shortest or 1
 
 
 def to_crontab_fields(schedule: CronSchedule) -> dict[str, str]:
@@ -411,7 +567,14 @@ def describe(schedule_type: str, cron: str) -> str:
         ignored, followed = ("month", "week")
         if schedule.day_rule == "day_of_month":
             ignored, followed = followed, ignored
-        sentence += f" (the day of {ignored} is ignored: the day of {followed} runs more often)"
+        by_month, by_week = _days_in_cycle(
+            schedule.months, schedule.days_of_month, schedule.days_of_week
+        )
+        if by_month == by_week:
+            reason = "both run as often, and a tie goes to the day of week"
+        else:
+            reason = f"the day of {followed} runs more often"
+        sentence += f" (the day of {ignored} is ignored: {reason})"
     return sentence
 
 

@@ -246,7 +246,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "activations.scheduler:ActivationScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 # Fixed jobs; beat's DatabaseScheduler copies them into its PeriodicTask table at start.
 CELERY_BEAT_SCHEDULE = {

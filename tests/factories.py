@@ -7,18 +7,70 @@ from connectors.models import Connection
 from segments.models import ParentSegment, Profile, Segment
 from workspaces.models import Membership, Workspace
 
-CUSTOMER_COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "first_name", "type": "string"},
-    {"name": "last_name", "type": "string"},
-    {"name": "country", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
+
+def columns(**types: str) -> list[dict]:
+    """A parent segment's typed columns, in order: columns(customer_id="string", age="integer")."""
+    return [{"name": name, "type": column_type} for name, column_type in types.items()]
+
+
+CUSTOMER_COLUMNS = columns(
+    customer_id="string",
+    email="string",
+    first_name="string",
+    last_name="string",
+    country="string",
+    age="integer",
+    lifetime_value="number",
+    consent="boolean",
+    signup_date="date",
+    last_seen_at="timestamp",
+)
+
+
+def output_mapping(*columns: tuple[str, str], **rest) -> dict:
+    """An activation's output mapping: (source, output) column pairs, then the other keys
+    given (`strings`, `export_all_columns`), as the API takes it."""
+    return {"columns": [{"source": source, "output": output} for source, output in columns], **rest}
+
+
+def concat(output: str, *parts) -> dict:
+    """A string output built from parts: plain text, or a part such as {"type": "segment_id"}."""
+    return {
+        "output": output,
+        "parts": [
+            {"type": "string", "value": part} if isinstance(part, str) else part for part in parts
+        ],
+    }
+
+
+def upsert_export(**changes) -> dict:
+    """Every export setting of an upsert of Contacts keyed by customer id, with `changes`."""
+    return {
+        "mode": "update",
+        "object": "Contact",
+        "upsert": True,
+        "key": "Customer_Key__c",
+        "hard_delete": False,
+        "concurrency_mode": "serial",
+        "batch_size": 5000,
+        "api_version": "59.0",
+        "retry_initial_delay": 2.0,
+        "retry_limit": 4,
+        "null_value": "clear",
+        "allow_destructive_shrink": False,
+        "max_shrink_percent": 50,
+        **changes,
+    }
+
+
+# Three profile columns to three Contact fields, the mapping most run tests send.
+CONTACT_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("last_name", "LastName"),
+    ("email", "Email"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:

@@ -1,10 +1,13 @@
-"""Template filters for the run pages: durations and ages as a person reads them."""
+"""Template filters for the run pages: durations, ages and times as a person reads them."""
 
 import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.timesince import timesince
+
+from common import schedules
 
 register = template.Library()
 
@@ -31,3 +34,16 @@ def ago(value: datetime.datetime | None) -> str:
     if timezone.now() - value < datetime.timedelta(minutes=1):
         return "just now"
     return f"{timesince(value)} ago"
+
+
+@register.filter
+def in_zone(value: datetime.datetime | None, tz_name: str) -> str:
+    """A `<time>` in the activation's time zone with its UTC offset (run pages show the times
+    of the schedule, not the browser's); an em dash for no time."""
+    if value is None:
+        return "—"
+    return format_html(
+        '<time datetime="{}">{}</time>',
+        value.isoformat(),
+        schedules.format_in_zone(value, tz_name),
+    )

@@ -24,11 +24,12 @@ from django.utils import timezone
 from activations import beat
 from activations.models import Activation, Run
 from common import schedules
-from segments.models import Profile
 from tests.factories import (
+    CONTACT_MAPPING,
     make_activation,
     make_connection,
     make_parent_segment,
+    make_profiles,
     make_segment,
     make_workspace,
 )
@@ -134,19 +135,7 @@ def celery_processes(transactional_db, broker, salesforce_emulator, tmp_path):
 def make_scheduled_activation(emulator) -> Activation:
     workspace = make_workspace()
     parent = make_parent_segment(workspace=workspace)
-    Profile.objects.bulk_create(
-        Profile(
-            parent_segment=parent,
-            key=f"C{number:04d}",
-            attributes={
-                "customer_id": f"C{number:04d}",
-                "email": f"customer{number}@example.com",
-                "first_name": f"First{number}",
-                "last_name": f"Last{number}",
-            },
-        )
-        for number in range(1, 8)
-    )
+    make_profiles(parent, 7)
     segment = make_segment(parent=parent, name="Everyone")
     connection = make_connection(workspace=workspace, login_url=emulator.url)
     activation = make_activation(
@@ -156,15 +145,7 @@ def make_scheduled_activation(emulator) -> Activation:
         upsert=True,
         key="Customer_Key__c",
         retry_initial_delay=0,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "customer_id", "output": "Customer_Key__c"},
-                {"source": "last_name", "output": "LastName"},
-                {"source": "email", "output": "Email"},
-            ],
-            "strings": [],
-        },
+        output_mapping=CONTACT_MAPPING,
         schedule_type="cron",
         cron="* * * * *",
         timezone="Asia/Tokyo",

@@ -14,15 +14,9 @@ from common.validation import InvalidInput
 from tests.activations.test_runner import make_emulated_activation, run_through_the_task
 from tests.factories import (
     make_activation,
-    make_workspace,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def workspace():
-    return make_workspace()
 
 
 @pytest.fixture

@@ -9,16 +9,17 @@ import time_machine
 
 from activations import mapping
 from common.validation import InvalidInput
+from tests.factories import columns
 
-COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "Email", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
+COLUMNS = columns(
+    customer_id="string",
+    Email="string",
+    age="integer",
+    lifetime_value="number",
+    consent="boolean",
+    signup_date="date",
+    last_seen_at="timestamp",
+)
 RUN_AT = datetime.datetime(2026, 11, 25, 15, 20, 38, tzinfo=datetime.UTC)
 CONTEXT = mapping.RenderContext(
     segment_id=7, segment_name="VIP 顧客", audience_id=3, timestamp=RUN_AT

@@ -126,10 +126,10 @@ def test_run_mail_names_what_ran_the_counts_and_links_to_the_run(smtp_server):
         "Segment:     Japan VIP",
         "Connection:  Production org",
         "Object:      Contact (Append (insert))",
-        "Trigger:     Schedule (slot 2025-03-10 00:00 UTC)",
+        "Trigger:     Schedule (slot 2025-03-10 00:00 UTC (UTC+00:00))",
         "Status:      Partially failed",
-        "Started:     2025-03-10 00:00:05 UTC",
-        "Finished:    2025-03-10 00:02:17 UTC",
+        "Started:     2025-03-10 00:00:05 UTC (UTC+00:00)",
+        "Finished:    2025-03-10 00:02:17 UTC (UTC+00:00)",
         "Duration:    2 min 12 s",
         "Rows read:       1200",
         "Rows sent:       1200",
@@ -242,6 +242,10 @@ def test_a_mail_server_that_is_down_is_logged_and_not_raised(settings, caplog):
         ("always", "partially_failed", True),
         ("always", "failed", True),
         ("always", "cancelled", True),
+        # A skipped slot is told like a failure.
+        ("failure", "skipped", True),
+        ("success", "skipped", False),
+        ("always", "skipped", True),
     ],
 )
 def test_notify_on_chooses_the_runs_that_are_mailed(notify_on, status, expected):
@@ -254,3 +258,37 @@ def test_no_recipients_no_mail():
     activation = Activation(notify_on="always", notify_emails=[])
 
     assert notifications.wants_mail(activation, Run(status="failed")) is False
+
+
+def test_run_mail_gives_times_in_the_activation_time_zone_with_the_offset(smtp_server):
+    run = make_finished_run(timezone="America/New_York")
+
+    assert notifications.notify_run_finished(run) is True
+
+    text = smtp_server.messages()[0].get_body(preferencelist=("plain",)).get_content()
+    lines = text.splitlines()
+    assert "Trigger:     Schedule (slot 2025-03-09 20:00 EDT (UTC-04:00))" in lines
+    assert "Started:     2025-03-09 20:00:05 EDT (UTC-04:00)" in lines
+    assert "Finished:    2025-03-09 20:02:17 EDT (UTC-04:00)" in lines
+    html = smtp_server.messages()[0].get_body(preferencelist=("html",)).get_content()
+    assert "2025-03-09 20:00:05 EDT (UTC-04:00)" in html
+
+
+def test_a_skipped_slot_is_mailed_like_a_failure_with_its_reason(smtp_server):
+    run = make_finished_run(timezone="Australia/Lord_Howe", notify_on="failure")
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.SKIPPED,
+        started_at=None,
+        rows_read=0,
+        error="Skipped: run 7 was still running when this slot was due.",
+    )
+    run.refresh_from_db()
+
+    assert notifications.notify_run_finished(run) is True
+
+    message = smtp_server.messages()[0]
+    assert message["Subject"] == f"Activation VIP to Contacts: run {run.pk} skipped"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert 'A run of the activation "VIP to Contacts" ended: Skipped.' in text
+    assert "Skipped: run 7 was still running when this slot was due." in text
+    assert "Trigger:     Schedule (slot 2025-03-10 11:00 +11 (UTC+11:00))" in text.splitlines()

@@ -20,6 +20,8 @@ from segments.models import Profile
 from tests import factories
 from tests.activations.fake_connector import register_fake_connector
 from tests.factories import (
+    CONTACT_MAPPING,
+    concat,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -27,6 +29,7 @@ from tests.factories import (
     make_segment,
     make_user,
     make_workspace,
+    output_mapping,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,17 +38,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fake_connector(monkeypatch):
     return register_fake_connector(monkeypatch)
-
-
-CONTACT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
 
 
 def expected_row(number: int) -> list[str]:
@@ -222,11 +214,11 @@ def test_mapping_that_no_longer_fits_the_parent_segment_is_a_configuration_error
 def test_one_export_timestamp_for_all_rows_of_a_run(fake_connector):
     activation = make_fake_activation(
         rows=15,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "customer_id", "output": "Customer_Key__c"}],
-            "strings": [{"output": "Exported_At__c", "parts": [{"type": "timestamp"}]}],
-        },
+        output_mapping=output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            strings=[concat("Exported_At__c", {"type": "timestamp"})],
+            export_all_columns=False,
+        ),
     )
     run = queue_run(activation)
 
@@ -412,16 +404,14 @@ def test_a_success_resets_the_failure_count_and_manual_failures_do_not_count(fak
 
 # --- End to end against the Salesforce emulator -----------------------------------------
 
-UPSERT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
+UPSERT_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("email", "Email"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 def make_emulated_activation(emulator, *, rows: int, **fields) -> Activation:

@@ -327,8 +327,9 @@ DST_CASES = [
         "America/New_York",
         datetime(2024, 11, 3, 1, 10, tzinfo=NEW_YORK, fold=1),
         2,
-        ["2024-11-03T01:30:00-05:00", "2024-11-04T01:30:00-05:00"],
-        id="new york autumn: from inside the repeated hour, its second 01:30 is next",
+        # 01:30 ran at its first occurrence (EDT), before `after`: it does not run again.
+        ["2024-11-04T01:30:00-05:00", "2024-11-05T01:30:00-05:00"],
+        id="new york autumn: from inside the repeated hour, 01:30 has already run",
     ),
     pytest.param(
         "cron",
@@ -336,9 +337,9 @@ DST_CASES = [
         "Europe/Berlin",
         datetime(2024, 3, 30, 12, 0, tzinfo=BERLIN),
         3,
-        # 02:00 moves to 03:00; 02:30 is then behind the clock and does not run.
-        ["2024-03-31T03:00:00+02:00", "2024-04-01T02:00:00+02:00", "2024-04-01T02:30:00+02:00"],
-        id="berlin spring: a gap gives at most one run",
+        # Each slot in the gap runs once, moved forward by the gap's hour.
+        ["2024-03-31T03:00:00+02:00", "2024-03-31T03:30:00+02:00", "2024-04-01T02:00:00+02:00"],
+        id="berlin spring: each slot in the gap runs once, an hour later",
     ),
     pytest.param(
         "daily",
@@ -395,7 +396,7 @@ def test_parse_gives_explicit_sets():
         ("10-20/5", {10, 15, 20}),
         ("2,*/20,8-10", {0, 2, 8, 9, 10, 20, 40}),
         ("59", {59}),
-        ("*/60", {0}),
+        ("*/59", {0, 59}),
     ],
 )
 def test_minute_steps_are_classic(field_text, expected):
@@ -548,7 +549,7 @@ def test_days_in_cycle_counts_leap_days_and_weekdays():
         ("1, * * * *", {"minute": ["empty item in list '1,'"]}),
         ("-1 * * * *", {"minute": ["a range needs a value on both sides of '-'"]}),
         ("1-2-3 * * * *", {"minute": ["'2-3' is not a number"]}),
-        ("0 0 */40 * *", {"day_of_month": ["'*/40' matches no day (the step is larger than 31)"]}),
+        ("0 0 */40 * *", {"day_of_month": ["step in '*/40' must be at most 31"]}),
         ("0 0 31 feb *", {"day_of_month": ["matches no day of the chosen months"]}),
         ("0 0 30,31 2 *", {"day_of_month": ["matches no day of the chosen months"]}),
         (
@@ -725,14 +726,16 @@ def test_latest_run_is_the_slot_at_or_before_the_time():
     )
 
 
-def test_latest_run_allows_a_worker_clock_a_little_behind_beat():
-    at = datetime(2024, 2, 27, 13, 59, 57, tzinfo=TOKYO)
-    assert schedules.latest_run("hourly", "", "Asia/Tokyo", at=at).isoformat() == (
-        "2024-02-27T14:00:00+09:00"
-    )
-    earlier = datetime(2024, 2, 27, 13, 59, 50, tzinfo=TOKYO)
-    assert schedules.latest_run("hourly", "", "Asia/Tokyo", at=earlier).isoformat() == (
+def test_latest_run_is_exact_to_the_second():
+    # The time given is beat's, which never fires before a slot: no tolerance is added, so a
+    # late firing of an every-minute schedule is not taken for the next minute.
+    just_before = datetime(2024, 2, 27, 13, 59, 59, 999_000, tzinfo=TOKYO)
+    assert schedules.latest_run("hourly", "", "Asia/Tokyo", at=just_before).isoformat() == (
         "2024-02-27T13:00:00+09:00"
+    )
+    late = datetime(2024, 2, 27, 14, 0, 58, tzinfo=TOKYO)
+    assert schedules.latest_run("cron", "* * * * *", "Asia/Tokyo", at=late).isoformat() == (
+        "2024-02-27T14:00:00+09:00"
     )
 
 
@@ -750,3 +753,146 @@ def test_latest_run_reaches_back_years_for_rare_schedules():
 
 def test_latest_run_of_no_schedule_is_none():
     assert schedules.latest_run("none", "", "UTC", at=AFTER) is None
+
+
+def test_latest_run_is_found_without_walking_the_slots_in_between():
+    # In December the last run of "every minute of February" is ten months back; the walk
+    # minute by minute took seconds. The search is by days and months now.
+    at = datetime(2025, 12, 20, 10, 0, tzinfo=UTC)
+    slot = schedules.latest_run("cron", "* * * 2 *", "Europe/London", at=at)
+    assert slot.isoformat() == "2025-02-28T23:59:00+00:00"
+    runs = schedules.next_runs("cron", "* * * 2 *", "Europe/London", count=2, after=at)
+    assert iso(runs) == ["2026-02-01T00:00:00+00:00", "2026-02-01T00:01:00+00:00"]
+
+
+# The daylight-saving policy: every slot once; repeated hour at the first pass; a gap moves
+# each of its slots forward by the gap's length, and no real wall time is lost.
+
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+
+
+def test_lord_howe_half_hour_gap_loses_no_wall_time():
+    # 2025-10-05 02:00 -> 02:30 (+10:30 -> +11:00). 02:29 is in the gap and runs 30 minutes
+    # later; the real 02:30 to 02:35 run at their own times.
+    runs = schedules.next_runs(
+        "cron",
+        "29-35 2 * * *",
+        "Australia/Lord_Howe",
+        count=8,
+        after=datetime(2025, 10, 4, tzinfo=UTC),
+    )
+    assert iso(runs) == [
+        "2025-10-05T02:30:00+11:00",
+        "2025-10-05T02:31:00+11:00",
+        "2025-10-05T02:32:00+11:00",
+        "2025-10-05T02:33:00+11:00",
+        "2025-10-05T02:34:00+11:00",
+        "2025-10-05T02:35:00+11:00",
+        "2025-10-05T02:59:00+11:00",
+        "2025-10-06T02:29:00+11:00",
+    ]
+
+
+def test_a_moved_slot_landing_on_another_slot_is_one_run():
+    # Lord Howe: 02:00 is moved to 02:30, which is a slot of its own.
+    runs = schedules.next_runs(
+        "cron",
+        "0,30 2 * * *",
+        "Australia/Lord_Howe",
+        count=2,
+        after=datetime(2025, 10, 4, tzinfo=UTC),
+    )
+    assert iso(runs) == ["2025-10-05T02:30:00+11:00", "2025-10-06T02:00:00+11:00"]
+
+
+def test_a_schedule_started_in_the_second_pass_of_a_repeated_hour_waits_for_new_slots():
+    # 01:10 EST on 2025-11-02 is the second pass of 01:00-01:59: 01:15, 01:30 and 01:45 ran at
+    # their first occurrence (EDT) and do not run again.
+    after = datetime(2025, 11, 2, 1, 10, tzinfo=NEW_YORK, fold=1)
+    runs = schedules.next_runs("cron", "*/15 * * * *", "America/New_York", count=2, after=after)
+    assert iso(runs) == ["2025-11-02T02:00:00-05:00", "2025-11-02T02:15:00-05:00"]
+    # The slot of a time in the second pass is the last first-pass slot.
+    assert schedules.latest_run(
+        "cron", "*/15 * * * *", "America/New_York", at=after
+    ).isoformat() == ("2025-11-02T01:45:00-04:00")
+
+
+def test_latest_run_inside_a_moved_gap():
+    # New York 2025-03-09: 02:00 and 02:30 run at 03:00 and 03:30 EDT.
+    at = datetime(2025, 3, 9, 3, 30, 0, 100_000, tzinfo=NEW_YORK)
+    assert schedules.latest_run("cron", "0,30 2 * * *", "America/New_York", at=at).isoformat() == (
+        "2025-03-09T03:30:00-04:00"
+    )
+    at = datetime(2025, 10, 5, 2, 59, 30, tzinfo=LORD_HOWE)
+    assert schedules.latest_run(
+        "cron", "29-35 2 * * *", "Australia/Lord_Howe", at=at
+    ).isoformat() == ("2025-10-05T02:59:00+11:00")
+
+
+# Steps and digits ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "errors"),
+    [
+        ("*/60 * * * *", {"minute": ["step in '*/60' must be at most 59"]}),
+        ("0-30/61 * * * *", {"minute": ["step in '0-30/61' must be at most 59"]}),
+        ("0 */24 * * *", {"hour": ["step in '*/24' must be at most 23"]}),
+        ("0 0 */32 * *", {"day_of_month": ["step in '*/32' must be at most 31"]}),
+        ("0 0 1 */13 *", {"month": ["step in '*/13' must be at most 12"]}),
+        ("0 0 * * */8", {"day_of_week": ["step in '*/8' must be at most 7"]}),
+    ],
+)
+def test_a_step_larger_than_its_field_is_refused_in_every_field(expression, errors):
+    with pytest.raises(InvalidInput) as caught:
+        schedules.parse(expression)
+    assert caught.value.errors == errors
+
+
+@pytest.mark.parametrize(
+    ("expression", "errors"),
+    [
+        ("\u00b2 * * * *", {"minute": ["'\u00b2' is not a number (use the digits 0-9)"]}),
+        ("0 \u0661 * * *", {"hour": ["'\u0661' is not a number (use the digits 0-9)"]}),
+        ("0 0 1-\u0663 * *", {"day_of_month": ["'\u0663' is not a number (use the digits 0-9)"]}),
+        (
+            "*/\u0665 * * * *",
+            {"minute": ["step in '*/\u0665' must be a whole number (use the digits 0-9)"]},
+        ),
+    ],
+)
+def test_non_ascii_digits_are_refused_with_the_field_named(expression, errors):
+    with pytest.raises(InvalidInput) as caught:
+        schedules.parse(expression)
+    assert caught.value.errors == errors
+
+
+def test_a_tie_is_described_as_a_tie():
+    assert schedules.describe("cron", "0 0 1-31 * 0-6") == (
+        "At 00:00 every day (the day of month is ignored: both run as often, and a tie goes to"
+        " the day of week)"
+    )
+
+
+# The shortest interval, which the delay must stay under ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [
+        ("* * * * *", 1),
+        ("0 * * * *", 60),
+        ("0 1,3 * * *", 120),
+        ("0 1,23 * * *", 120),  # 23:00 to 01:00 the next day
+        ("*/15 9-17 * * 1-5", 15),
+        ("0 0 * * 1", 7 * 1440),
+        ("0 0 1 * *", 28 * 1440),  # February
+        ("0 0 31 * *", 31 * 1440),  # 31 July to 31 August
+        ("0 0 29 2 *", 1461 * 1440),
+        ("0 0 1,30 * *", 1440),  # 30 April to 1 May
+        ("0 0 1,16 * *", 13 * 1440),  # 16 February to 1 March
+        ("0 12 */5 jan,mar *", 5 * 1440),  # 5 to 10 January
+    ],
+)
+def test_shortest_interval_between_slots(expression, minutes):
+    assert schedules.shortest_interval(schedules.parse(expression)) == timedelta(minutes=minutes)

@@ -16,40 +16,21 @@ from activations.models import Activation, Run
 from common.validation import InvalidInput
 from tests.activations.fake_connector import register_fake_connector
 from tests.factories import (
+    CONTACT_MAPPING,
     make_activation,
     make_connection,
-    make_parent_segment,
     make_segment,
     make_user,
     make_workspace,
+    upsert_export,
 )
 
 pytestmark = pytest.mark.django_db
 
-CONTACT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
-
-
-@pytest.fixture
-def workspace():
-    return make_workspace()
-
 
 @pytest.fixture
 def segment(workspace):
-    return make_segment(parent=make_parent_segment(workspace=workspace), name="Japan")
-
-
-@pytest.fixture
-def connection(workspace):
-    return make_connection(workspace=workspace)
+    return make_segment(workspace=workspace, name="Japan")
 
 
 def valid_payload(segment, connection) -> dict:
@@ -59,23 +40,15 @@ def valid_payload(segment, connection) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
-        "export": {
-            "mode": "update",
-            "object": "Contact",
-            "upsert": True,
-            "key": "Customer_Key__c",
-            "hard_delete": False,
-            "concurrency_mode": "serial",
-            "batch_size": 5000,
-            "api_version": "59.0",
-            "retry_initial_delay": 2.5,
-            "retry_limit": 4,
-            "null_value": "clear",
-            "allow_destructive_shrink": False,
-            "max_shrink_percent": 50,
-        },
+        "export": upsert_export(retry_initial_delay=2.5),
         "output_mapping": copy.deepcopy(CONTACT_MAPPING),
-        "schedule": {"type": "daily", "cron": "", "timezone": "Asia/Tokyo", "delay_seconds": 90},
+        "schedule": {
+            "type": "daily",
+            "cron": "",
+            "timezone": "Asia/Tokyo",
+            "delay_seconds": 90,
+            "catch_up": "run_once",
+        },
         "notifications": {"emails": ["ops@example.com"], "on": "always"},
     }
 
@@ -306,7 +279,7 @@ def test_an_empty_payload_names_every_required_field(workspace):
 
 def test_segment_and_connection_must_belong_to_the_workspace(workspace, segment, connection):
     other = make_workspace("Other team")
-    foreign_segment = make_segment(parent=make_parent_segment(workspace=other))
+    foreign_segment = make_segment(workspace=other)
     foreign_connection = make_connection(workspace=other)
     data = with_changes(
         valid_payload(segment, connection),
@@ -538,9 +511,10 @@ def test_a_payload_that_is_not_an_object_is_an_error(workspace):
 @pytest.fixture
 def fake_activation(workspace, monkeypatch):
     register_fake_connector(monkeypatch)
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
     connection = make_connection(workspace=workspace, kind="fake")
-    return make_activation(segment=segment, connection=connection, output_mapping=CONTACT_MAPPING)
+    return make_activation(
+        connection=connection, workspace=workspace, output_mapping=CONTACT_MAPPING
+    )
 
 
 def test_request_run_queues_a_run_and_publishes_its_task_after_commit(
@@ -582,8 +556,22 @@ def test_a_scheduled_request_while_a_run_is_active_is_skipped(fake_activation):
         scheduled_for=datetime(2025, 3, 10, 0, 0, tzinfo=UTC),
     )
 
-    assert skipped is None
-    assert list(fake_activation.runs.all()) == [first]
+    # The slot is recorded as a skipped run, with its reason; nothing new is queued.
+    assert skipped.status == Run.Status.SKIPPED
+    assert skipped.trigger == Run.Trigger.SCHEDULE
+    assert skipped.scheduled_for == datetime(2025, 3, 10, 0, 0, tzinfo=UTC)
+    assert skipped.error == (f"Skipped: run {first.pk} was still running when this slot was due.")
+    assert skipped.finished_at is not None
+    assert set(fake_activation.runs.all()) == {first, skipped}
+    assert fake_activation.runs.filter(status__in=Run.ACTIVE_STATUSES).get() == first
+    # A second firing of the same slot adds nothing.
+    again = services.request_run(
+        activation=fake_activation,
+        trigger=Run.Trigger.SCHEDULE,
+        scheduled_for=datetime(2025, 3, 10, 0, 0, tzinfo=UTC),
+    )
+    assert again is None
+    assert fake_activation.runs.count() == 2
 
 
 def test_the_same_idempotency_key_returns_the_same_run(fake_activation):
@@ -686,11 +674,7 @@ def at_once(count: int, request) -> list[str]:
 
 
 def plain_activation() -> Activation:
-    workspace = make_workspace()
-    return make_activation(
-        segment=make_segment(parent=make_parent_segment(workspace=workspace)),
-        connection=make_connection(workspace=workspace),
-    )
+    return make_activation()
 
 
 @pytest.mark.postgres

@@ -18,11 +18,6 @@ def _fresh_throttles():
 
 
 @pytest.fixture
-def workspace(db):
-    return make_workspace("Acme")
-
-
-@pytest.fixture
 def other_workspace(db):
     return make_workspace("Globex")
 

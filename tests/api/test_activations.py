@@ -17,6 +17,8 @@ from tests.factories import (
     make_parent_segment,
     make_segment,
     make_workspace,
+    output_mapping,
+    upsert_export,
 )
 
 URL = "/api/v1/activations/"
@@ -26,16 +28,14 @@ CUSTOMERS_CSV = (
     "C002,taro@example.jp,Taro,Suzuki,JP,41\n"
     "C003,ann@example.com,Ann,Lee,US,29\n"
 )
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "email", "output": "Email"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("email", "Email"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 @pytest.fixture
@@ -59,11 +59,6 @@ def segment(parent):
 
 
 @pytest.fixture
-def connection(workspace):
-    return make_connection(workspace=workspace)
-
-
-@pytest.fixture
 def activation(segment, connection):
     return make_activation(segment=segment, connection=connection, output_mapping=MAPPING)
 
@@ -75,21 +70,7 @@ def payload(segment, connection, **overrides) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
-        "export": {
-            "mode": "update",
-            "object": "Contact",
-            "upsert": True,
-            "key": "Customer_Key__c",
-            "hard_delete": False,
-            "concurrency_mode": "serial",
-            "batch_size": 5000,
-            "api_version": "59.0",
-            "retry_initial_delay": 2.0,
-            "retry_limit": 4,
-            "null_value": "clear",
-            "allow_destructive_shrink": False,
-            "max_shrink_percent": 50,
-        },
+        "export": upsert_export(),
         "output_mapping": MAPPING,
         "schedule": {
             "type": "cron",
@@ -161,15 +142,13 @@ def test_reading_returns_the_same_payload(activation, owner_client):
 
 def test_nested_errors_carry_their_path(segment, connection, owner_client):
     data = payload(segment, connection)
-    data["output_mapping"] = {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "email", "output": "Email"},
-            {"source": "first_name", "output": "FirstName"},
-            {"source": "no_such_column", "output": "LastName"},
-        ],
-        "strings": [],
-    }
+    data["output_mapping"] = output_mapping(
+        ("email", "Email"),
+        ("first_name", "FirstName"),
+        ("no_such_column", "LastName"),
+        strings=[],
+        export_all_columns=False,
+    )
     data["schedule"] = {"type": "cron", "cron": "61 * * * *", "timezone": "Asia/Tokyo"}
 
     response = owner_client.post(URL, data, format="json")
@@ -209,7 +188,7 @@ def test_unknown_top_level_fields_are_refused(segment, connection, owner_client)
 def test_a_segment_or_connection_of_another_workspace_is_named(
     segment, connection, other_workspace, owner_client
 ):
-    foreign_segment = make_segment(parent=make_parent_segment(workspace=other_workspace))
+    foreign_segment = make_segment(workspace=other_workspace)
     foreign_connection = make_connection(workspace=other_workspace)
 
     response = owner_client.post(
@@ -477,3 +456,55 @@ def test_validate_hides_a_secret_the_server_quotes_in_its_answer(
         "error": "Salesforce refused: bad value [hidden]",
         "field": "login",
     }
+
+
+def test_the_catch_up_policy_is_part_of_the_schedule(segment, connection, owner_client):
+    data = payload(segment, connection)
+    response = owner_client.post(URL, data, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["schedule"]["catch_up"] == "run_once"  # the default
+
+    data["schedule"]["catch_up"] = "skip"
+    activation_id = response.json()["id"]
+    response = owner_client.put(f"{URL}{activation_id}/", data, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["schedule"]["catch_up"] == "skip"
+    assert Activation.objects.get().catch_up == "skip"
+
+    data["schedule"]["catch_up"] = "twice"
+    response = owner_client.put(f"{URL}{activation_id}/", data, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["schedule.catch_up"]
+    assert Activation.objects.get().catch_up == "skip"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "refused"),
+    [
+        ({"type": "hourly", "delay_seconds": 3600}, True),
+        ({"type": "hourly", "delay_seconds": 3599}, False),
+        ({"type": "cron", "cron": "*/15 * * * *", "delay_seconds": 900}, True),
+        ({"type": "cron", "cron": "0 9,17 * * *", "delay_seconds": 28_800}, True),
+        ({"type": "cron", "cron": "0 9 * * 1", "delay_seconds": 86_400}, False),
+        ({"type": "none", "delay_seconds": 86_400}, False),
+    ],
+)
+def test_a_delay_as_long_as_the_time_between_runs_is_refused(
+    segment, connection, owner_client, schedule, refused
+):
+    data = payload(segment, connection)
+    data["schedule"] = {"cron": "", "timezone": "Europe/London", **schedule}
+
+    response = owner_client.post(URL, data, format="json")
+
+    if not refused:
+        assert response.status_code == 201, response.json()
+        return
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["schedule.delay_seconds"]
+    assert (
+        "must be shorter than the shortest time between two runs"
+        in body["schedule.delay_seconds"][0]
+    )
+    assert not Activation.objects.exists()

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from segments.models import ParentSegment, Profile
 from tests.factories import (
+    columns,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -12,12 +13,7 @@ from tests.factories import (
 )
 
 URL = "/api/v1/parent-segments/"
-COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "signup_date", "type": "date"},
-]
+COLUMNS = columns(customer_id="string", email="string", age="integer", signup_date="date")
 GOOD_CSV = (
     "customer_id,email,age,signup_date\n"
     "C001,hanako@example.jp,34,2024-01-15\n"

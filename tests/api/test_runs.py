@@ -1,7 +1,10 @@
 """Runs over the API: read-only history, filters, failed rows as CSV, cancelling."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from activations import services
 from activations.models import FailedRow, Run
 from tests.factories import make_activation, make_connection, make_parent_segment, make_segment
 
@@ -157,3 +160,20 @@ def test_viewers_cannot_cancel(activation, viewer_client):
     assert response.status_code == 403
     run.refresh_from_db()
     assert run.status == "queued"
+
+
+def test_a_skipped_slot_is_in_the_run_history_with_its_reason(activation, owner_client):
+    active = Run.objects.create(activation=activation, status="running")
+    skipped = services.request_run(
+        activation=activation,
+        trigger="schedule",
+        scheduled_for=datetime(2025, 3, 10, 9, 0, tzinfo=UTC),
+    )
+
+    body = owner_client.get(f"{URL}?activation={activation.pk}&status=skipped").json()
+    results = body["results"] if isinstance(body, dict) else body
+    assert [run["id"] for run in results] == [skipped.pk]
+    run = results[0]
+    assert (run["trigger"], run["status"]) == ("schedule", "skipped")
+    assert run["scheduled_for"] == "2025-03-10T09:00:00Z"
+    assert run["error"] == f"Skipped: run {active.pk} was still running when this slot was due."

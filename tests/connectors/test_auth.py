@@ -17,18 +17,13 @@ from connectors.salesforce.http import HttpClient
 from connectors.salesforce.oauth import authorize_url, code_challenge, exchange_code
 from connectors.services import test_connection as check
 from tests.connectors.recording import RecordingSink, export, speed_up
-from tests.factories import make_connection, make_workspace
+from tests.factories import make_connection
 from tests.salesforce_emulator.certificate import make_certificate
 
 pytestmark = pytest.mark.django_db
 
 REDIRECT_URI = "https://activations.example.com/connections/oauth/callback"
 SOAP_LOGIN = ("POST", "/services/Soap/u/64.0")
-
-
-@pytest.fixture
-def workspace():
-    return make_workspace()
 
 
 def credentials(emulator, workspace, **fields) -> Connection:

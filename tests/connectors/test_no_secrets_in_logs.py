@@ -12,17 +12,12 @@ from connectors.salesforce.auth import login
 from connectors.salesforce.http import HttpClient
 from connectors.salesforce.oauth import authorize_url, exchange_code
 from connectors.services import test_connection as check
-from tests.connectors.recording import RecordingSink, export, speed_up
+from tests.connectors.recording import RecordingSink, export
 from tests.factories import make_connection, make_workspace
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 REDIRECT_URI = "https://activations.example.com/callback"
-
-
-@pytest.fixture(autouse=True)
-def fast(monkeypatch):
-    speed_up(monkeypatch)
 
 
 def secrets_of(emulator, *connections) -> set[str]:

@@ -4,18 +4,13 @@ import re
 
 import pytest
 
-from tests.connectors.recording import RecordingSink, export, speed_up
+from tests.connectors.recording import RecordingSink, export
 from tests.factories import make_connection, make_workspace
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 CREATE_JOB = re.compile(r"/services/data/v[\d.]+/jobs/ingest/?$")
 RESULTS = re.compile(r"/jobs/ingest/(\w+)/successfulResults/?$")
-
-
-@pytest.fixture(autouse=True)
-def fast(monkeypatch):
-    speed_up(monkeypatch)
 
 
 @pytest.fixture

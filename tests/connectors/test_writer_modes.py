@@ -3,23 +3,9 @@
 import pytest
 
 from connectors.base import ConnectorError
-from tests.connectors.recording import RecordingSink, export, speed_up
-from tests.factories import make_connection, make_workspace
+from tests.connectors.recording import RecordingSink, export
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast(monkeypatch):
-    speed_up(monkeypatch)
-
-
-@pytest.fixture
-def connector(salesforce_emulator):
-    connection = make_connection(
-        workspace=make_workspace(), login_url=salesforce_emulator.url, retry_initial_delay=0.01
-    )
-    return connection.connector
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 
 def contacts(emulator, *fields):

@@ -3,28 +3,14 @@
 import pytest
 
 from connectors.base import ConnectorError
-from tests.connectors.recording import RecordingSink, export, speed_up
-from tests.factories import make_connection, make_workspace
+from tests.connectors.recording import RecordingSink, export
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 NOT_FOUND = (
     "INVALID_FIELD:Foreign key external ID: {} not found for field Customer_Key__c in entity "
     "Account:--"
 )
-
-
-@pytest.fixture(autouse=True)
-def fast(monkeypatch):
-    speed_up(monkeypatch)
-
-
-@pytest.fixture
-def connector(salesforce_emulator):
-    connection = make_connection(
-        workspace=make_workspace(), login_url=salesforce_emulator.url, retry_initial_delay=0.01
-    )
-    return connection.connector
 
 
 @pytest.fixture

@@ -3,28 +3,14 @@ commas and newlines, Unicode, rows left out; every row still ends with the right
 
 import pytest
 
-from tests.connectors.recording import RecordingSink, export, speed_up
-from tests.factories import make_connection, make_workspace
+from tests.connectors.recording import RecordingSink, export
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 PICKLIST_ERROR = (
     'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:bad value for restricted picklist field: Hot, "very"'
     "\nhot:Status --"
 )
-
-
-@pytest.fixture(autouse=True)
-def fast(monkeypatch):
-    speed_up(monkeypatch)
-
-
-@pytest.fixture
-def connector(salesforce_emulator):
-    connection = make_connection(
-        workspace=make_workspace(), login_url=salesforce_emulator.url, retry_initial_delay=0.01
-    )
-    return connection.connector
 
 
 LEADS = [

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from activations.models import Activation, Run
+from tests.factories import concat, output_mapping
 
 from .conftest import screenshot, sign_in
 
@@ -129,21 +130,14 @@ def test_marketer_creates_an_activation_from_a_segment_and_runs_it(
         True,
         "Customer_Key__c",
     )
-    assert activation.output_mapping == {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "customer_id", "output": "Customer_Key__c"},
-            {"source": "email", "output": "Email"},
-            {"source": "first_name", "output": "FirstName"},
-            {"source": "last_name", "output": "LastName"},
-        ],
-        "strings": [
-            {
-                "output": "Description",
-                "parts": [{"type": "string", "value": "Segment "}, {"type": "segment_name"}],
-            }
-        ],
-    }
+    assert activation.output_mapping == output_mapping(
+        ("customer_id", "Customer_Key__c"),
+        ("email", "Email"),
+        ("first_name", "FirstName"),
+        ("last_name", "LastName"),
+        strings=[concat("Description", "Segment ", {"type": "segment_name"})],
+        export_all_columns=False,
+    )
     assert (activation.schedule_type, activation.cron, activation.timezone) == (
         "cron",
         "30 */2 1 * *",

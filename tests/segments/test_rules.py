@@ -11,16 +11,11 @@ from django.utils import timezone
 from common.validation import InvalidInput
 from segments import rules
 from segments.models import Profile
-from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_workspace
+from tests.factories import CUSTOMER_COLUMNS, columns, make_parent_segment, make_workspace
 
-COLUMNS = [
-    {"name": "name", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "score", "type": "number"},
-    {"name": "active", "type": "boolean"},
-    {"name": "born", "type": "date"},
-    {"name": "seen", "type": "timestamp"},
-]
+COLUMNS = columns(
+    name="string", age="integer", score="number", active="boolean", born="date", seen="timestamp"
+)
 
 # One good value for each operator a type accepts (None: the operator takes no value).
 GOOD_VALUES = {

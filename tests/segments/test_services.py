@@ -13,6 +13,7 @@ from tests.factories import (
     make_parent_segment,
     make_segment,
     make_workspace,
+    output_mapping,
 )
 
 COLUMNS = [
@@ -36,11 +37,6 @@ def errors_of(call) -> dict:
     with pytest.raises(InvalidInput) as caught:
         call()
     return caught.value.errors
-
-
-@pytest.fixture
-def workspace(db):
-    return make_workspace()
 
 
 def test_creates_a_parent_segment(workspace):
@@ -195,11 +191,9 @@ def test_refuses_removing_a_column_that_a_segment_or_an_activation_uses(workspac
         segment=everyone,
         connection=make_connection(workspace=workspace),
         name="Signups to Contacts",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "signup_date", "output": "Signup_Date__c"}],
-            "strings": [],
-        },
+        output_mapping=output_mapping(
+            ("signup_date", "Signup_Date__c"), strings=[], export_all_columns=False
+        ),
     )
 
     errors = errors_of(

@@ -5,7 +5,7 @@ import re
 from django.utils.http import urlencode
 
 from activations.models import Activation
-from tests.factories import make_connection
+from tests.factories import concat, make_connection, output_mapping
 
 
 def editor_post(team, **overrides) -> dict:
@@ -65,23 +65,19 @@ def test_create_builds_the_canonical_payload_from_the_panels(owner_client, team)
         4,
         "clear",
     )
-    assert activation.output_mapping == {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "email", "output": "Email"},
-            {"source": "last_name", "output": "LastName"},
+    assert activation.output_mapping == output_mapping(
+        ("email", "Email"),
+        ("last_name", "LastName"),
+        strings=[
+            concat(
+                "Company",
+                "Segment ",
+                {"type": "segment_name"},
+                {"type": "timestamp", "format": "%Y-%m-%d"},
+            )
         ],
-        "strings": [
-            {
-                "output": "Company",
-                "parts": [
-                    {"type": "string", "value": "Segment "},
-                    {"type": "segment_name"},
-                    {"type": "timestamp", "format": "%Y-%m-%d"},
-                ],
-            }
-        ],
-    }
+        export_all_columns=False,
+    )
     assert (activation.schedule_type, activation.cron, activation.timezone) == (
         "cron",
         "0 9 * * mon-fri",

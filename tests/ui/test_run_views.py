@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from activations.models import Activation, FailedRow, Run
 from activations.templatetags.run_display import ago, duration
-from tests.factories import make_activation, make_connection
+from tests.factories import make_activation, make_connection, output_mapping
 
 
 def test_run_now_runs_the_activation_and_shows_the_run(
@@ -17,14 +17,9 @@ def test_run_now_runs_the_activation_and_shows_the_run(
         segment=team["segment"],
         connection=make_connection(workspace=team["workspace"], login_url=salesforce_emulator.url),
         name="Japan to Contacts (emulator)",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+        ),
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(f"/activations/{activation.pk}/run/")
@@ -113,7 +108,7 @@ def test_delete_activation_asks_first(owner_client, team):
     assert Activation.objects.filter(pk=activation.pk).exists()
 
 
-def test_run_page_gives_times_as_utc_for_the_browser_to_localise(owner_client, team):
+def test_run_page_gives_times_in_the_activation_time_zone(owner_client, team):
     started = datetime.datetime(2024, 5, 1, 9, 30, 5, tzinfo=datetime.UTC)
     run = Run.objects.create(
         activation=team["activation"],
@@ -124,9 +119,10 @@ def test_run_page_gives_times_as_utc_for_the_browser_to_localise(owner_client, t
     )
     page = owner_client.get(f"/activations/{team['activation'].pk}/runs/{run.pk}/").content
     page = page.decode()
+    # The run's times as its schedule reads them (the activation's zone, here UTC), with
+    # the offset; the log lines stay UTC for the browser to localise.
     assert (
-        '<time datetime="2024-05-01T09:30:05+00:00" data-local="datetime" '
-        'title="2024-05-01 09:30:05 UTC">2024-05-01 09:30:05 UTC</time>'
+        '<time datetime="2024-05-01T09:30:05+00:00">2024-05-01 09:30:05 UTC (UTC+00:00)</time>'
     ) in page
     assert '<time datetime="2024-05-01T09:30:05+00:00" data-local="time">09:30:05</time>' in page
     assert "<dd>2 min 15 s</dd>" in page
@@ -245,3 +241,36 @@ def test_failed_rows_download_is_not_found_outside_the_workspace(
     assert (
         owner_client.get(f"/activations/{mine.pk}/runs/{run.pk}/failed-rows.csv").status_code == 404
     )
+
+
+def test_run_pages_show_times_in_the_activation_time_zone_and_skipped_slots(owner_client, team):
+    activation = team["activation"]
+    Activation.objects.filter(pk=activation.pk).update(timezone="Asia/Tokyo")
+    utc = datetime.UTC
+    done = Run.objects.create(
+        activation=activation,
+        trigger=Run.Trigger.SCHEDULE,
+        status=Run.Status.RUNNING,
+        scheduled_for=datetime.datetime(2025, 3, 10, 9, 0, tzinfo=utc),
+        started_at=datetime.datetime(2025, 3, 10, 9, 0, 4, tzinfo=utc),
+    )
+    skipped = Run.objects.create(
+        activation=activation,
+        trigger=Run.Trigger.SCHEDULE,
+        status=Run.Status.SKIPPED,
+        scheduled_for=datetime.datetime(2025, 3, 10, 10, 0, tzinfo=utc),
+        finished_at=datetime.datetime(2025, 3, 10, 10, 0, 1, tzinfo=utc),
+        error=f"Skipped: run {done.pk} was still running when this slot was due.",
+    )
+
+    history = owner_client.get(f"/activations/{activation.pk}/").content.decode()
+    assert "2025-03-10 18:00:04 JST (UTC+09:00)" in history  # the running run's start
+    assert "badge-skipped" in history
+    assert "2025-03-10 19:00:00 JST (UTC+09:00)" in history  # the skipped slot
+    assert f"Skipped: run {done.pk} was still running when this slot was due." in history
+
+    page = owner_client.get(f"/activations/{activation.pk}/runs/{skipped.pk}/").content.decode()
+    assert 'id="run-status">Skipped<' in page
+    assert "2025-03-10 19:00:00 JST (UTC+09:00)" in page  # the slot
+    assert "2025-03-10 19:00:01 JST (UTC+09:00)" in page  # finished
+    assert "was still running when this slot was due" in page

@@ -6,14 +6,14 @@ from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
     API,
-    CUSTOMER_COLUMNS,
     CUSTOMERS_CSV,
     create,
+    create_activation,
     login,
     member,
-    minimal_activation,
     upload,
 )
+from tests.factories import CUSTOMER_COLUMNS
 from workspaces.models import Workspace
 
 
@@ -74,7 +74,7 @@ def connection(client):
 
 @pytest.fixture
 def activation(client, everyone, connection):
-    return create(client, "activations", minimal_activation(everyone, connection))
+    return create_activation(client, everyone, connection)
 
 
 @pytest.fixture

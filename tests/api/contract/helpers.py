@@ -8,26 +8,13 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from segments.models import Profile
+from tests.factories import concat, output_mapping
 from workspaces.models import Membership, Workspace
 
 API = "/api/v1"
 
 
 PASSWORD = "correct horse battery staple"
-
-
-CUSTOMER_COLUMNS = [
-    {"name": "customer_id", "type": "string"},
-    {"name": "email", "type": "string"},
-    {"name": "first_name", "type": "string"},
-    {"name": "last_name", "type": "string"},
-    {"name": "country", "type": "string"},
-    {"name": "age", "type": "integer"},
-    {"name": "lifetime_value", "type": "number"},
-    {"name": "consent", "type": "boolean"},
-    {"name": "signup_date", "type": "date"},
-    {"name": "last_seen_at", "type": "timestamp"},
-]
 
 
 CUSTOMERS_CSV = (
@@ -82,6 +69,15 @@ def minimal_activation(segment: dict, connection: dict, /, **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def create_activation(client, segment: dict, connection: dict, /, **overrides) -> dict:
+    """The body of an activation created with minimal_activation's fields and `overrides`."""
+    return create(client, "activations", minimal_activation(segment, connection, **overrides))
+
+
+# An upsert of Contacts keyed by the customer id, the export most end-to-end tests use.
+UPSERT_CONTACTS = {"mode": "update", "object": "Contact", "upsert": True, "key": "Customer_Key__c"}
 
 
 def segment_size(client, parent, rules) -> int:
@@ -273,25 +269,15 @@ def client_state_unchanged(client, parent, everyone, connection, activation) -> 
     )
 
 
-CONTACT_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "email", "output": "Email"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "lifetime_value", "output": "Lifetime_Value__c"},
-    ],
-    "strings": [
-        {
-            "output": "Description",
-            "parts": [
-                {"type": "string", "value": "From segment "},
-                {"type": "segment_name"},
-            ],
-        }
-    ],
-}
+CONTACT_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("email", "Email"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("lifetime_value", "Lifetime_Value__c"),
+    strings=[concat("Description", "From segment ", {"type": "segment_name"})],
+    export_all_columns=False,
+)
 
 
 def emulator_connection(client, salesforce_emulator) -> dict:

@@ -9,8 +9,10 @@ from tests.api.contract.helpers import (
     EXPORT_KEYS,
     activation_errors,
     create,
+    create_activation,
     minimal_activation,
 )
+from tests.factories import concat, output_mapping
 
 
 def test_a_minimal_activation_is_created_with_sensible_defaults(client, everyone, connection):
@@ -79,9 +81,7 @@ def test_activation_without_export_object_names_export_object(client, everyone, 
 
 
 def test_activation_export_mode_defaults_to_append(client, everyone, connection):
-    body = create(
-        client, "activations", minimal_activation(everyone, connection, export={"object": "Lead"})
-    )
+    body = create_activation(client, everyone, connection, export={"object": "Lead"})
 
     assert body["export"]["mode"] == "append"
 
@@ -105,29 +105,25 @@ def test_activation_full_payload_round_trips(client, everyone, connection):
             "retry_initial_delay": 5,
             "retry_limit": 2,
         },
-        "output_mapping": {
-            "export_all_columns": False,
-            "columns": [
-                {"source": "customer_id", "output": "Customer_Key__c"},
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
+        "output_mapping": output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            ("email", "Email"),
+            ("last_name", "LastName"),
+            strings=[
+                concat(
+                    "Description",
+                    "Synced ",
+                    {"type": "timestamp", "format": "%Y-%m-%d"},
+                    " from ",
+                    {"type": "segment_name"},
+                    "/",
+                    {"type": "segment_id"},
+                    "/",
+                    {"type": "audience_id"},
+                )
             ],
-            "strings": [
-                {
-                    "output": "Description",
-                    "parts": [
-                        {"type": "string", "value": "Synced "},
-                        {"type": "timestamp", "format": "%Y-%m-%d"},
-                        {"type": "string", "value": " from "},
-                        {"type": "segment_name"},
-                        {"type": "string", "value": "/"},
-                        {"type": "segment_id"},
-                        {"type": "string", "value": "/"},
-                        {"type": "audience_id"},
-                    ],
-                }
-            ],
-        },
+            export_all_columns=False,
+        ),
         "schedule": {
             "type": "cron",
             "cron": "0 9 * * *",
@@ -164,7 +160,7 @@ def test_activation_full_payload_round_trips(client, everyone, connection):
 
 
 def test_activation_answer_can_be_sent_back_with_put(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.put(f"{API}/activations/{body['id']}/", body, format="json")
 
@@ -172,7 +168,7 @@ def test_activation_answer_can_be_sent_back_with_put(client, everyone, connectio
 
 
 def test_activation_delete_answers_204(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.delete(f"{API}/activations/{body['id']}/")
 
@@ -185,14 +181,12 @@ def test_output_column_errors_name_the_column_by_index(client, everyone, connect
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "first_name", "output": "FirstName"},
-                {"source": "last_name", "output": "Last Name"},
-            ],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"),
+            ("first_name", "FirstName"),
+            ("last_name", "Last Name"),
+            export_all_columns=False,
+        ),
     )
 
     assert list(errors) == ["output_mapping.columns[2].output"]
@@ -221,13 +215,9 @@ def test_duplicate_output_names_are_refused(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "first_name", "output": "Email"},
-            ],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), ("first_name", "Email"), export_all_columns=False
+        ),
     )
 
     assert list(errors) == ["output_mapping.columns[1].output"]
@@ -238,11 +228,9 @@ def test_a_string_may_not_reuse_an_output_name(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "email", "output": "Email"}],
-            "strings": [{"output": "Email", "parts": [{"type": "string", "value": "x"}]}],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), strings=[concat("Email", "x")], export_all_columns=False
+        ),
     )
 
     assert list(errors) == ["output_mapping.strings[0].output"]
@@ -253,10 +241,7 @@ def test_unknown_source_columns_are_refused(client, everyone, connection):
         client,
         everyone,
         connection,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [{"source": "shoe_size", "output": "Shoe__c"}],
-        },
+        output_mapping=output_mapping(("shoe_size", "Shoe__c"), export_all_columns=False),
     )
 
     assert list(errors) == ["output_mapping.columns[0].source"]
@@ -264,14 +249,11 @@ def test_unknown_source_columns_are_refused(client, everyone, connection):
 
 
 def test_output_name_defaults_to_the_source_name(client, everyone, connection):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
-        ),
+        everyone,
+        connection,
+        output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
     )
 
     preview = client.post(f"{API}/activations/{body['id']}/preview/").json()
@@ -320,14 +302,11 @@ def test_api_versions_below_41_are_refused_clearly(client, everyone, connection,
 
 @pytest.mark.parametrize("version", ["41.0", "59.0", "62.0"])
 def test_api_versions_from_41_are_accepted(client, everyone, connection, version):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact", "api_version": version},
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": version},
     )
 
     assert body["export"]["api_version"] == version
@@ -359,7 +338,7 @@ def test_bad_export_settings_are_named_by_path(client, everyone, connection, exp
 
 
 def test_a_rejected_activation_changes_nothing(client, everyone, connection):
-    body = create(client, "activations", minimal_activation(everyone, connection))
+    body = create_activation(client, everyone, connection)
 
     response = client.patch(
         f"{API}/activations/{body['id']}/",
@@ -386,12 +365,8 @@ def test_bad_notifications_are_named_by_path(client, everyone, connection, notif
 
 @pytest.mark.parametrize("on", ["failure", "success", "always"])
 def test_notifications_on_each_choice(client, everyone, connection, on):
-    body = create(
-        client,
-        "activations",
-        minimal_activation(
-            everyone, connection, notifications={"emails": ["a@example.com"], "on": on}
-        ),
+    body = create_activation(
+        client, everyone, connection, notifications={"emails": ["a@example.com"], "on": on}
     )
 
     assert body["notifications"] == {"emails": ["a@example.com"], "on": on}

@@ -7,30 +7,29 @@ import pytest
 from tests.api.contract.helpers import (
     API,
     CONTACT_MAPPING,
+    UPSERT_CONTACTS,
     activation_errors,
     contacts,
     create,
+    create_activation,
     emulator_connection,
     failed_rows,
-    minimal_activation,
     run_to_the_end,
     upload,
 )
+from tests.factories import output_mapping
 
 
 def test_end_to_end_append(
     client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
 ):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact"},
-            output_mapping=CONTACT_MAPPING,
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact"},
+        output_mapping=CONTACT_MAPPING,
     )
 
     run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
@@ -62,20 +61,8 @@ def test_end_to_end_update_and_upsert_on_an_external_id(
         [{"Customer_Key__c": "C001", "LastName": "Old", "Email": "old@example.jp", "Title": "VIP"}],
     )
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
-        client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={
-                "mode": "update",
-                "object": "Contact",
-                "upsert": True,
-                "key": "Customer_Key__c",
-            },
-            output_mapping=CONTACT_MAPPING,
-        ),
+    activation = create_activation(
+        client, everyone, connection, export=UPSERT_CONTACTS, output_mapping=CONTACT_MAPPING
     )
     assert client.post(f"{API}/activations/{activation['id']}/validate/").json() == {"ok": True}
 
@@ -117,20 +104,13 @@ def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_
     assert upload(client, parent["id"], csv_text).status_code == 200
     segment = create(client, "segments", {"parent_segment": parent["id"], "name": "All"})
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            segment,
-            connection,
-            export={"mode": "update", "object": "Contact", "key": "Id"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "contact_id", "output": "Id"},
-                    {"source": "title", "output": "Title"},
-                ],
-            },
+        segment,
+        connection,
+        export={"mode": "update", "object": "Contact", "key": "Id"},
+        output_mapping=output_mapping(
+            ("contact_id", "Id"), ("title", "Title"), export_all_columns=False
         ),
     )
 
@@ -165,20 +145,13 @@ def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
         },
     )
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            japan,
-            connection,
-            export={"mode": "update", "object": "Contact", "key": "Email"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "email", "output": "Email"},
-                    {"source": "last_name", "output": "LastName"},
-                ],
-            },
+        japan,
+        connection,
+        export={"mode": "update", "object": "Contact", "key": "Email"},
+        output_mapping=output_mapping(
+            ("email", "Email"), ("last_name", "LastName"), export_all_columns=False
         ),
     )
 
@@ -199,15 +172,12 @@ def test_end_to_end_truncate(
 ):
     salesforce_emulator.insert_records("Contact", [{"LastName": "Stale"}, {"LastName": "Older"}])
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "truncate", "object": "Contact", "hard_delete": hard_delete},
-            output_mapping=CONTACT_MAPPING,
-        ),
+        everyone,
+        connection,
+        export={"mode": "truncate", "object": "Contact", "hard_delete": hard_delete},
+        output_mapping=CONTACT_MAPPING,
     )
     assert activation["export"]["hard_delete"] is hard_delete
 
@@ -227,21 +197,16 @@ def test_end_to_end_failed_rows_download_with_sf_error(
     # A string column may go into a date field (Salesforce judges its values row by row):
     # customer ids are no dates, so Salesforce refuses every row. (A mapping without the
     # required LastName is refused before the run; see tests/connectors/test_strict.py.)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "customer_id", "output": "Customer_Key__c"},
-                    {"source": "first_name", "output": "LastName"},
-                    {"source": "customer_id", "output": "Birthdate"},
-                ],
-            },
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact"},
+        output_mapping=output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            ("first_name", "LastName"),
+            ("customer_id", "Birthdate"),
+            export_all_columns=False,
         ),
     )
 
@@ -267,26 +232,23 @@ def test_a_connection_read_can_be_sent_back_with_put_keeping_its_secrets(client,
 
 
 def test_a_string_part_keeps_its_spaces(client, everyone, connection):
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={
-                "export_all_columns": False,
-                "strings": [
-                    {
-                        "output": "Label__c",
-                        "parts": [
-                            {"type": "string", "value": " In "},
-                            {"type": "segment_name"},
-                            {"type": "string", "value": " "},
-                        ],
-                    }
-                ],
-            },
-        ),
+        everyone,
+        connection,
+        output_mapping={
+            "export_all_columns": False,
+            "strings": [
+                {
+                    "output": "Label__c",
+                    "parts": [
+                        {"type": "string", "value": " In "},
+                        {"type": "segment_name"},
+                        {"type": "string", "value": " "},
+                    ],
+                }
+            ],
+        },
     )
 
     parts = activation["output_mapping"]["strings"][0]["parts"]
@@ -300,14 +262,11 @@ def test_a_string_part_keeps_its_spaces(client, everyone, connection):
     ("sent", "stored"), [(59, "59.0"), (59.0, "59.0"), ("59", "59.0"), ("v60.0", "60.0")]
 )
 def test_an_api_version_is_read_in_its_common_spellings(client, everyone, connection, sent, stored):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact", "api_version": sent},
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": sent},
     )
 
     assert body["export"]["api_version"] == stored
@@ -339,7 +298,7 @@ def test_a_malformed_api_version_is_a_400(client, everyone, connection, sent):
 
 def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, connection):
     for _ in range(2):
-        create(client, "activations", minimal_activation(everyone, connection))
+        create_activation(client, everyone, connection)
 
     response = client.delete(f"{API}/segments/{everyone['id']}/")
 
@@ -350,23 +309,15 @@ def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, conne
 
 
 def test_output_mapping_is_answered_in_its_full_shape(client, everyone, connection):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={
-                "columns": [{"source": "email"}, {"source": "last_name", "output": "LastName"}]
-            },
-        ),
+        everyone,
+        connection,
+        output_mapping={
+            "columns": [{"source": "email"}, {"source": "last_name", "output": "LastName"}]
+        },
     )
 
-    assert body["output_mapping"] == {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "email", "output": "email"},
-            {"source": "last_name", "output": "LastName"},
-        ],
-        "strings": [],
-    }
+    assert body["output_mapping"] == output_mapping(
+        ("email", "email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+    )

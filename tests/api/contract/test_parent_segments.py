@@ -5,7 +5,8 @@ Each test reads one sentence of the contract and drives the API as a script woul
 import io
 
 from segments.models import Profile
-from tests.api.contract.helpers import API, CUSTOMER_COLUMNS, CUSTOMERS_CSV, create, upload
+from tests.api.contract.helpers import API, CUSTOMERS_CSV, create, upload
+from tests.factories import CUSTOMER_COLUMNS
 
 
 def test_parent_segment_has_the_contract_fields(client):

@@ -7,10 +7,12 @@ import datetime
 from tests.api.contract.helpers import (
     API,
     CONTACT_MAPPING,
+    UPSERT_CONTACTS,
     create,
+    create_activation,
     emulator_connection,
-    minimal_activation,
 )
+from tests.factories import concat, output_mapping
 
 
 def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, connection):
@@ -26,35 +28,28 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
             },
         },
     )
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            japan,
-            connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "customer_id", "output": "Customer_Key__c"},
-                    {"source": "consent", "output": "Consent__c"},
-                    {"source": "signup_date", "output": "Signup__c"},
-                    {"source": "last_seen_at", "output": "Last_Seen_At__c"},
-                    {"source": "lifetime_value", "output": "Lifetime_Value__c"},
-                ],
-                "strings": [
-                    {
-                        "output": "Source__c",
-                        "parts": [
-                            {"type": "string", "value": "seg-"},
-                            {"type": "segment_id"},
-                            {"type": "string", "value": "-"},
-                            {"type": "segment_name"},
-                            {"type": "string", "value": "-"},
-                            {"type": "audience_id"},
-                        ],
-                    }
-                ],
-            },
+        japan,
+        connection,
+        output_mapping=output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            ("consent", "Consent__c"),
+            ("signup_date", "Signup__c"),
+            ("last_seen_at", "Last_Seen_At__c"),
+            ("lifetime_value", "Lifetime_Value__c"),
+            strings=[
+                concat(
+                    "Source__c",
+                    "seg-",
+                    {"type": "segment_id"},
+                    "-",
+                    {"type": "segment_name"},
+                    "-",
+                    {"type": "audience_id"},
+                )
+            ],
+            export_all_columns=False,
         ),
     )
 
@@ -82,23 +77,17 @@ def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
     client, everyone, connection, time_machine
 ):
     time_machine.move_to(datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC), tick=False)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "customer_id", "output": "Customer_Key__c"}],
-                "strings": [
-                    {"output": "Exported_At__c", "parts": [{"type": "timestamp"}]},
-                    {
-                        "output": "Exported_On__c",
-                        "parts": [{"type": "timestamp", "format": "%Y/%m/%d"}],
-                    },
-                ],
-            },
+        everyone,
+        connection,
+        output_mapping=output_mapping(
+            ("customer_id", "Customer_Key__c"),
+            strings=[
+                concat("Exported_At__c", {"type": "timestamp"}),
+                concat("Exported_On__c", {"type": "timestamp", "format": "%Y/%m/%d"}),
+            ],
+            export_all_columns=False,
         ),
     )
 
@@ -110,20 +99,8 @@ def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
 
 def test_validate_accepts_a_mapping_the_object_can_take(client, everyone, salesforce_emulator):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
-        client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={
-                "mode": "update",
-                "object": "Contact",
-                "upsert": True,
-                "key": "Customer_Key__c",
-            },
-            output_mapping=CONTACT_MAPPING,
-        ),
+    activation = create_activation(
+        client, everyone, connection, export=UPSERT_CONTACTS, output_mapping=CONTACT_MAPPING
     )
 
     response = client.post(f"{API}/activations/{activation['id']}/validate/")
@@ -136,15 +113,12 @@ def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
     client, everyone, salesforce_emulator
 ):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "update", "object": "Contact", "upsert": True, "key": "LastName"},
-            output_mapping=CONTACT_MAPPING,
-        ),
+        everyone,
+        connection,
+        export={"mode": "update", "object": "Contact", "upsert": True, "key": "LastName"},
+        output_mapping=CONTACT_MAPPING,
     )
 
     body = client.post(f"{API}/activations/{activation['id']}/validate/").json()
@@ -156,19 +130,12 @@ def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
 
 def test_validate_names_an_output_column_the_object_lacks(client, everyone, salesforce_emulator):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "last_name", "output": "LastName"},
-                    {"source": "age", "output": "Shoe_Size__c"},
-                ],
-            },
+        everyone,
+        connection,
+        output_mapping=output_mapping(
+            ("last_name", "LastName"), ("age", "Shoe_Size__c"), export_all_columns=False
         ),
     )
 
@@ -180,12 +147,8 @@ def test_validate_names_an_output_column_the_object_lacks(client, everyone, sale
 
 def test_validate_names_an_object_the_org_lacks(client, everyone, salesforce_emulator):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
-        client,
-        "activations",
-        minimal_activation(
-            everyone, connection, export={"mode": "append", "object": "Spaceship__c"}
-        ),
+    activation = create_activation(
+        client, everyone, connection, export={"mode": "append", "object": "Spaceship__c"}
     )
 
     body = client.post(f"{API}/activations/{activation['id']}/validate/").json()

@@ -2,7 +2,7 @@
 
 Each test reads one sentence of the contract and drives the API as a script would."""
 
-from tests.api.contract.helpers import API, RUN_FIELDS, create, minimal_activation
+from tests.api.contract.helpers import API, RUN_FIELDS, create_activation
 
 
 def test_run_creation_answers_202_with_the_queued_run(client, activation):
@@ -43,7 +43,7 @@ def test_runs_are_read_by_id_and_listed(client, activation):
 
 
 def test_runs_filter_by_activation_and_status(client, everyone, connection, activation):
-    other = create(client, "activations", minimal_activation(everyone, connection, name="Other"))
+    other = create_activation(client, everyone, connection, name="Other")
     first = client.post(f"{API}/activations/{activation['id']}/runs/").json()
     client.post(f"{API}/runs/{first['id']}/cancel/")
     second = client.post(f"{API}/activations/{other['id']}/runs/").json()

@@ -10,8 +10,7 @@ from tests.api.contract.helpers import (
     API,
     SEED_CRON_CASES,
     activation_errors,
-    create,
-    minimal_activation,
+    create_activation,
     parse_runs,
     scheduled,
 )
@@ -266,10 +265,8 @@ def test_a_negative_delay_is_a_400_on_schedule_delay_seconds(client, everyone, c
 
 def test_changing_the_schedule_changes_next_runs(client, everyone, connection, time_machine):
     time_machine.move_to(datetime.datetime(2026, 1, 10, 3, 0, tzinfo=datetime.UTC))
-    body = create(
-        client,
-        "activations",
-        minimal_activation(everyone, connection, schedule={"type": "daily", "timezone": "UTC"}),
+    body = create_activation(
+        client, everyone, connection, schedule={"type": "daily", "timezone": "UTC"}
     )
 
     response = client.patch(

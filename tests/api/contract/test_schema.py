@@ -12,12 +12,13 @@ from tests.api.contract.helpers import (
     SECRET_FIELDS,
     activation_errors,
     create,
+    create_activation,
     emulator_connection,
-    minimal_activation,
     resolve,
     run_to_the_end,
     upload,
 )
+from tests.factories import output_mapping
 
 
 def test_schema_documents_the_nested_activation_objects(openapi):
@@ -139,20 +140,17 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
     client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, concurrency_mode
 ):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={
-                "mode": "append",
-                "object": "Contact",
-                "batch_size": 3,
-                "concurrency_mode": concurrency_mode,
-            },
-            output_mapping=CONTACT_MAPPING,
-        ),
+        everyone,
+        connection,
+        export={
+            "mode": "append",
+            "object": "Contact",
+            "batch_size": 3,
+            "concurrency_mode": concurrency_mode,
+        },
+        output_mapping=CONTACT_MAPPING,
     )
 
     run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
@@ -173,15 +171,12 @@ def test_end_to_end_uses_the_activations_api_version(
     client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
 ):
     connection = emulator_connection(client, salesforce_emulator)
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact", "api_version": "60.0"},
-            output_mapping=CONTACT_MAPPING,
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "api_version": "60.0"},
+        output_mapping=CONTACT_MAPPING,
     )
 
     run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
@@ -193,18 +188,12 @@ def test_end_to_end_uses_the_activations_api_version(
 
 
 def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "append", "object": "Contact", "null_value": "clear"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "email", "output": "Email"}],
-            },
-        ),
+        everyone,
+        connection,
+        export={"mode": "append", "object": "Contact", "null_value": "clear"},
+        output_mapping=output_mapping(("email", "Email"), export_all_columns=False),
     )
 
     rows = client.post(f"{API}/activations/{activation['id']}/preview/").json()["rows"]
@@ -226,11 +215,7 @@ def test_a_run_with_bad_credentials_fails_without_revealing_them(
             "security_token": "TOKEN123",
         },
     )
-    activation = create(
-        client,
-        "activations",
-        minimal_activation(everyone, connection, output_mapping=CONTACT_MAPPING),
-    )
+    activation = create_activation(client, everyone, connection, output_mapping=CONTACT_MAPPING)
 
     run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
     validation = client.post(f"{API}/activations/{activation['id']}/validate/")
@@ -262,18 +247,12 @@ def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, 
 
 
 def test_update_by_id_without_upsert_is_accepted(client, everyone, connection):
-    body = create(
+    body = create_activation(
         client,
-        "activations",
-        minimal_activation(
-            everyone,
-            connection,
-            export={"mode": "update", "object": "Contact", "key": "Id"},
-            output_mapping={
-                "export_all_columns": False,
-                "columns": [{"source": "customer_id", "output": "Id"}],
-            },
-        ),
+        everyone,
+        connection,
+        export={"mode": "update", "object": "Contact", "key": "Id"},
+        output_mapping=output_mapping(("customer_id", "Id"), export_all_columns=False),
     )
 
     assert (body["export"]["key"], body["export"]["upsert"]) == ("Id", False)
