@@ -3,8 +3,9 @@ connector, and keeps the score (counts, job ids, failed rows, log) in the databa
 
 Every step leaves its mark on the Run row, so a task message delivered twice, or again after
 a worker died, never does a step twice: the run is claimed by a conditional update, a run
-whose worker died is found by its stale heartbeat and marked failed, and the bookkeeping after
-the end (auto-disable, mail) is flagged in `Run.progress` once done.
+whose worker died is found by its stale heartbeat and resumed from its recorded steps
+(steps.py) or, when it was not recorded, marked failed, and the bookkeeping after the end
+(auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
 import logging
@@ -328,10 +329,10 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False, worker: str 
 
     The run is claimed by a conditional update (queued → running); a delivery that finds it
     already running with a fresh heartbeat leaves it to its worker; one that finds its
-    heartbeat stale marks it failed (the worker died; rows may have been written, so it is
-    not resumed: re-running an upsert activation is the safe retry). `background_heartbeat`
-    keeps the heartbeat fresh from a side thread, for real workers. Returns the run as it
-    ended, or None if this call did not execute it.
+    heartbeat stale resumes it when it was recorded step by step (steps.py) and marks it
+    failed otherwise. `background_heartbeat` keeps the heartbeat fresh from a side thread,
+    for real workers; `worker` (its Celery hostname) lets its shutdown hand the run over.
+    Returns the run as it ended, or None if this call did not execute it.
     """
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
