@@ -9,11 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from activations import services
+from activations import dryrun, fingerprints, retry, services
 from activations.exports import failed_rows_csv
 from activations.models import Activation, Run
 from activations.serializers import (
     ActivationSerializer,
+    DryRunSerializer,
     PreviewOptionsSerializer,
     PreviewSerializer,
     RunOptionsSerializer,
@@ -52,7 +53,7 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
     model = Activation
     serializer_class = ActivationSerializer
     filterset_class = ActivationFilter
-    read_only_actions = ("preview", "validate")
+    read_only_actions = ("preview", "validate", "dry_run")
 
     def get_queryset(self):
         return (
@@ -156,6 +157,59 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
             ) from None
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiResponse(RunSerializer, description="The queued full run")},
+    )
+    @action(
+        detail=True, methods=["post"], url_path="full-resync", throttle_classes=[RunCreateThrottle]
+    )
+    def full_resync(self, request, pk=None):
+        """Forget what Salesforce is known to have (the fingerprints of incremental sync) and
+        queue a run, which sends every row (202); 409 while another run is active."""
+        activation = self.get_object()
+        try:
+            run = fingerprints.request_full_resync(activation, user=request.user)
+        except services.RunConflict as conflict:
+            raise Conflict(conflict.message) from None
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: DryRunSerializer,
+            400: OpenApiResponse(
+                ValidationResultSerializer,
+                description='The mapping or the destination does not fit: {"ok": false, '
+                '"error", "field"} or "errors" by path.',
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="dry-run")
+    def dry_run(self, request, pk=None):
+        """What a run would do now, without writing anything to Salesforce or changing
+        anything here: rows to insert, update, delete, leave unchanged, and those our own
+        checks refuse; the Salesforce jobs and API calls it would take, next to the org's
+        limits. Key lookups run as read-only query jobs. 400 with errors by path when the
+        mapping or the destination does not fit."""
+        activation = self.get_object()
+        try:
+            report = dryrun.dry_run(activation)
+        except InvalidInput as invalid:
+            errors = invalid_input_errors(invalid)
+            first = next(iter(errors.values()))[0]
+            return Response(
+                {"ok": False, "error": first, "errors": errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except ConnectorError as error:
+            message = without_secrets(activation.connection, error.message)
+            return Response(
+                {"ok": False, "error": message, "field": error.field},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(report)
+
 
 class RunFilter(django_filters.FilterSet):
     workspace = IdFilter(field_name="activation__workspace")
@@ -210,3 +264,23 @@ class RunViewSet(WorkspaceScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             raise Conflict(f"Run {run.pk} has already finished ({run.status}).")
         run = services.cancel_run(run, user=request.user)
         return Response(RunSerializer(run).data)
+
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiResponse(RunSerializer, description="The queued retry run")},
+    )
+    @action(
+        detail=True, methods=["post"], url_path="retry-failed", throttle_classes=[RunCreateThrottle]
+    )
+    def retry_failed(self, request, pk=None):
+        """Queue a run (trigger "retry") that sends exactly the rows this run failed, with
+        their current values; rows that left the segment since are reported in its log.
+        409 for a run still going, one without failed rows, or while another run is active."""
+        run = self.get_object()
+        try:
+            new_run = retry.request_retry(run, user=request.user)
+        except retry.NothingToRetry as nothing:
+            raise Conflict(str(nothing)) from None
+        except services.RunConflict as conflict:
+            raise Conflict(conflict.message) from None
+        return Response(RunSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)

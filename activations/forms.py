@@ -86,6 +86,18 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     )
     retry_limit = forms.IntegerField(min_value=0, label="Retry limit")
     null_value = forms.ChoiceField(choices=Activation.NullValue.choices, label="Null values")
+    sync = forms.ChoiceField(
+        choices=Activation.Sync.choices,
+        label="Sync",
+        required=False,
+        help_text="Incremental sends only rows that are new, changed or failed last time.",
+    )
+    on_leave = forms.ChoiceField(
+        choices=Activation.OnLeave.choices,
+        label="Rows that leave the segment",
+        required=False,
+        help_text="Incremental update mode only.",
+    )
     enabled = forms.BooleanField(
         required=False,
         label="Enabled",
@@ -150,6 +162,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         "export.null_value": "null_value",
         "export.allow_destructive_shrink": "allow_destructive_shrink",
         "export.max_shrink_percent": "max_shrink_percent",
+        "export.sync": "sync",
+        "export.on_leave": "on_leave",
         "output_mapping.export_all_columns": "export_all_columns",
         "schedule.type": "schedule_type",
         "schedule.cron": "cron",
@@ -177,6 +191,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "retry_initial_delay",
             "retry_limit",
             "null_value",
+            "sync",
+            "on_leave",
             "enabled",
         ],
         "mapping": ["export_all_columns"],
@@ -233,6 +249,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                     if data["max_shrink_percent"] is None
                     else data["max_shrink_percent"]
                 ),
+                "sync": data["sync"] or Activation.Sync.FULL,
+                "on_leave": data["on_leave"] or Activation.OnLeave.IGNORE,
             },
             "output_mapping": self.output_mapping(),
             "schedule": {
@@ -307,6 +325,8 @@ def initial_from_payload(payload: dict) -> dict:
         "null_value": export["null_value"],
         "allow_destructive_shrink": export["allow_destructive_shrink"],
         "max_shrink_percent": export["max_shrink_percent"],
+        "sync": export["sync"],
+        "on_leave": export["on_leave"],
         "export_all_columns": bool(payload["output_mapping"].get("export_all_columns")),
         "output_mapping": payload["output_mapping"],
         "schedule_type": schedule["type"],
@@ -336,6 +356,8 @@ def default_initial(segment) -> dict:
         "retry_limit": defaults.retry_limit,
         "null_value": defaults.null_value,
         "max_shrink_percent": defaults.max_shrink_percent,
+        "sync": defaults.sync,
+        "on_leave": defaults.on_leave,
         "export_all_columns": True,
         "output_mapping": {"export_all_columns": True, "columns": [], "strings": []},
         "schedule_type": "none",

@@ -41,6 +41,16 @@ class Activation(models.Model):
         LEAVE = "leave", "Leave the field unchanged"
         CLEAR = "clear", "Clear the field (#N/A)"
 
+    class Sync(models.TextChoices):
+        FULL = "full", "Full: send every row"
+        INCREMENTAL = "incremental", "Incremental: send new and changed rows"
+
+    class OnLeave(models.TextChoices):
+        # What an incremental run does with the records of rows that left the segment.
+        IGNORE = "ignore", "Leave their records as they are"
+        DELETE = "delete", "Delete their records"
+        CLEAR = "clear", "Clear their mapped fields"
+
     class ScheduleType(models.TextChoices):
         NONE = "none", "None"
         HOURLY = "hourly", "@hourly"
@@ -88,6 +98,8 @@ class Activation(models.Model):
     max_shrink_percent = models.PositiveSmallIntegerField(
         default=50, validators=[MaxValueValidator(100)]
     )
+    sync = models.CharField(max_length=12, choices=Sync.choices, default=Sync.FULL)
+    on_leave = models.CharField(max_length=10, choices=OnLeave.choices, default=OnLeave.IGNORE)
 
     # {"export_all_columns": bool, "columns": [{"source", "output"}],
     #  "strings": [{"output", "parts": [{"type", "value", "format"}]}]}; see mapping.py.
@@ -134,6 +146,7 @@ class Run(models.Model):
         MANUAL = "manual", "Manual"
         SCHEDULE = "schedule", "Schedule"
         API = "api", "API"
+        RETRY = "retry", "Retry of failed rows"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -165,6 +178,13 @@ class Run(models.Model):
     rows_sent = models.PositiveBigIntegerField(default=0)
     rows_succeeded = models.PositiveBigIntegerField(default=0)
     rows_failed = models.PositiveBigIntegerField(default=0)
+    # Incremental runs: rows skipped because Salesforce already has them as they are, and
+    # rows that left the segment whose records were deleted or cleared (also in succeeded).
+    rows_unchanged = models.PositiveBigIntegerField(default=0)
+    rows_deleted = models.PositiveBigIntegerField(default=0)
+    # "full" | "incremental" | "retry", and why (set when the run starts).
+    sync = models.CharField(max_length=12, blank=True)
+    sync_reason = models.CharField(max_length=300, blank=True)
     salesforce_job_ids = models.JSONField(default=list, blank=True)
     # The output column names of this run, for the failed-rows CSV header.
     columns = models.JSONField(default=list, blank=True)
@@ -218,6 +238,9 @@ class FailedRow(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="failed_rows")
     values = models.JSONField(default=list)
     error = models.TextField()
+    # The row's identity (its key, see activations/fingerprints.py), for "retry failed rows";
+    # empty when it could not be told.
+    key = models.TextField(blank=True)
 
     class Meta:
         ordering = ["run", "pk"]
@@ -247,3 +270,37 @@ class RunChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Chunk {self.number} of run {self.run_id}"
+
+
+class SyncState(models.Model):
+    """What an incremental activation's fingerprints were taken with: a hash of the settings
+    that shape the rows (mapping, object, key, mode). Another hash makes the next run full."""
+
+    activation = models.OneToOneField(
+        Activation, on_delete=models.CASCADE, primary_key=True, related_name="sync_state"
+    )
+    config_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Sync state of {self.activation_id}"
+
+
+class Fingerprint(models.Model):
+    """The row of one key as Salesforce last accepted it: an 8-byte hash of its CSV cells.
+    One small row per key, so millions of keys per activation stay cheap."""
+
+    # No index of its own: the unique (activation, key) index serves lookups by activation.
+    activation = models.ForeignKey(
+        Activation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.TextField()
+    fingerprint = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["activation", "key"], name="one_fingerprint_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -26,7 +26,7 @@ from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
 from segments import audience
 
-from . import beat, guards, mapping, notifications, steps
+from . import beat, fingerprints, guards, mapping, notifications, steps
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -148,6 +148,8 @@ class RunRecorder:
             if value and len(value) >= 4
         ]
         self._rows_between_checkpoints = min(CHECKPOINT_EVERY_ROWS, run.activation.batch_size)
+        # Set by _write: the run's fingerprints (incremental sync, retry), told of outcomes.
+        self.sync: fingerprints.RunSync | None = None
 
     # ResultSink
 
@@ -164,16 +166,35 @@ class RunRecorder:
             self._update(rows_succeeded=F("rows_succeeded") + count)
         self.checkpoint()
 
+    def rows_accepted(self, rows: Sequence[Sequence[str]]) -> None:
+        """Succeeded rows with their values: counted, and their fingerprints advanced in the
+        same transaction."""
+        rows = list(rows)
+        if rows:
+            with transaction.atomic():
+                left = self.sync.accepted(rows) if self.sync else 0
+                self._update(
+                    rows_succeeded=F("rows_succeeded") + len(rows),
+                    rows_deleted=F("rows_deleted") + left,
+                )
+        self.checkpoint()
+
     def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
         rows = list(rows)
         if rows:
             self.rows_not_sent += sum(row.error.startswith(NOT_SENT_PREFIX) for row in rows)
+            keys = self.sync.failed_keys([row.values for row in rows]) if self.sync else None
             with transaction.atomic():
                 self._update(rows_failed=F("rows_failed") + len(rows))
                 FailedRow.objects.bulk_create(
                     [
-                        FailedRow(run_id=self.run_id, values=list(row.values), error=row.error)
-                        for row in rows
+                        FailedRow(
+                            run_id=self.run_id,
+                            values=list(row.values),
+                            error=row.error,
+                            key=keys[index] if keys else "",
+                        )
+                        for index, row in enumerate(rows)
                     ],
                     batch_size=FAILED_ROWS_PER_INSERT,
                 )
@@ -393,12 +414,18 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         before_writing(activation, connector, params)
         timestamp = _run_timestamp(run)
-        if connector.resumable(params):
+        sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+        if connector.resumable(params) and not sync.keep and sync.only_keys is None:
+            # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
             return _write_steps(run, recorder, connector, params, columns, timestamp)
-        rows = recorder.counted(audience.iter_rows(activation.segment))
+        rows = sync.tap(audience.iter_rows(activation.segment))
+        rendered = sync.select(
+            render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
+        )
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        result = connector.write(
-            params, columns, render(activation, rows, timestamp=timestamp), recorder
+        result = connector.write(params, columns, recorder.counted(rendered), recorder)
+        result.rows_sent += fingerprints.after_write(
+            sync, connector, params, recorder, recorder.counted, recorder.log
         )
         recorder.store_rows_read()
         if recorder.stop_requested.is_set():
@@ -452,7 +479,13 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
     recorder.restart_count(run.rows_read)
     recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
     try:
-        rows = render(activation, audience.iter_rows(activation.segment), timestamp=timestamp)
+        rows = steps.with_keys(
+            activation,
+            params,
+            columns,
+            audience.iter_rows(activation.segment),
+            lambda source: render(activation, source, timestamp=timestamp),
+        )
         total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
         recorder.restart_count(total)
         steps.send_chunks(run, connector, params, columns, recorder)
@@ -567,8 +600,12 @@ def _summary(run: Run) -> str:
         f"{run.rows_read:,} read, {run.rows_sent:,} sent, {run.rows_succeeded:,} succeeded, "
         f"{run.rows_failed:,} failed"
     )
+    if run.status == Run.Status.SUCCEEDED and run.rows_read == 0 and run.rows_unchanged:
+        return f"Succeeded: nothing changed ({run.rows_unchanged:,} rows unchanged), nothing sent."
     if run.status == Run.Status.SUCCEEDED and run.rows_read == 0:
         return "Succeeded: the segment had no rows, nothing was sent."
+    if run.rows_unchanged or run.rows_deleted:
+        counts += f", {run.rows_unchanged:,} unchanged, {run.rows_deleted:,} deleted or cleared"
     return f"{Run.Status(run.status).label}: {counts}."
 
 

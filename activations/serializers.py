@@ -53,6 +53,17 @@ class ExportSerializer(StrictSerializer):
         "blocked; 50 by default.",
         **OPTIONAL,
     )
+    sync = serializers.ChoiceField(
+        choices=Activation.Sync.choices,
+        help_text='"full" sends every row; "incremental" only new, changed and failed rows.',
+        **OPTIONAL,
+    )
+    on_leave = serializers.ChoiceField(
+        choices=Activation.OnLeave.choices,
+        help_text="Incremental update mode: what happens to the records of rows that left the "
+        'segment: "ignore", "delete" (key Id or upsert External ID) or "clear".',
+        **OPTIONAL,
+    )
 
 
 class MappedColumnSerializer(StrictSerializer):
@@ -189,6 +200,35 @@ class ValidationResultSerializer(serializers.Serializer):
     )
 
 
+class DryRunRowsSerializer(serializers.Serializer):
+    insert = serializers.IntegerField()
+    update = serializers.IntegerField()
+    delete = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+
+
+class DryRunSalesforceSerializer(serializers.Serializer):
+    jobs = serializers.IntegerField(
+        help_text="Bulk API jobs the run would create (ingest and query)."
+    )
+    api_calls = serializers.IntegerField(help_text="REST calls it would make, at least.")
+    limits = serializers.DictField(
+        help_text='What the org has left today, from /limits: {"DailyApiRequests": {"Max", '
+        '"Remaining"}, ...}.'
+    )
+
+
+class DryRunSerializer(serializers.Serializer):
+    """What a run would do now; nothing is written anywhere."""
+
+    sync = serializers.CharField(help_text='"full" or "incremental".')
+    sync_reason = serializers.CharField()
+    operation = serializers.CharField()
+    rows = DryRunRowsSerializer()
+    salesforce = DryRunSalesforceSerializer()
+
+
 class RunOptionsSerializer(StrictSerializer):
     """A run request has no options; the body may be empty."""
 
@@ -215,6 +255,10 @@ class RunSerializer(serializers.ModelSerializer):
             "rows_sent",
             "rows_succeeded",
             "rows_failed",
+            "rows_unchanged",
+            "rows_deleted",
+            "sync",
+            "sync_reason",
             "salesforce_job_ids",
             "error",
             "log",

@@ -237,6 +237,10 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
                 export[key] = default
     if mode != Activation.Mode.TRUNCATE and "hard_delete" not in sent:
         export["hard_delete"] = False
+    if (
+        mode != Activation.Mode.UPDATE or export.get("sync") != Activation.Sync.INCREMENTAL
+    ) and "on_leave" not in sent:
+        export["on_leave"] = Activation.OnLeave.IGNORE
 
     values = {
         "mode": export.get("mode") if "export.mode" in errors.errors else mode,
@@ -287,6 +291,8 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
             maximum=100,
             integer=True,
         ),
+        "sync": _choice(errors, "export.sync", export.get("sync"), Activation.Sync),
+        "on_leave": _choice(errors, "export.on_leave", export.get("on_leave"), Activation.OnLeave),
     }
 
     key = export.get("key")
@@ -310,6 +316,7 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
         errors.add("export.upsert", "Upsert is available only in update mode.")
     if values["hard_delete"] and mode != Activation.Mode.TRUNCATE:
         errors.add("export.hard_delete", "Hard delete is available only in truncate mode.")
+    _check_on_leave(errors, values, mode)
 
     api_version = _api_version_text(export.get("api_version"))
     if not isinstance(api_version, str) or not API_VERSION.fullmatch(api_version):
@@ -323,6 +330,36 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
                 f"Bulk API 2.0 needs API version {MINIMUM_API_VERSION} or later.",
             )
     return values
+
+
+def _check_on_leave(errors, values: dict, mode: str) -> None:
+    """Rows leaving the segment can be deleted only by a key that identifies one record (Id,
+    or the External ID of an upsert), and cleared only by a key (update mode)."""
+    on_leave = values["on_leave"]
+    if on_leave == Activation.OnLeave.IGNORE or "export.on_leave" in errors.errors:
+        return
+    if values["sync"] != Activation.Sync.INCREMENTAL:
+        errors.add(
+            "export.on_leave",
+            f'"{on_leave}" needs incremental sync (export.sync "incremental"): only an '
+            "incremental run knows which rows left the segment.",
+        )
+    elif mode != Activation.Mode.UPDATE:
+        errors.add(
+            "export.on_leave",
+            f'"{on_leave}" needs update mode: a row that left the segment is found in '
+            "Salesforce by its key.",
+        )
+    elif (
+        on_leave == Activation.OnLeave.DELETE
+        and not values["upsert"]
+        and values["key"].lower() != "id"
+    ):
+        errors.add(
+            "export.on_leave",
+            f'"delete" needs a key that identifies one record: Id, or an External ID with '
+            f"upsert on; {values['key'] or 'the key'} may match several records.",
+        )
 
 
 def _api_version_text(value):
@@ -492,6 +529,8 @@ def stored_payload(activation: Activation) -> dict:
             "null_value": activation.null_value,
             "allow_destructive_shrink": activation.allow_destructive_shrink,
             "max_shrink_percent": activation.max_shrink_percent,
+            "sync": activation.sync,
+            "on_leave": activation.on_leave,
         },
         "output_mapping": mapping_payload(activation.output_mapping),
         "schedule": {

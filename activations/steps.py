@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
@@ -45,6 +46,28 @@ class ShutdownRequested(Exception):
 
 class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
+
+
+def with_keys(activation, params, columns, source_rows, render):
+    """Rendered rows, each with its key appended as one more cell (the update key's value, or
+    in append mode the profile's key), so failed rows are stored with their key (a retry of
+    the failed rows finds them by it)."""
+    if params.mode == "update" and params.key in columns:
+        index = list(columns).index(params.key)
+        for values in render(source_rows):
+            yield [*values, values[index]]
+        return
+    profile_key = activation.segment.parent_segment.key_column
+    keys: deque = deque()
+
+    def tap(rows):
+        for row in rows:
+            value = row.get(profile_key)
+            keys.append("" if value is None else str(value))
+            yield row
+
+    for values in render(tap(source_rows)):
+        yield [*values, keys.popleft()]
 
 
 def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
@@ -127,7 +150,7 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             connector.run_step,
             params,
             columns,
-            chunk.rows,
+            [row[:-1] for row in chunk.rows],
             job_id=chunk.job_id,
             on_job=on_job,
             log=log,
@@ -198,12 +221,22 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
             rows_failed=F("rows_failed") + len(failed),
             heartbeat_at=timezone.now(),
         )
+        key_of = {tuple(row[:-1]): row[-1] for row in chunk.rows}
+        keys = [key_of.get(tuple(row.values), "") for row in failed]
         FailedRow.objects.bulk_create(
-            [FailedRow(run_id=run.pk, values=list(row.values), error=row.error) for row in failed],
+            [
+                FailedRow(
+                    run_id=run.pk,
+                    values=list(row.values),
+                    error=row.error,
+                    key=keys[index] if keys else "",
+                )
+                for index, row in enumerate(failed)
+            ],
             batch_size=FAILED_ROWS_PER_INSERT,
         )
         if retry:
-            chunk.rows = outcome.locked
+            chunk.rows = [[*values, key_of.get(tuple(values), "")] for values in outcome.locked]
             chunk.attempts += 1
             chunk.job_id = ""
         else:

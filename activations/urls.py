@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import sync_views, views
 
 app_name = "activations"
 
@@ -16,9 +16,12 @@ urlpatterns = [
     path("activations/<int:pk>/enabled/", views.activation_set_enabled, name="set-enabled"),
     path("activations/<int:pk>/run/", views.activation_run, name="run"),
     path("activations/<int:pk>/delete/", views.activation_delete, name="delete"),
+    path("activations/<int:pk>/dry-run/", sync_views.dry_run_panel, name="dry-run"),
+    path("activations/<int:pk>/full-resync/", sync_views.full_resync, name="full-resync"),
     path("activations/<int:pk>/runs/", views.run_history, name="run-history"),
     path("activations/<int:pk>/runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("activations/<int:pk>/runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
+    path("activations/<int:pk>/runs/<int:run_id>/retry/", sync_views.run_retry, name="run-retry"),
     path(
         "activations/<int:pk>/runs/<int:run_id>/failed-rows.csv",
         views.run_failed_rows,

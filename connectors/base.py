@@ -65,13 +65,30 @@ class WriteResult:
     job_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
+class WritePlan:
+    """What a write would do, worked out without writing (a dry run): rows by outcome,
+    the jobs and API calls it would take, and the destination's limits left today."""
+
+    insert: int = 0
+    update: int = 0
+    delete: int = 0
+    invalid: int = 0
+    jobs: int = 0
+    api_calls: int = 0
+    limits: dict = field(default_factory=dict)
+
+
 class ResultSink(Protocol):
     """Receives outcomes while a write progresses, so nothing piles up in memory.
 
     The runner implements it to store progress and failed rows in the database as they come.
     A sink may also carry `stop_requested`, a threading.Event set when the run is cancelled:
     a connector waiting on its destination watches it, aborts what is in flight, and fails
-    the rows not sent (connectors read it with getattr, so it is optional).
+    the rows not sent (connectors read it with getattr, so it is optional). A sink may also
+    have `rows_accepted(rows)`, taking the values of the rows that succeeded (in `columns`
+    order) instead of `rows_succeeded(count)`: a connector that can tell them calls it (with
+    getattr), so that the sink knows which rows the destination has.
     """
 
     def job_started(self, job_id: str) -> None: ...
@@ -136,3 +153,21 @@ class Connector(abc.ABC):
         Every row consumed from `rows` must end up counted as succeeded or failed through
         `sink`; the returned totals match what the sink was told.
         """
+
+    def dry_run(
+        self,
+        params: ExportParams,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        *,
+        clear_rows: Iterable[Sequence[str]] = (),
+        delete_keys: Iterable[str] = (),
+    ) -> WritePlan:
+        """What writing `rows` (then `clear_rows`, counted as deletes, and deleting the
+        records of `delete_keys`) would do, without writing anything."""
+        raise ConnectorError(f"{self.label} cannot tell what a run would do.")
+
+    def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
+        """Delete the records whose `params.key` is one of `keys` (incremental sync: rows
+        that left the segment). Outcomes reach `sink` as one-cell rows [key]."""
+        raise ConnectorError(f"{self.label} cannot delete records.")

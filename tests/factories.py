@@ -59,6 +59,8 @@ def upsert_export(**changes) -> dict:
         "null_value": "clear",
         "allow_destructive_shrink": False,
         "max_shrink_percent": 50,
+        "sync": "full",
+        "on_leave": "ignore",
         **changes,
     }
 

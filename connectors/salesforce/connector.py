@@ -2,12 +2,20 @@
 
 from collections.abc import Iterable, Sequence
 
-from connectors.base import Connector, ConnectorError, ExportParams, ResultSink, WriteResult
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    ExportParams,
+    ResultSink,
+    WritePlan,
+    WriteResult,
+)
 
 from . import limits, steps, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import TERMINAL_STATES, BulkApi
 from .describe import check_export, fetch_describe
+from .dryrun import DryRun
 from .http import RetryPolicy, error_message
 from .permissions import check_hard_delete
 
@@ -168,6 +176,68 @@ class SalesforceConnector(Connector):
             describe=describe_of(params.object_name),
             columns=list(columns),
             rows=rows,
+            sink=sink,
+        )
+
+    def dry_run(
+        self,
+        params: ExportParams,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        *,
+        clear_rows: Iterable[Sequence[str]] = (),
+        delete_keys: Iterable[str] = (),
+    ) -> WritePlan:
+        """Check the destination, look keys up with query jobs, read /limits; no ingest
+        job is created."""
+        session = self.session
+        describe_of = self._describer(params)
+        check_export(params, columns, describe_of)
+        bulk = BulkApi(session, api_version=params.api_version, retry=export_policy(params))
+        dry_run = DryRun(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            max_bytes=writer.MAX_JOB_BYTES,
+        )
+        if params.mode == "truncate":
+            dry_run.truncate()
+        dry_run.rows(columns, rows)
+        dry_run.rows(columns, clear_rows, into="delete")
+        dry_run.deletes(delete_keys)
+        plan = dry_run.plan
+        plan.api_calls += 1  # the describe
+        plan.limits = self._limits(session, params)
+        return plan
+
+    def _limits(self, session: SalesforceSession, params: ExportParams) -> dict:
+        """The org's limits left today (`/limits`: {"DailyApiRequests": {"Max", "Remaining"},
+        ...}), or {} if they cannot be read."""
+        response = session.request(
+            "GET",
+            f"/services/data/v{params.api_version}/limits/",
+            retry=export_policy(params),
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code != 200:
+            return {}
+        return response.json()
+
+    def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
+        """Delete records by their key (Id, or another key looked up with query jobs)."""
+        session = self.session
+        describe_of = self._describer(params)
+        bulk = BulkApi(
+            session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=getattr(sink, "stop_requested", None),
+        )
+        return writer.delete_records(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            keys=keys,
             sink=sink,
         )
 

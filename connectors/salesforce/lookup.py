@@ -4,7 +4,7 @@ up first (one query job per run), and rows whose key matches no record (or sever
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -13,6 +13,8 @@ from connectors.base import FailedRow
 from .bulk import BulkApi
 from .chunks import Chunk, ChunkWriter
 
+# SOQL statements may not exceed 100,000 characters; stay clear of it.
+MAX_SOQL_CHARS = 90_000
 NUMERIC_TYPES = {"int", "long", "double", "currency", "percent"}
 
 
@@ -35,6 +37,23 @@ def soql_literal(value: str, *, numeric: bool) -> str | None:
         .replace("\f", "\\f")
     )
     return f"'{escaped}'"
+
+
+def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Iterator[str]:
+    """SOQL queries `SELECT Id, key FROM object WHERE key IN (...)` covering all literals,
+    each under MAX_SOQL_CHARS (the dry run counts keys this way)."""
+    # The names were checked against the describe; values are quoted by soql_literal.
+    prefix = f"SELECT Id, {key} FROM {object_name} WHERE {key} IN ("  # noqa: S608
+    batch: list[str] = []
+    length = len(prefix) + 1
+    for literal in literals:
+        if batch and length + len(literal) + 2 > MAX_SOQL_CHARS:
+            yield prefix + ", ".join(batch) + ")"
+            batch, length = [], len(prefix) + 1
+        batch.append(literal)
+        length += len(literal) + 2
+    if batch:
+        yield prefix + ", ".join(batch) + ")"
 
 
 class KeyIndex:

@@ -31,6 +31,9 @@ class JobResults:
 
     succeeded: int = 0
     failed: list[FailedRow] = field(default_factory=list)
+    # The values of the rows that succeeded (restored like failed rows'), for sinks that
+    # keep track of what Salesforce accepted.
+    accepted: list[list[str]] = field(default_factory=list)
     # Rows that failed with UNABLE_TO_LOCK_ROW, with their echoes (to send them again).
     locked: list[tuple[FailedRow, dict[str, str]]] = field(default_factory=list)
 
@@ -53,6 +56,7 @@ def collect(bulk: BulkApi, chunk: Chunk, job: dict, *, log) -> JobResults:
 
     for echo in _read(bulk, job_id, "successfulResults", required=complete):
         results.succeeded += 1
+        results.accepted.append(chunk.restore(echo))
         note(echo)
     for echo in _read(bulk, job_id, "failedResults", required=complete):
         note(echo)

@@ -54,6 +54,8 @@ class Outcome:
     succeeded: int = 0
     failed: list[FailedRow] = field(default_factory=list)
     error: ConnectorError | None = None
+    # The values of the succeeded rows, as the sink's optional rows_accepted takes them.
+    accepted: list[list[str]] = field(default_factory=list)
 
 
 class Events:
@@ -147,6 +149,7 @@ class JobRunner:
                         f"{exc.message}",
                     ) from None
                 outcome.succeeded += finished.succeeded
+                outcome.accepted.extend(finished.accepted)
                 locked = finished.locked
                 if not locked or lock_retries >= self.retry.limit:
                     outcome.failed.extend(finished.failed)
@@ -409,25 +412,10 @@ def write(
             result.rows_sent += 1
             yield row
 
-    def on_outcome(outcome: Outcome) -> None:
-        if outcome.succeeded:
-            result.rows_succeeded += outcome.succeeded
-            sink.rows_succeeded(outcome.succeeded)
-        if outcome.failed:
-            result.rows_failed += len(outcome.failed)
-            sink.rows_failed(outcome.failed)
-
     plan = plan_for(params)
     prepare = None
     if looks_up_keys(params):
-        key_field = next(f for f in describe["fields"] if f["name"] == params.key)
-        prepare = KeyLookup(
-            bulk,
-            object_name=params.object_name,
-            key_field=key_field,
-            columns=columns,
-            events=events,
-        )
+        prepare = _key_lookup(bulk, params, describe, columns, events)
     key_field = next((f for f in describe["fields"] if f["name"] == plan.external_id_field), {})
     runner = JobRunner(
         bulk,
@@ -440,6 +428,7 @@ def write(
     chunks = split_rows(
         counted(rows), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES
     )
+    on_outcome = _reporter(sink, result)
     try:
         error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)
     finally:
@@ -450,6 +439,72 @@ def write(
     if error:
         raise error
     return result
+
+
+def delete_records(
+    bulk: BulkApi,
+    *,
+    params: ExportParams,
+    describe: dict,
+    keys: Iterable[str],
+    sink: ResultSink,
+) -> WriteResult:
+    """Delete the records whose key (params.key) is one of `keys`: by Id directly, by
+    another key after looking the Ids up with query jobs (a key matching no record or
+    several fails). Rows reach the sink as one-cell rows [key]."""
+    events = Events(sink)
+    result = WriteResult()
+    columns = [params.key]
+
+    def counted(keys: Iterable[str]) -> Iterator[list[str]]:
+        for key in keys:
+            result.rows_sent += 1
+            yield [key]
+
+    prepare = None
+    if params.key.lower() != "id":
+        prepare = _key_lookup(bulk, params, describe, columns, events)
+    runner = JobRunner(
+        bulk, Plan(params.object_name, "delete"), retry=bulk.retry, events=events, prepare=prepare
+    )
+    chunks = split_rows(
+        counted(keys), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES
+    )
+    parallel = params.concurrency_mode != "serial"
+    error = run_chunks(
+        chunks, runner, parallel=parallel, events=events, on_outcome=_reporter(sink, result)
+    )
+    events.drain()
+    result.job_ids = list(events.job_ids)
+    if error:
+        raise error
+    return result
+
+
+def _key_lookup(bulk, params: ExportParams, describe: dict, columns, events) -> KeyLookup:
+    key_field = next(f for f in describe["fields"] if f["name"].lower() == params.key.lower())
+    return KeyLookup(
+        bulk, object_name=params.object_name, key_field=key_field, columns=columns, events=events
+    )
+
+
+def _reporter(sink: ResultSink, result: WriteResult) -> Callable[[Outcome], None]:
+    """Tells the sink each chunk's outcome: the succeeded rows' values to a sink that takes
+    them (`rows_accepted`, optional), else their count."""
+    accept = getattr(sink, "rows_accepted", None)
+
+    def on_outcome(outcome: Outcome) -> None:
+        if outcome.succeeded:
+            result.rows_succeeded += outcome.succeeded
+            if accept is not None:
+                accept(outcome.accepted)
+            else:
+                sink.rows_succeeded(outcome.succeeded)
+        if outcome.failed:
+            result.rows_failed += len(outcome.failed)
+            sink.rows_failed(outcome.failed)
+
+    return on_outcome
 
 
 def empty_object(bulk: BulkApi, *, params: ExportParams, events: Events, parallel: bool) -> int:

@@ -51,6 +51,10 @@ def test_reads_a_run(finished_run, owner_client):
         "rows_sent": 3,
         "rows_succeeded": 1,
         "rows_failed": 2,
+        "rows_unchanged": 0,
+        "rows_deleted": 0,
+        "sync": "",
+        "sync_reason": "",
         "salesforce_job_ids": ["750000000000001AAA"],
         "error": "2 rows were refused.",
     }

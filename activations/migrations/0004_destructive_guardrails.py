@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0002_schedule_catch_up_skipped_runs'),
+        ('activations', '0003_incremental_sync'),
     ]
 
     operations = [
