@@ -137,7 +137,9 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
         if request.method == "GET":
             page = self.paginate_queryset(activation.runs.select_related("activation"))
             return self.get_paginated_response(RunSerializer(page, many=True).data)
-        RunOptionsSerializer(data=request.data or {}).is_valid(raise_exception=True)
+        options = RunOptionsSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        test_rows = options.validated_data.get("test_rows")
         key = idempotency_key(request)
         if key:
             existing = activation.runs.filter(idempotency_key=key).first()
@@ -146,9 +148,10 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
         try:
             run = services.request_run(
                 activation=activation,
-                trigger=Run.Trigger.API,
+                trigger=Run.Trigger.API if test_rows is None else Run.Trigger.TEST,
                 user=request.user,
                 idempotency_key=key,
+                row_limit=test_rows,
             )
         except services.RunConflict as conflict:
             raise Conflict(

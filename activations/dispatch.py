@@ -9,6 +9,7 @@ import logging
 
 from celery import current_app
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from common.errors import ServiceError
@@ -40,6 +41,7 @@ def request_run(
     idempotency_key: str = "",
     scheduled_for=None,
     publish: bool = True,
+    row_limit: int | None = None,
 ) -> Run | None:
     """Queue a run of the activation and publish its task once the transaction commits.
 
@@ -51,6 +53,7 @@ def request_run(
     schedule slot (`scheduled_for`) returns None. Scheduled runs start after the activation's delay.
     `publish=False` leaves the run for the caller to execute inline (`run_activation --wait`).
     A disabled activation may still be run by hand: `enabled` governs the schedule only.
+    `row_limit` sends only the segment's first rows (a test run, trigger "test").
     """
     with transaction.atomic():
         # The row lock serialises requests for one activation on PostgreSQL; on SQLite the
@@ -65,17 +68,21 @@ def request_run(
             return _refuse_second_run(activation, active, trigger, scheduled_for)
         delay_seconds = activation.delay_seconds if trigger == Run.Trigger.SCHEDULE else 0
         now = timezone.now()
+        progress = {"due_at": (now + timezone.timedelta(seconds=delay_seconds)).isoformat()}
+        if row_limit is not None:
+            progress["row_limit"] = row_limit
+        # Under the activation's row lock, so two requests cannot take the same number.
+        last_number = activation.runs.aggregate(last=Max("number"))["last"] or 0
         try:
             with transaction.atomic():
                 run = Run.objects.create(
                     activation=activation,
+                    number=last_number + 1,
                     trigger=trigger,
                     requested_by=user,
                     idempotency_key=idempotency_key,
                     scheduled_for=scheduled_for,
-                    progress={
-                        "due_at": (now + timezone.timedelta(seconds=delay_seconds)).isoformat()
-                    },
+                    progress=progress,
                     log=[{"at": now.isoformat(), "message": _queued_message(trigger, user)}],
                 )
         except IntegrityError:
@@ -123,6 +130,7 @@ def _refuse_second_run(activation: Activation, active: Run, trigger: str, schedu
         with transaction.atomic():
             skipped = Run.objects.create(
                 activation=activation,
+                number=(activation.runs.aggregate(last=Max("number"))["last"] or 0) + 1,
                 trigger=trigger,
                 status=Run.Status.SKIPPED,
                 scheduled_for=scheduled_for,

@@ -47,7 +47,10 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
     object_name = forms.CharField(
         max_length=100,
         label="Object",
-        help_text="The Salesforce object API name, e.g. Contact, Lead or Audience_Member__c.",
+        help_text="Type to search the org's objects, or their API name (Audience_Member__c).",
+        widget=forms.TextInput(
+            attrs={"list": "object-options", "autocomplete": "off", "spellcheck": "false"}
+        ),
     )
     upsert = forms.BooleanField(required=False, label="Upsert new records?")
     key = forms.CharField(
@@ -340,7 +343,7 @@ def initial_from_payload(payload: dict) -> dict:
 
 
 def default_initial(segment) -> dict:
-    """A new activation's starting values: the model defaults, exporting every column, and
+    """A new activation's starting values: the model defaults, no columns yet, and
     the workspace's connection when it has exactly one."""
     defaults = Activation()
     connections = list(Connection.objects.filter(workspace=segment.workspace)[:2])
@@ -358,8 +361,10 @@ def default_initial(segment) -> dict:
         "max_shrink_percent": defaults.max_shrink_percent,
         "sync": defaults.sync,
         "on_leave": defaults.on_leave,
-        "export_all_columns": True,
-        "output_mapping": {"export_all_columns": True, "columns": [], "strings": []},
+        # Off: a standard object has no field named like most source columns; Auto-map or
+        # the field picker name them.
+        "export_all_columns": False,
+        "output_mapping": {"export_all_columns": False, "columns": [], "strings": []},
         "schedule_type": "none",
         "timezone": "UTC",
         "delay_seconds": 0,
@@ -386,12 +391,22 @@ def mapping_from_post(data) -> dict:
     strings = []
     for key in data.getlist("string_key"):
         prefix = f"string-{key}-"
+        types = data.getlist(prefix + "part_type")
+        # A page from before time zones sends none; pad so no part is dropped.
+        timezones = data.getlist(prefix + "part_timezone") + [""] * len(types)
         parts = [
-            {"type": part_type, "value": value, "format": part_format.strip(), "errors": {}}
-            for part_type, value, part_format in zip(
-                data.getlist(prefix + "part_type"),
+            {
+                "type": part_type,
+                "value": value,
+                "format": part_format.strip(),
+                "timezone": part_timezone.strip(),
+                "errors": {},
+            }
+            for part_type, value, part_format, part_timezone in zip(
+                types,
                 data.getlist(prefix + "part_value"),
                 data.getlist(prefix + "part_format"),
+                timezones,
                 strict=False,
             )
         ]
@@ -422,6 +437,7 @@ def mapping_rows(output_mapping: dict) -> dict:
                     "type": part.get("type", "string"),
                     "value": part.get("value") or "",
                     "format": part.get("format") or "",
+                    "timezone": part.get("timezone") or "",
                     "errors": {},
                 }
                 for part in string.get("parts") or []
@@ -442,8 +458,11 @@ def mapping_payload(rows: dict, *, export_all_columns: bool) -> dict:
             item = {"type": part["type"]}
             if part["type"] == "string":
                 item["value"] = part["value"]
-            elif part["type"] == "timestamp" and part["format"]:
-                item["format"] = part["format"]
+            elif part["type"] == "timestamp":
+                if part["format"]:
+                    item["format"] = part["format"]
+                if part.get("timezone"):
+                    item["timezone"] = part["timezone"]
             parts.append(item)
         strings.append({"output": string["output"], "parts": parts})
     columns = (

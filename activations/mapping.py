@@ -1,7 +1,9 @@
 """The output mapping: validation, the output column names, and the row renderer.
 
 A mapping is `{"export_all_columns": bool, "columns": [{"source", "output"}],
-"strings": [{"output", "parts": [{"type", "value", "format"}]}]}`. The output columns are, in
+"strings": [{"output", "parts": [{"type", "value", "format", "timezone"}]}]}`. A timestamp
+part's optional `timezone` (an IANA name such as Asia/Tokyo) is the zone it is written in;
+without it, the render context's (the activation's schedule time zone). The output columns are, in
 this order: every parent column under its own name (Export All Columns, in the parent's
 order), then the added columns, then the strings. An added column's `output` defaults to its
 source name. Pure: takes plain data, reads and writes nothing.
@@ -11,6 +13,7 @@ import datetime
 import json
 import math
 import re
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +24,7 @@ MAPPING_KEYS = {"export_all_columns", "columns", "strings"}
 # In the order the error messages name them.
 COLUMN_KEYS = ("source", "output")
 STRING_KEYS = ("output", "parts")
-PART_KEYS = ("type", "value", "format")
+PART_KEYS = ("type", "value", "format", "timezone")
 PART_TYPES = ("string", "timestamp", "segment_id", "segment_name", "audience_id")
 MAX_COLUMNS = 500
 MAX_PARTS = 50
@@ -60,6 +63,9 @@ class RenderContext:
     segment_name: str
     audience_id: int  # the parent segment's id
     timestamp: datetime.datetime  # aware
+    # For timestamp parts without their own zone: the schedule's. None keeps the old
+    # behaviour: ISO 8601 in UTC, a format in the timestamp's own zone.
+    timezone: str | None = None
 
 
 def validate(mapping: dict, columns: list[dict]) -> None:
@@ -138,7 +144,8 @@ def validate(mapping: dict, columns: list[dict]) -> None:
             )
             continue
         output = column.get("output")
-        claim(source if output is None else output, f"{path}.output", path)
+        # Messages count from 1, as the editor and the preview number their rows.
+        claim(source if output is None else output, f"{path}.output", f"column {index + 1}")
 
     for index, builder in enumerate(strings):
         path = f"strings[{index}]"
@@ -147,7 +154,7 @@ def validate(mapping: dict, columns: list[dict]) -> None:
         if builder.get("output") is None:
             errors.add(f"{path}.output", "required")
         else:
-            claim(builder["output"], f"{path}.output", path)
+            claim(builder["output"], f"{path}.output", f"string column {index + 1}")
         parts = builder.get("parts")
         if not isinstance(parts, list) or not parts:
             errors.add(f"{path}.parts", "add at least one part")
@@ -215,15 +222,22 @@ def render_rows(
     )
 
 
-def format_timestamp(moment: datetime.datetime, timestamp_format: str | None = None) -> str:
-    """The export timestamp as a string part shows it.
+def format_timestamp(
+    moment: datetime.datetime, timestamp_format: str | None = None, timezone: str | None = None
+) -> str:
+    """The export timestamp as a string part shows it, in `timezone` (an IANA name; None
+    keeps the moment's own zone).
 
-    Without a format: ISO 8601 in UTC to the second ("2026-11-25T15:20:38Z"), which
-    Salesforce date-time fields accept. With a strftime format: in the timestamp's own time
-    zone (the caller's choice; %z shows its offset).
+    Without a format: ISO 8601 to the second, "2026-11-25T15:20:38Z" in UTC or with the
+    offset elsewhere ("2026-11-26T00:20:38+09:00"); Salesforce date-time fields take both.
+    With a strftime format: the format's fields in that zone (%z shows its offset).
     """
+    if timezone:
+        moment = moment.astimezone(zoneinfo.ZoneInfo(timezone))
     if not timestamp_format:
-        return moment.astimezone(datetime.UTC).strftime(ISO_8601)
+        if not timezone or moment.utcoffset() == datetime.timedelta(0):
+            return moment.astimezone(datetime.UTC).strftime(ISO_8601)
+        return moment.isoformat(timespec="seconds")
     return moment.strftime(timestamp_format)
 
 
@@ -299,6 +313,28 @@ def _check_part(part, path: str, errors: ErrorCollector) -> None:
             errors.add(f"{path}.format", message)
     elif timestamp_format not in (None, ""):
         errors.add(f"{path}.format", "only a timestamp part has a format")
+    timezone = part.get("timezone")
+    if part_type == "timestamp":
+        message = _timezone_problem(timezone)
+        if message:
+            errors.add(f"{path}.timezone", message)
+    elif timezone not in (None, ""):
+        errors.add(f"{path}.timezone", "only a timestamp part has a time zone")
+
+
+def _timezone_problem(timezone) -> str | None:
+    """Why a part's time zone is unusable, or None (empty means the schedule's)."""
+    if timezone is None or timezone == "":
+        return None
+    if not isinstance(timezone, str):
+        return "must be a string"
+    if timezone in ("localtime", "Factory"):
+        return f"unknown time zone {timezone!r}; use an IANA name such as Asia/Tokyo"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {timezone!r}; use an IANA name such as Asia/Tokyo"
+    return None
 
 
 def _format_problem(timestamp_format) -> str | None:
@@ -345,7 +381,13 @@ def _build_string(parts: list[dict], context: RenderContext) -> str:
         if part_type == "string":
             pieces.append(part["value"])
         elif part_type == "timestamp":
-            pieces.append(format_timestamp(context.timestamp, part.get("format")))
+            pieces.append(
+                format_timestamp(
+                    context.timestamp,
+                    part.get("format"),
+                    part.get("timezone") or context.timezone,
+                )
+            )
         elif part_type == "segment_id":
             pieces.append(str(context.segment_id))
         elif part_type == "segment_name":

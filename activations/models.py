@@ -77,6 +77,8 @@ class Activation(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
+    # "Fresh data": refresh a source-backed parent segment before each run.
+    refresh_before_run = models.BooleanField(default=False)
 
     # Export parameters (SPEC "Activation").
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.APPEND)
@@ -147,6 +149,8 @@ class Run(models.Model):
         SCHEDULE = "schedule", "Schedule"
         API = "api", "API"
         RETRY = "retry", "Retry of failed rows"
+        # A test run from the editor: the first few rows only (Run.progress["row_limit"]).
+        TEST = "test", "Test"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -161,6 +165,8 @@ class Run(models.Model):
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
     activation = models.ForeignKey(Activation, on_delete=models.CASCADE, related_name="runs")
+    # Counts per activation (its first run is #1); 0 only for runs made outside request_run.
+    number = models.PositiveIntegerField(default=0)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     # The schedule slot this run fills; unique per activation so a slot runs once.
@@ -220,6 +226,11 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.activation_id} ({self.status})"
+
+    @property
+    def display_number(self) -> int:
+        """The number users see: per activation, or the id for a run made without one."""
+        return self.number or self.pk
 
     @property
     def is_active(self) -> bool:

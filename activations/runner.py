@@ -8,6 +8,7 @@ whose worker died is found by its stale heartbeat and resumed from its recorded 
 (auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -20,13 +21,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.masking import mask_secrets
 from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience
+from segments import audience, refresh, sizes
+from segments.models import AudienceSize, Refresh
 
-from . import beat, fingerprints, guards, mapping, notifications, steps
+from . import beat, fingerprints, guards, mapping, notifications, steps, streaming
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -94,14 +97,17 @@ def output_columns(activation: Activation) -> list[str]:
 
 
 def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
-    """Segment rows (attributes dicts) as final CSV cells; the one render path of runs and
-    previews. `timestamp` is the run's export timestamp, the same for every row."""
+    """Segment rows (attributes dicts) as final CSV cells, in Python: the run's row path
+    (incremental sync needs each row's attributes and cells), byte for byte what
+    activations.streaming gets from one SELECT (tests/segments/test_sql_corpus.py checks it).
+    `timestamp` is the run's export timestamp, the same for every row."""
     segment = activation.segment
     context = mapping.RenderContext(
         segment_id=segment.pk,
         segment_name=segment.name,
         audience_id=segment.parent_segment_id,
         timestamp=timestamp,
+        timezone=activation.timezone or "UTC",
     )
     return mapping.render_rows(
         activation.output_mapping,
@@ -239,9 +245,7 @@ class RunRecorder:
 
     def scrub(self, text: str) -> str:
         """`text` without any of the connection's secrets, should a message quote one."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[hidden]")
-        return text
+        return mask_secrets(text, self._secrets)
 
     def _update(self, **fields) -> None:
         updated = Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
@@ -396,6 +400,25 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False, worker: str 
     return Run.objects.get(pk=run_id)
 
 
+def _check_fresh_data(activation, recorder: RunRecorder) -> None:
+    """Refresh the parent segment first when the activation asks for fresh data, and say on
+    the run when the parent's last refresh failed (its rows are older than expected)."""
+    parent = activation.segment.parent_segment
+    if parent.source_id is None:
+        return
+    if activation.refresh_before_run:
+        recorder.log(f"Refreshing the parent segment {parent.name} from its source first.")
+        refresh.refresh_before_run(parent)
+    last = refresh.last_finished(parent)
+    if last is not None and last.status == Refresh.Status.FAILED:
+        recorder.log(
+            f"Warning: the last refresh of the parent segment {parent.name} failed "
+            f"({last.error}); the rows sent are those of the refresh before."
+        )
+    elif last is not None:
+        recorder.log(f"The parent segment was refreshed: {last.rows_imported} rows.")
+
+
 def _write(run: Run, recorder: RunRecorder) -> dict:
     """The run's work; returns how it ended as keyword arguments for _finish."""
     activation = run.activation
@@ -403,6 +426,7 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
     try:
         recorder.log("Started.")
         connector = activation.connection.connector
+        _check_fresh_data(activation, recorder)
         columns = output_columns(activation)
         Run.objects.filter(pk=run.pk).update(columns=columns)
         params = export_params(activation)
@@ -414,11 +438,29 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         before_writing(activation, connector, params)
         timestamp = _run_timestamp(run)
-        sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
-        if connector.resumable(params) and not sync.keep and sync.only_keys is None:
-            # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
-            return _write_steps(run, recorder, connector, params, columns, timestamp)
-        rows = sync.tap(audience.iter_rows(activation.segment))
+        # Days of within_last_days in the activation's zone, as its preview counts them.
+        zone = streaming.zone_of(activation)
+        row_limit = run.progress.get("row_limit")
+        if row_limit:
+            # A test run: the first rows only, as a full send that keeps no fingerprints
+            # (rows it does not read must not look like rows that left the segment).
+            sync = recorder.sync = fingerprints.RunSync.build(
+                activation,
+                columns,
+                fingerprints.Decision("full", f"Test run: the first {row_limit} rows only."),
+                run_id=None,
+            )
+            recorder.log(f"Test run: the first {row_limit} rows only.")
+            source_rows = itertools.islice(
+                audience.iter_rows(activation.segment, zone=zone), row_limit
+            )
+        else:
+            sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+            if connector.resumable(params) and not sync.keep and sync.only_keys is None:
+                # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
+                return _write_steps(run, recorder, connector, params, columns, timestamp)
+            source_rows = audience.iter_rows(activation.segment, zone=zone)
+        rows = sync.tap(source_rows)
         rendered = sync.select(
             render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
         )
@@ -448,6 +490,9 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         ):
             return {"status": Run.Status.CANCELLED, "error": "Cancelled while running."}
         if isinstance(error, ConnectorError):
+            if error.field == "connection":
+                # The run page links to the connection: that is where the fix is.
+                _merge_progress(run.pk, fix_in="connection")
             return {
                 "status": Run.Status.FAILED,
                 "error": recorder.scrub(error.message),
@@ -483,7 +528,7 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
             activation,
             params,
             columns,
-            audience.iter_rows(activation.segment),
+            audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)),
             lambda source: render(activation, source, timestamp=timestamp),
         )
         total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
@@ -582,7 +627,12 @@ def _finish(
         run.finished_at = now
         run.heartbeat_at = now
         run.progress = {**run.progress, "accounted": False, "notified": False}
-        run.log = [*run.log, {"at": now.isoformat(), "message": _summary(run)}]
+        reason = (
+            [{"at": now.isoformat(), "message": f"Reason: {error}"}]
+            if error and status != Run.Status.SUCCEEDED
+            else []
+        )
+        run.log = [*run.log, *reason, {"at": now.isoformat(), "message": _summary(run)}]
         run.save()
     return True
 
@@ -639,6 +689,27 @@ def after_finish(run_id: int) -> None:
     if run.progress.get("notified") is False:
         notifications.notify_run_finished(run)
         _merge_progress(run_id, notified=True)
+    _record_audience_size(run)
+
+
+def _record_audience_size(run: Run) -> None:
+    """The segment's size as this run read it, for its chart and drift mail (a test run
+    reads only its first rows, so it does not count)."""
+    if (
+        run.trigger == Run.Trigger.TEST
+        or run.status not in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED)
+        or run.progress.get("size_recorded")
+    ):
+        return
+    try:
+        sizes.record_size(
+            run.activation.segment, reason=AudienceSize.Reason.RUN, size=run.rows_read
+        )
+    except Exception:
+        # The run is done; a failed statistic must not change how it ended.
+        logger.exception("Could not record the audience size after run %s", run.pk)
+        return
+    _merge_progress(run.pk, size_recorded=True)
 
 
 def _account(run_id: int) -> bool:

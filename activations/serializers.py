@@ -143,6 +143,10 @@ class ActivationSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=MAX_JSON_INTEGER, **OPTIONAL)
     connection = serializers.IntegerField(min_value=1, max_value=MAX_JSON_INTEGER, **OPTIONAL)
     enabled = serializers.BooleanField(help_text="Whether the schedule runs it.", **OPTIONAL)
+    refresh_before_run = serializers.BooleanField(
+        help_text="Fresh data: refresh a source-backed parent segment before each run.",
+        **OPTIONAL,
+    )
     export = ExportSerializer(**OPTIONAL)
     output_mapping = OutputMappingSerializer(**OPTIONAL)
     schedule = ScheduleSerializer(**OPTIONAL)
@@ -230,7 +234,10 @@ class DryRunSerializer(serializers.Serializer):
 
 
 class RunOptionsSerializer(StrictSerializer):
-    """A run request has no options; the body may be empty."""
+    """A run request's options; the body may be empty. `test_rows` makes it a test run
+    (trigger `test`) that sends only the segment's first rows to the destination."""
+
+    test_rows = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -1,7 +1,6 @@
 """Activation services: validate and save activations, request and cancel runs, preview rows."""
 
 import copy
-import itertools
 import logging
 import math
 import re
@@ -12,12 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import schedules
+from common.ids import parse_id
 from common.validation import ErrorCollector, InvalidInput
 from connectors.models import Connection
-from segments import audience
 from segments.models import Segment
 
-from . import beat, mapping, runner
+from . import beat, mapping, runner, streaming
 from .dispatch import RunConflict, request_run  # noqa: F401  (part of the services' API)
 from .models import Activation, Run
 
@@ -120,6 +119,9 @@ def validate_activation(data: dict, *, workspace, instance: Activation | None = 
     values["name"] = _text(errors, "name", merged["name"], required=True, max_length=200)
     values["description"] = _text(errors, "description", merged["description"])
     values["enabled"] = _boolean(errors, "enabled", merged["enabled"])
+    values["refresh_before_run"] = _boolean(
+        errors, "refresh_before_run", merged["refresh_before_run"]
+    )
     segment = _owned(errors, "segment", merged["segment"], Segment, workspace)
     connection = _owned(errors, "connection", merged["connection"], Connection, workspace)
     values["segment"] = segment
@@ -201,9 +203,9 @@ def _owned(errors, path, value, model, workspace):
         if value.pk is not None and value.workspace_id == workspace.pk:
             return value
         value = value.pk
-    elif isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    else:
+        value = parse_id(value)
+    if value is None:
         errors.add(path, "Expected the id of a " + model._meta.verbose_name + ".")
         return None
     found = model.objects.filter(workspace=workspace, pk=value).first()
@@ -515,6 +517,7 @@ def stored_payload(activation: Activation) -> dict:
         "segment": activation.segment_id,
         "connection": activation.connection_id,
         "enabled": activation.enabled,
+        "refresh_before_run": activation.refresh_before_run,
         "export": {
             "mode": activation.mode,
             "object": activation.object_name,
@@ -694,11 +697,9 @@ def preview(activation: Activation, *, limit: int = 10) -> tuple[list[str], list
     Raises InvalidInput (paths under `output_mapping`) if the mapping no longer fits the
     parent segment's columns."""
     columns = runner.output_columns(activation)
-    source_rows = itertools.islice(
-        audience.iter_rows(activation.segment, chunk_size=max(1, limit)), limit
-    )
-    rows = list(runner.render(activation, source_rows, timestamp=timezone.now()))
-    return columns, rows
+    # The run's own SELECT, with a LIMIT.
+    cells = streaming.cells(activation, timestamp=timezone.now(), limit=max(0, limit))
+    return columns, [list(row) for row in cells]
 
 
 def check_destination(activation: Activation) -> None:

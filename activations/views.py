@@ -5,18 +5,20 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from common import schedules
+from common.ids import parse_id
 from common.validation import InvalidInput
 from segments.models import Segment
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import runner, services
+from . import editor_checks, runner, services
+from .charts import run_charts
 from .exports import failed_rows_csv
 from .forms import (
     PART_TYPES,
@@ -25,10 +27,13 @@ from .forms import (
     initial_from_payload,
     mapping_from_post,
     mapping_payload,
+    time_zone_choices,
 )
 from .models import Activation, Run
 
 PREVIEW_ROWS = 5
+TEST_RUN_ROWS = 10
+MAX_TEST_RUN_ROWS = 1000
 FAILED_ROWS_SHOWN = 50
 RUNS_SHOWN = 50
 
@@ -88,7 +93,7 @@ def next_run_of(activation: Activation):
 def visible_segment(request, raw_id: str) -> Segment:
     return get_object_or_404(
         Segment.objects.visible_to(request.user).select_related("parent_segment"),
-        pk=int(raw_id) if str(raw_id).isdigit() else 0,
+        pk=parse_id(raw_id) or 0,
     )
 
 
@@ -111,7 +116,7 @@ def activation_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and request.GET.get("copy"):
         copy_of = get_object_or_404(
             visible_activations(request),
-            pk=int(request.GET["copy"]) if request.GET["copy"].isdigit() else 0,
+            pk=parse_id(request.GET["copy"]) or 0,
         )
     segment_id = request.POST.get("segment") or request.GET.get("segment")
     if copy_of is not None:
@@ -132,7 +137,7 @@ def activation_create(request: HttpRequest) -> HttpResponse:
                 form.show_service_errors(error)
             else:
                 messages.success(request, f"Activation “{activation.name}” created.")
-                return redirect("activations:detail", pk=activation.pk)
+                return after_save(request, activation)
         else:
             form.check_mapping()
     elif copy_of is not None:
@@ -158,13 +163,65 @@ def activation_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.show_service_errors(error)
             else:
                 messages.success(request, "Activation saved.")
-                return redirect("activations:detail", pk=activation.pk)
+                return after_save(request, activation)
         else:
             form.check_mapping()
     else:
         payload = services.activation_payload(activation)
         form = ActivationForm(initial=initial_from_payload(payload), segment=segment)
     return render_editor(request, form, activation=activation)
+
+
+def after_save(request, activation: Activation) -> HttpResponse:
+    """The activation page, or with "Save and test run" a test run's page."""
+    if request.POST.get("then") == "test-run":
+        return start_test_run(request, activation)
+    return redirect("activations:detail", pk=activation.pk)
+
+
+def test_run_rows(request) -> int:
+    raw = request.POST.get("test_rows", "")
+    rows = int(raw) if raw.isdigit() else TEST_RUN_ROWS
+    return min(max(rows, 1), MAX_TEST_RUN_ROWS)
+
+
+def start_test_run(request, activation: Activation) -> HttpResponse:
+    """Queue a test run (the first rows only, to the real destination) and show it."""
+    rows = test_run_rows(request)
+    try:
+        run = services.request_run(
+            activation=activation, trigger=Run.Trigger.TEST, user=request.user, row_limit=rows
+        )
+    except services.RunConflict as conflict:
+        messages.warning(request, conflict.message)
+        run = conflict.run
+    else:
+        messages.success(request, f"Test run of the first {rows} rows started.")
+    return redirect("activations:run-detail", pk=activation.pk, run_id=run.pk)
+
+
+@login_required
+@require_POST
+def activation_test_run(request: HttpRequest, pk: int) -> HttpResponse:
+    activation = get_object_or_404(visible_activations(request), pk=pk)
+    require_write(request, activation.workspace)
+    return start_test_run(request, activation)
+
+
+@login_required
+@require_POST
+def activation_check(request: HttpRequest) -> JsonResponse:
+    """The editor's unsaved form checked like a run would check it, every problem keyed by
+    the field or mapping row that shows it (see editor_checks)."""
+    segment = visible_segment(request, request.POST.get("segment", ""))
+    instance = None
+    raw = request.POST.get("activation", "")
+    if raw:
+        instance = get_object_or_404(
+            visible_activations(request), pk=int(raw) if raw.isdigit() else 0
+        )
+    form = ActivationForm(request.POST, segment=segment)
+    return JsonResponse(editor_checks.check(form, instance=instance))
 
 
 def render_editor(request, form, *, activation, copy_of=None):
@@ -183,6 +240,7 @@ def render_editor(request, form, *, activation, copy_of=None):
             "parent": segment.parent_segment,
             "source_columns": segment.parent_segment.column_names,
             "part_types": PART_TYPES,
+            "timezone_choices": time_zone_choices(),
             "export_all_checked": form.export_all_checked(),
             "panel_errors": form.panel_has_errors(),
             "schedule_preview": schedule_preview_context(
@@ -205,21 +263,40 @@ def mapping_preview(request: HttpRequest) -> HttpResponse:
     null_value = request.POST.get("null_value")
     if null_value not in Activation.NullValue.values:
         null_value = Activation.NullValue.LEAVE
+    timezone_name = request.POST.get("timezone", "")
+    if timezone_name not in dict(time_zone_choices()):
+        timezone_name = "UTC"
     unsaved = Activation(
         workspace=segment.workspace,
         segment=segment,
         output_mapping=output_mapping,
         null_value=null_value,
+        timezone=timezone_name,
     )
     context = {"errors": {}, "columns": [], "rows": []}
     try:
-        context["columns"], context["rows"] = services.preview(unsaved, limit=PREVIEW_ROWS)
+        columns, rows = services.preview(unsaved, limit=PREVIEW_ROWS)
+        key = request.POST.get("key", "") if request.POST.get("mode") == "update" else ""
+        context["columns"], context["rows"] = built_columns_first(
+            columns, rows, built=[string["output"] for string in output_mapping["strings"]], key=key
+        )
+        context["pinned"] = bool(key) and key in columns
     except InvalidInput as error:
         context["errors"] = error.errors
         context["error_list"] = [
             (describe_mapping_path(path), messages_) for path, messages_ in error.errors.items()
         ]
     return render(request, "activations/_preview.html", context)
+
+
+def built_columns_first(columns, rows, *, built, key):
+    """The preview's order: the key column (pinned by the template), the String Builder
+    columns, then the rest, so what the user is building is on screen."""
+    order = sorted(
+        range(len(columns)),
+        key=lambda index: (columns[index] != key, columns[index] not in built, index),
+    )
+    return [columns[index] for index in order], [[row[index] for index in order] for row in rows]
 
 
 def describe_mapping_path(path: str) -> str:
@@ -297,6 +374,7 @@ def activation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "mapping_rows": mapping_summary(payload["output_mapping"], activation),
             "mapping_error": mapping_error,
             "can_write": can_write(request.user, activation.workspace),
+            "run_charts": run_charts(activation),
             **runs_context(activation),
         },
     )
@@ -312,12 +390,21 @@ def mapping_summary(output_mapping: dict, activation: Activation) -> list[tuple[
     else:
         rows = [(column["source"], column["output"]) for column in output_mapping["columns"]]
     for string in output_mapping.get("strings") or []:
-        parts = [
-            f"“{part.get('value', '')}”" if part["type"] == "string" else PART_TEXT[part["type"]]
-            for part in string.get("parts") or []
-        ]
+        parts = [part_text(part, activation) for part in string.get("parts") or []]
         rows.append((" + ".join(parts) or "(empty)", string["output"]))
     return rows
+
+
+def part_text(part: dict, activation: Activation) -> str:
+    """A string part as the activation page lists it; a timestamp with its format and zone."""
+    if part["type"] == "string":
+        return f"“{part.get('value', '')}”"
+    if part["type"] == "timestamp":
+        return (
+            f"Timestamp ({part.get('format') or 'ISO 8601'}, "
+            f"{part.get('timezone') or activation.timezone})"
+        )
+    return PART_TEXT[part["type"]]
 
 
 def runs_context(activation: Activation) -> dict:
@@ -403,11 +490,8 @@ def get_run(request, pk: int, run_id: int) -> Run:
 @login_required
 def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     run = get_run(request, pk, run_id)
-    template = (
-        "activations/_run_body.html"
-        if request.headers.get("HX-Request")
-        else ("activations/run_detail.html")
-    )
+    polled = bool(request.headers.get("HX-Request"))
+    template = "activations/_run_body.html" if polled else ("activations/run_detail.html")
     return render(
         request,
         template,
@@ -416,6 +500,7 @@ def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
             "activation": run.activation,
             "failed_rows": run.failed_rows.all()[:FAILED_ROWS_SHOWN],
             "can_write": can_write(request.user, run.activation.workspace),
+            "polled": polled,
         },
     )
 

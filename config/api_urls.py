@@ -11,7 +11,8 @@ from rest_framework.routers import DefaultRouter
 
 from activations.api import ActivationViewSet, RunViewSet
 from connectors.api import ConnectionViewSet
-from segments.api import ParentSegmentViewSet, SegmentViewSet
+from segments.api import ParentSegmentViewSet, RefreshViewSet, SegmentViewSet
+from sources.api import SourceViewSet
 from workspaces.api import LogoutAllView, LogoutView, TokenView, WorkspaceViewSet
 
 
@@ -41,6 +42,8 @@ router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("parent-segments", ParentSegmentViewSet, basename="parent-segment")
 router.register("segments", SegmentViewSet, basename="segment")
+router.register("refreshes", RefreshViewSet, basename="refresh")
+router.register("sources", SourceViewSet, basename="source")
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("activations", ActivationViewSet, basename="activation")
 router.register("runs", RunViewSet, basename="run")

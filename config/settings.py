@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +57,8 @@ def env_secret(name: str, default: str = "") -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
-# Public development keys (they are in this file), refused for a site served over HTTPS.
+# Public development keys (they are in this file): with DEBUG off, the web and Celery
+# processes refuse to start with them (config/keys.py); settings refuse them for HTTPS.
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
 DEVELOPMENT_ENCRYPTION_KEY = "8bxYQe3rJX6fGQmV3p2vFQp5m0a7i1ZlH6u0d0e9b1M="
 SECRET_KEY = env_secret("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
@@ -77,6 +79,16 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 # trusted as is).
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the service append to X-Forwarded-For: the client's address
+# (for throttles) is the N-th from the right. 0: no proxy, the header is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# The Content-Security-Policy header of every page (common/csp.py).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'",
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Fernet keys (urlsafe base64, 32 bytes) for secrets at rest, comma-separated: the first
@@ -100,6 +112,16 @@ if SERVED_OVER_HTTPS and not DEBUG:
 # the emulator in tests and demos, or a private gateway.
 SALESFORCE_ALLOWED_HOSTS = env_list("SALESFORCE_ALLOWED_HOSTS")
 
+# Sources (databases parent segments read from). Hosts (host, or host:port) a source may reach
+# although they are loopback, link-local or cloud metadata addresses; the directory under which
+# file-based sources (SQLite, DuckDB) may be opened (empty: none may); timeouts in seconds.
+SOURCE_ALLOWED_HOSTS = env_list("SOURCE_ALLOWED_HOSTS")
+SOURCE_FILE_ROOT = env_str("SOURCE_FILE_ROOT")
+SOURCE_STATEMENT_TIMEOUT = env_int("SOURCE_STATEMENT_TIMEOUT", 300)
+# A refresh's read streams for as long as the import it feeds takes.
+SOURCE_REFRESH_TIMEOUT = env_int("SOURCE_REFRESH_TIMEOUT", 3600)
+SOURCE_CONNECT_TIMEOUT = env_int("SOURCE_CONNECT_TIMEOUT", 10)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -114,6 +136,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "workspaces",
+    "sources",
     "segments",
     "connectors",
     "activations",
@@ -122,6 +145,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "common.csp.ContentSecurityPolicyMiddleware",
+    "common.middleware.RefuseUnstorableQueryMiddleware",
     # Serves the UI's CSS/JS and the API docs' assets with DEBUG off, in production too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +222,33 @@ LOGOUT_REDIRECT_URL = "login"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10_485_760)
 
+# Throttle counters and other shared state: Redis when REDIS_URL (or CACHE_URL) is set,
+# else the database (table "django_cache", created by a migration), so that every web
+# process counts against the same limits; never per-process memory.
+CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
+
+# The largest profile CSV an upload may send (bytes), counted while it streams
+# (common/uploads.py); and the longest line or row it may hold (a longer one is a 400 naming
+# the line, segments/loading.py).
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3)
+FILE_UPLOAD_HANDLERS = [
+    "common.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+MAX_CSV_LINE_BYTES = env_int("MAX_CSV_LINE_BYTES", 1024**2)
+
 # Mail: console by default; SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -253,6 +305,11 @@ CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are failed (heartbeat older than RUN_STALE_AFTER_SECONDS), and
     # queued runs whose task message was lost are sent again.
     "activations-mark-stale-runs": {"task": "activations.mark_stale_runs", "schedule": 60.0},
+    # Every segment's audience size, for its chart and the drift mail (daily, 03:15 UTC).
+    "segments-record-audience-sizes": {
+        "task": "segments.record_audience_sizes",
+        "schedule": crontab(minute="15", hour="3"),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -269,7 +326,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("THROTTLE_TOKEN", "20/min"),
         "run_create": env_str("THROTTLE_RUN_CREATE", "60/min"),
+        # Failed sign-ins per client address, on /login/ and /admin/login/.
+        "login": env_str("THROTTLE_LOGIN", "30/hour"),
+        # Connection (and source) tests per user: each one logs in to the remote system.
+        "connection_test": env_str("THROTTLE_CONNECTION_TEST", "10/min"),
+        "source_test": env_str("THROTTLE_SOURCE_TEST", "10/min"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 REST_KNOX = {"TOKEN_TTL": datetime.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24 * 30))}
 
@@ -292,6 +355,9 @@ RUN_STALE_AFTER_SECONDS = env_int("RUN_STALE_AFTER_SECONDS", 600)
 RUN_MAX_RESUMES = env_int("RUN_MAX_RESUMES", 5)
 # Scheduled runs that fail on configuration this many times in a row disable the activation.
 ACTIVATION_DISABLE_AFTER_FAILURES = env_int("ACTIVATION_DISABLE_AFTER_FAILURES", 3)
+# An audience size that moves by more than this share from its previous record (daily or at
+# a run) mails the workspace's owners and editors; in percent, e.g. 20.
+AUDIENCE_DRIFT_SHARE = env_int("AUDIENCE_DRIFT_PERCENT", 20) / 100
 
 LOGGING = {
     "version": 1,

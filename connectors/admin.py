@@ -1,7 +1,10 @@
 from django import forms
 from django.contrib import admin
 
+from common.validation import InvalidInput
+
 from .models import Connection
+from .services import checked_login_url
 
 
 class ConnectionAdminForm(forms.ModelForm):
@@ -26,6 +29,16 @@ class ConnectionAdminForm(forms.ModelForm):
         for name in Connection.SECRET_FIELDS:
             if not cleaned.get(name) and self.instance.pk:
                 cleaned[name] = getattr(self.instance, name)
+        # The same login URL checks as the API and the UI (https, allowed hosts: no
+        # requests to arbitrary hosts from the admin either).
+        if cleaned.get("login_url") and cleaned.get("auth_method"):
+            try:
+                cleaned["login_url"] = checked_login_url(
+                    cleaned["login_url"], cleaned["auth_method"]
+                )
+            except InvalidInput as error:
+                for message in error.errors.get("login_url", []):
+                    self.add_error("login_url", message)
         return cleaned
 
 

@@ -65,6 +65,57 @@ class WriteResult:
     job_ids: list[str] = field(default_factory=list)
 
 
+class EncodedRows:
+    """Rows already encoded as CSV, one line (bytes) per row, header excluded: UTF-8, LF line
+    ends, a field quoted only when it holds a comma, a quote, CR or LF (common.csvio's
+    dialect, which PostgreSQL's COPY … CSV also writes). A connector whose
+    `accepts_encoded_rows` is True takes them in place of lists of cells, so the rows go
+    from the database into the upload without being decoded and encoded again."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self.lines = lines
+
+    def __iter__(self):
+        return iter(self.lines)
+
+
+@dataclass(frozen=True)
+class DestinationObject:
+    """An object (table) of the destination that rows can be written to."""
+
+    name: str  # the API name, e.g. Contact or Audience_Member__c
+    label: str
+    custom: bool = False
+    createable: bool = True
+    updateable: bool = True
+
+
+# The parent segment column types (segments' typed columns), for DestinationField.accepts.
+SOURCE_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
+
+
+@dataclass(frozen=True)
+class DestinationField:
+    """A field of a destination object, as the mapping editor shows it.
+
+    `required` means a new record cannot be created without it; `accepts` lists the source
+    column types whose values the field takes as they are rendered (a column of another type
+    is shown as a type mismatch next to its row).
+    """
+
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    external_id: bool = False
+    id_lookup: bool = False
+    createable: bool = True
+    updateable: bool = True
+    relationship_name: str = ""
+    reference_to: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = SOURCE_TYPES
+
+
 @dataclass
 class WritePlan:
     """What a write would do, worked out without writing (a dry run): rows by outcome,
@@ -104,6 +155,8 @@ class Connector(abc.ABC):
     """A destination. Instances are built from a saved Connection."""
 
     label: ClassVar[str]
+    # Whether write() takes EncodedRows as well as lists of cells.
+    accepts_encoded_rows: ClassVar[bool] = False
 
     def __init__(self, connection) -> None:
         self.connection = connection
@@ -140,6 +193,25 @@ class Connector(abc.ABC):
         """Release what the instance kept between calls (a session); it serves one run."""
         return
 
+    def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
+        """Every problem validate_export would find, not just the first, for an editor that
+        shows each next to its field. A connector that cannot tell more than the first may
+        keep this default."""
+        try:
+            self.validate_export(params, columns)
+        except ConnectorError as error:
+            return [error]
+        return []
+
+    def list_objects(self) -> list[DestinationObject]:
+        """The objects rows can be written to, for the editor's object picker."""
+        raise ConnectorError(f"{self.label} cannot list its objects.")
+
+    def describe_fields(self, object_name: str, *, api_version: str) -> list[DestinationField]:
+        """The fields of one object, for the editor's field picker; raises ConnectorError
+        (field="export.object") for an unknown object."""
+        raise ConnectorError(f"{self.label} cannot describe its objects.")
+
     @abc.abstractmethod
     def write(
         self,
@@ -148,7 +220,8 @@ class Connector(abc.ABC):
         rows: Iterable[Sequence[str]],
         sink: ResultSink,
     ) -> WriteResult:
-        """Write rows (lists of final CSV cell strings, in `columns` order) to the destination.
+        """Write rows (lists of final CSV cell strings, in `columns` order, or EncodedRows
+        when the connector accepts them) to the destination.
 
         Every row consumed from `rows` must end up counted as succeeded or failed through
         `sink`; the returned totals match what the sink was told.

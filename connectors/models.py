@@ -1,6 +1,7 @@
 """Connection: a named, reusable login to a destination (the seed's "authentication")."""
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from common.crypto import EncryptedTextField
 from workspaces.models import Workspace, WorkspaceQuerySet
@@ -48,6 +49,11 @@ class Connection(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "workspace", name="unique_connection_name_per_workspace"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

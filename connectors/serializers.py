@@ -102,3 +102,42 @@ class ConnectionTestSerializer(serializers.Serializer):
 
     ok = serializers.BooleanField()
     error = serializers.CharField(required=False)
+
+
+class DestinationObjectSerializer(serializers.Serializer):
+    """An object of the org that rows can be written to."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    custom = serializers.BooleanField()
+    createable = serializers.BooleanField()
+    updateable = serializers.BooleanField()
+
+
+class DestinationObjectsSerializer(serializers.Serializer):
+    objects = DestinationObjectSerializer(many=True)
+
+
+class DestinationFieldSerializer(serializers.Serializer):
+    """A field of an object, with the flags the mapping editor shows."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    external_id = serializers.BooleanField()
+    id_lookup = serializers.BooleanField()
+    createable = serializers.BooleanField()
+    updateable = serializers.BooleanField()
+    relationship_name = serializers.CharField(allow_blank=True)
+    reference_to = serializers.ListField(child=serializers.CharField())
+    accepts = serializers.ListField(child=serializers.CharField())
+
+
+class DestinationFieldsSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    fields = DestinationFieldSerializer(many=True)
+
+
+class CatalogErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,10 +1,13 @@
 """Creating, changing and testing connections; the one place their rules are checked."""
 
+import contextlib
 import copy
 import math
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from common import names
+from common.masking import mask_secrets
 from common.validation import ErrorCollector
 
 from .base import ConnectorError
@@ -48,7 +51,9 @@ def create_connection(*, workspace, data: dict) -> Connection:
     """
     connection = Connection(workspace=workspace)
     _apply(connection, data, creating=True)
-    connection.save()
+    _check_name_free(connection)
+    with _unique_name(connection.name):
+        connection.save()
     return connection
 
 
@@ -58,7 +63,8 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
     (it belongs to the old app or org), unless a new one is given."""
     draft = copy.copy(connection)  # the caller's object stays as it was if `data` is refused
     _apply(draft, data, creating=False)
-    with transaction.atomic():
+    _check_name_free(draft)
+    with _unique_name(draft.name), transaction.atomic():
         if draft.refresh_token == connection.refresh_token:
             # A run may have rotated the refresh token since `connection` was loaded (each
             # refresh retires the previous token); saving the loaded one would undo that.
@@ -67,6 +73,27 @@ def update_connection(connection: Connection, *, data: dict) -> Connection:
             draft.save()
     connection.__dict__.update(draft.__dict__)
     return connection
+
+
+def _check_name_free(connection: Connection) -> None:
+    names.check_name_free(
+        Connection.objects.filter(workspace_id=connection.workspace_id),
+        name=connection.name,
+        current_pk=connection.pk,
+        noun="connection",
+    )
+
+
+@contextlib.contextmanager
+def _unique_name(name: str):
+    """A save that lost a race for its name to another says so, instead of a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        invalid = names.name_taken_error(error, name=name, noun="connection")
+        if invalid is None:
+            raise
+        raise invalid from None
 
 
 def _fields_except(*names: str) -> list[str]:
@@ -84,13 +111,9 @@ def test_connection(connection: Connection) -> str | None:
 
 def without_secrets(connection: Connection, text: str) -> str:
     """`text` with any of the connection's stored secrets replaced by "[hidden]", should a
-    server's error message quote one (the message is shown on a page and in the API)."""
-    for name in Connection.SECRET_FIELDS:
-        secret = getattr(connection, name)
-        # Very short values would blank out ordinary words; a real secret is longer.
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[hidden]")
-    return text
+    server's error message quote one (the message is shown on a page and in the API), in
+    any of the encodings a server may echo it in (common/masking.py)."""
+    return mask_secrets(text, (getattr(connection, name) for name in Connection.SECRET_FIELDS))
 
 
 test_connection.__test__ = False  # not a pytest test, despite the name
@@ -167,6 +190,21 @@ def _apply(connection: Connection, data: dict, *, creating: bool) -> None:
     for name in Connection.SECRET_FIELDS:
         if name not in kept:
             setattr(connection, name, "")
+
+
+def checked_login_url(url: str, auth_method: str) -> str:
+    """The login URL normalised and checked as the API and UI check it (https, allowed
+    hosts, fits the auth method); InvalidInput on `login_url`. For the admin's form."""
+    errors = ErrorCollector()
+    probe = Connection(auth_method=auth_method)
+    try:
+        probe.login_url = normalize_login_url(url)
+    except ValueError as exc:
+        errors.add("login_url", str(exc))
+    else:
+        _check_login_url_fits_method(probe, errors)
+    errors.raise_if_any()
+    return probe.login_url
 
 
 def _check_login_url_fits_method(connection: Connection, errors: ErrorCollector) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import catalog_views, views
 
 app_name = "connectors"
 
@@ -15,4 +15,10 @@ urlpatterns = [
     path("connections/<int:pk>/test/", views.connection_test, name="test"),
     path("connections/<int:pk>/delete/", views.connection_delete, name="delete"),
     path("connections/<int:pk>/oauth/", views.oauth_start, name="oauth-start"),
+    path("connections/<int:pk>/objects/", catalog_views.connection_objects, name="objects"),
+    path(
+        "connections/<int:pk>/objects/<str:object_name>/fields/",
+        catalog_views.object_fields,
+        name="object-fields",
+    ),
 ]

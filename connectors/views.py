@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from common.api.throttling import ConnectionTestThrottle, throttle_view
+from common.ids import parse_id
 from common.validation import InvalidInput
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
@@ -110,16 +112,18 @@ def render_form(request, form, *, connection, in_dialog, writable=True):
 
 @login_required
 @require_POST
+@throttle_view(ConnectionTestThrottle, "connection tests", "connectors/_test_result.html")
 def connection_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Log in with a saved connection and say whether it worked (an htmx fragment)."""
     if pk is None:
         raw = request.POST.get("connection", "")
-        pk = int(raw) if raw.isdigit() else 0
+        pk = parse_id(raw) or 0
         if not pk:
             return render(
                 request,
                 "connectors/_test_result.html",
                 {"ok": False, "error": "Choose a connection first."},
+                status=400,
             )
     connection = get_object_or_404(Connection.objects.visible_to(request.user), pk=pk)
     error = services.test_connection(connection)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ParentSegment, Profile, Segment
+from .models import ParentSegment, Profile, Refresh, Segment
 
 
 @admin.register(ParentSegment)
@@ -25,3 +25,11 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ["name", "folder", "parent_segment", "workspace", "updated_at"]
     list_filter = ["workspace", "folder"]
     search_fields = ["name"]
+
+
+@admin.register(Refresh)
+class RefreshAdmin(admin.ModelAdmin):
+    list_display = ["pk", "parent_segment", "status", "trigger", "rows_imported", "created_at"]
+    list_filter = ["status", "trigger"]
+    list_select_related = ["parent_segment"]
+    readonly_fields = [field.name for field in Refresh._meta.fields]

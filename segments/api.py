@@ -3,24 +3,28 @@
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from common.api.errors import Conflict, PayloadTooLarge
 from common.api.filters import IdFilter
 from common.api.parsers import CSVUploadParser
 from common.api.schema import ERROR_SCHEMA
-from segments import services
+from common.uploads import upload_limit_message
+from segments import inference, refresh, services
 from segments.loading import MODES
-from segments.models import ParentSegment, Segment
+from segments.models import ParentSegment, Refresh, Segment
 from segments.serializers import (
+    CSVInferenceSerializer,
     ImportResultSerializer,
     ParentSegmentSerializer,
     ProfileUploadSerializer,
+    RefreshSerializer,
     SegmentSerializer,
 )
-from workspaces.viewsets import WorkspaceScopedModelViewSet
+from workspaces.viewsets import WorkspaceScopedModelViewSet, WorkspaceScopedViewSetMixin
 
 IN_USE_BY_ACTIVATIONS = "Used by activation(s) {names}: delete those first."
 
@@ -89,7 +93,15 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
                     "replace (default): the rows become exactly the file's; "
                     "upsert: the file's rows are added or replaced by key."
                 ),
-            )
+            ),
+            OpenApiParameter(
+                "allow_empty",
+                bool,
+                description=(
+                    "true confirms that a file with a header and no rows may empty the "
+                    "parent segment in replace mode (refused otherwise)."
+                ),
+            ),
         ],
         responses={
             200: ImportResultSerializer,
@@ -104,6 +116,8 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
         """Upload the rows as CSV; a file with any error imports nothing (400)."""
         parent = self.get_object()
         file = request.data.get("file")
+        if getattr(request._request, "upload_too_large", False):
+            raise PayloadTooLarge(upload_limit_message())
         if not hasattr(file, "read"):
             if request.content_type.split(";")[0].strip().lower() == "text/csv":
                 # Django reads no body without a Content-Length (a chunked upload).
@@ -117,14 +131,82 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
                     "or as the body with Content-Type: text/csv."
                 )
             raise exceptions.ValidationError({"file": [message]})
+        allow_empty = request.query_params.get("allow_empty", "false").lower()
+        if allow_empty not in ("true", "false"):
+            file.close()
+            raise exceptions.ValidationError({"allow_empty": ["Must be true or false."]})
         try:
             result = services.import_profiles_file(
-                parent_segment=parent, file=file, mode=request.query_params.get("mode", "replace")
+                parent_segment=parent,
+                file=file,
+                mode=request.query_params.get("mode", "replace"),
+                allow_empty=allow_empty == "true",
             )
         finally:
             file.close()
         body = ImportResultSerializer(result).data
         return Response(body, status=status.HTTP_200_OK if result.ok else 400)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ProfileUploadSerializer,
+            "text/csv": OpenApiTypes.BINARY,
+        },
+        responses={200: CSVInferenceSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="infer-columns",
+        parser_classes=[MultiPartParser, CSVUploadParser],
+    )
+    def infer_columns(self, request):
+        """Propose columns, types and key candidates from a CSV's header and first rows."""
+        file = request.data.get("file")
+        if not hasattr(file, "read"):
+            raise exceptions.ValidationError(
+                {"file": ["Send the CSV in the multipart field `file`, or as a text/csv body."]}
+            )
+        try:
+            result = inference.infer_csv(file)
+        except ValueError as error:
+            raise exceptions.ValidationError({"file": [str(error)]}) from None
+        finally:
+            file.close()
+        return Response(CSVInferenceSerializer(result).data)
+
+    @extend_schema(request=None, responses={202: RefreshSerializer})
+    @action(detail=True, methods=["post"], url_path="refresh")
+    def refresh(self, request, pk=None):
+        """Queue a refresh from the parent's source (409 while one is queued or running)."""
+        parent = self.get_object()
+        try:
+            queued = refresh.request_refresh(parent)
+        except refresh.RefreshRefused as refused:
+            raise Conflict(str(refused)) from None
+        return Response(RefreshSerializer(queued).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: RefreshSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def refreshes(self, request, pk=None):
+        """The parent's refreshes, newest first."""
+        parent = self.get_object()
+        page = self.paginate_queryset(parent.refreshes.all())
+        return self.get_paginated_response(RefreshSerializer(page, many=True).data)
+
+
+class RefreshViewSet(
+    WorkspaceScopedViewSetMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Refreshes of source-backed parent segments (read-only)."""
+
+    model = Refresh
+    serializer_class = RefreshSerializer
+
+    def get_queryset(self):
+        return Refresh.objects.filter(
+            parent_segment__in=ParentSegment.objects.visible_to(self.request.user)
+        )
 
 
 class SegmentViewSet(WorkspaceScopedModelViewSet):

@@ -1,21 +1,24 @@
 """A segment's audience: its profiles as a queryset, its size, and its rows as a stream."""
 
+import datetime
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from . import rules
+from . import sqlexec
 from .models import Profile, Segment
 
 
-def profiles_of(segment: Segment) -> QuerySet[Profile]:
+def profiles_of(segment: Segment, *, zone: datetime.tzinfo | None = None) -> QuerySet[Profile]:
     """The segment's profiles, in key order, as one database query (no Python-side filtering).
 
-    Raises common.validation.InvalidInput when the rules no longer fit the parent's columns
-    (a column was removed or retyped after the segment was saved).
+    The rules are compiled by segments.sql (`zone`, default the current time zone, sets the
+    days of `within_last_days`). Raises common.validation.InvalidInput when the rules no
+    longer fit the parent's columns (a column was removed or retyped after the segment was
+    saved).
     """
     parent = segment.parent_segment
-    condition = rules.to_q(segment.rules, parent.columns)
+    condition = sqlexec.condition(parent, segment.rules, zone=zone)
     # An explicit order: Profile's default ordering joins the parent segment table.
     return Profile.objects.filter(parent_segment=parent).filter(condition).order_by("key")
 
@@ -25,7 +28,9 @@ def size(segment: Segment) -> int:
     return profiles_of(segment).count()
 
 
-def iter_rows(segment: Segment, *, chunk_size: int = 2000) -> Iterator[dict]:
+def iter_rows(
+    segment: Segment, *, chunk_size: int = 2000, zone: datetime.tzinfo | None = None
+) -> Iterator[dict]:
     """Yield each matching profile's attributes dict, in key order, in constant memory.
 
     Walks the parent's profiles in windows of `chunk_size` consecutive keys: one query finds
@@ -39,7 +44,7 @@ def iter_rows(segment: Segment, *, chunk_size: int = 2000) -> Iterator[dict]:
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    matching = profiles_of(segment).values_list("attributes", flat=True)
+    matching = profiles_of(segment, zone=zone).values_list("attributes", flat=True)
     keys = (
         Profile.objects.filter(parent_segment_id=segment.parent_segment_id)
         .order_by("key")

@@ -84,6 +84,11 @@ class UploadForm(forms.Form):
         initial="replace",
         label="Import mode",
     )
+    allow_empty = forms.BooleanField(
+        required=False,
+        label="Allow a file without rows to delete every row",
+        help_text="Needed to empty the parent segment with a header-only file in replace mode.",
+    )
 
 
 class SegmentForm(ServiceErrorsMixin, forms.Form):

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from .models import ColumnType, ParentSegment, Profile
@@ -79,7 +80,9 @@ class _ErrorList:
         self.result.errors = merged[:MAX_REPORTED_ERRORS]
 
 
-def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace") -> ImportResult:
+def import_profiles(
+    *, parent_segment: ParentSegment, file, mode: str = "replace", allow_empty: bool = False
+) -> ImportResult:
     """Load a CSV file (a binary file object) into the parent segment's rows.
 
     The header names columns of the parent segment: the key column is required, any other
@@ -96,6 +99,11 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
     temporary table in chunks; duplicate keys and the final write are single SQL statements.
     Only that final write runs in a transaction, so a long file does not hold the database's
     write lock (SQLite) or the parent's row lock (PostgreSQL) while it is read.
+
+    Limits (settings): a line or a row longer than MAX_CSV_LINE_BYTES, or a file larger than
+    MAX_UPLOAD_BYTES, is an error naming the line, found without reading further; a field
+    longer than csv's field limit (131,072 characters) is an error on its line. A file with a
+    header and no rows in "replace" mode would delete every row: it needs `allow_empty`.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -107,6 +115,14 @@ def import_profiles(*, parent_segment: ParentSegment, file, mode: str = "replace
     with connection.cursor() as cursor, _staging_table(cursor):
         staged = _stage_rows(cursor, current, file, errors)
         _report_duplicate_keys(cursor, key_column, errors)
+        if not result.error_count and mode == "replace" and not staged and not allow_empty:
+            errors.add(
+                0,
+                "",
+                f"the file has a header but no rows: replacing would delete all "
+                f"{current.row_count:,} rows of {current.name!r}. Confirm with allow_empty "
+                "(the API's allow_empty=true, the upload form's checkbox) to empty it.",
+            )
         if result.error_count:
             return result
         with transaction.atomic():
@@ -217,6 +233,50 @@ PARSERS = {
 }
 
 
+class _StopReading(Exception):
+    """A limit was crossed (reported with its line): the rest of the file is not read."""
+
+
+class _LimitedLines:
+    """The file's raw lines, read at most MAX_CSV_LINE_BYTES at a time so that one huge line
+    never sits in memory; a longer line or row, or more than MAX_UPLOAD_BYTES in all, is
+    reported with its line and stops the reading. `record_bytes` counts the bytes of the row
+    being read (a quoted value may span lines); the CSV reader resets it after each row."""
+
+    def __init__(self, file, errors: _ErrorList) -> None:
+        self.file = file
+        self.errors = errors
+        self.max_line = settings.MAX_CSV_LINE_BYTES
+        # An upload is capped in size; a source's refresh (an iterable of lines we rendered
+        # ourselves) is as large as the source's table.
+        self.max_total = settings.MAX_UPLOAD_BYTES if hasattr(file, "readline") else None
+        self.record_bytes = 0
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        if not hasattr(self.file, "readline"):
+            yield from self.file
+            return
+        while raw := self.file.readline(self.max_line + 2):
+            yield raw
+
+    def __iter__(self) -> Iterator[bytes]:
+        total = 0
+        for number, raw in enumerate(self._raw_lines(), start=1):
+            total += len(raw)
+            self.record_bytes += len(raw)
+            if self.max_total is not None and total > self.max_total:
+                self.stop(number, f"the file is larger than {self.max_total:,} bytes")
+            if len(raw.rstrip(b"\r\n")) > self.max_line:
+                self.stop(number, f"the line is longer than {self.max_line:,} bytes")
+            if self.record_bytes > self.max_line + 2:
+                self.stop(number, f"the row is longer than {self.max_line:,} bytes")
+            yield raw
+
+    def stop(self, line: int, message: str):
+        self.errors.add(line, "", message + "; nothing after it was read")
+        raise _StopReading()
+
+
 def _decoded_lines(file, errors: _ErrorList) -> Iterator[str]:
     """The file's lines as text. Decoding line by line lets a bad byte be reported with its line."""
     for number, raw in enumerate(file, start=1):
@@ -234,19 +294,25 @@ def _decoded_lines(file, errors: _ErrorList) -> Iterator[str]:
             yield raw.decode("utf-8", errors="replace")
 
 
-def _records(lines: Iterable[str], errors: _ErrorList) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, its cells), skipping blank lines."""
+def _records(
+    lines: Iterable[str], errors: _ErrorList, limited: _LimitedLines | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, its cells), skipping blank lines; ends quietly when
+    `limited` stopped the reading (the reason is already reported)."""
     reader = csv.reader(lines, strict=True)
     line = 1
     while True:
         try:
             cells = next(reader)
-        except StopIteration:
+        except (StopIteration, _StopReading):
             return
         except csv.Error as error:
             errors.add(line, "", f"unreadable CSV: {error}")
             line = reader.line_num + 1
             continue
+        finally:
+            if limited is not None:
+                limited.record_bytes = 0
         if cells:
             yield line, cells
         # A quoted value may span lines: the next record starts after the last line read.
@@ -256,9 +322,12 @@ def _records(lines: Iterable[str], errors: _ErrorList) -> Iterator[tuple[int, li
 def _checked_chunks(parent: ParentSegment, file, errors: _ErrorList) -> Iterator[list[tuple]]:
     """Lists of (line, key, attributes as JSON text); attributes are None for a row with errors,
     which is still staged so that its key counts in the duplicate check."""
-    records = _records(_decoded_lines(file, errors), errors)
+    limited = _LimitedLines(file, errors)
+    records = _records(_decoded_lines(limited, errors), errors, limited)
     first = next(records, None)
     if first is None:
+        if errors.result.error_count:
+            return  # the header line itself crossed a limit
         errors.add(1, "", "the file is empty: expected a header row naming the columns")
         return
     header_line, header = first

@@ -7,8 +7,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from common.api.serializers import StrictSerializer
-from segments import audience, rules
-from segments.models import ColumnType, ParentSegment
+from segments import audience, backing, rules
+from segments.models import ColumnType, ParentSegment, Refresh, Storage
 from workspaces.fields import WorkspaceField, WorkspaceRelatedField
 
 RULE_CONDITION_SCHEMA = {
@@ -85,6 +85,42 @@ def register(auto_schema, name: str, schema: dict) -> ResolvedComponent:
     return component
 
 
+class SourceBackingField(serializers.JSONField):
+    """The parent's source and table or query (validated by segments.backing)."""
+
+    def get_attribute(self, parent):
+        if parent.source_id is None:
+            return None
+        if parent.source_query:
+            return {"source": parent.source_id, "query": parent.source_query}
+        return {"source": parent.source_id, "table": parent.source_table}
+
+
+class RefreshSettingsField(serializers.JSONField):
+    """Refresh mode and schedule (validated by segments.backing), with the next run times."""
+
+    def get_attribute(self, parent):
+        return backing.refresh_settings(parent)
+
+
+class RefreshSerializer(serializers.Serializer):
+    """One copy of a source's rows into a parent segment's profiles."""
+
+    id = serializers.IntegerField(read_only=True)
+    parent_segment = serializers.IntegerField(source="parent_segment_id", read_only=True)
+    status = serializers.ChoiceField(choices=Refresh.Status.choices, read_only=True)
+    trigger = serializers.ChoiceField(choices=Refresh.Trigger.choices, read_only=True)
+    mode = serializers.CharField(read_only=True)
+    rows_read = serializers.IntegerField(read_only=True)
+    rows_imported = serializers.IntegerField(read_only=True)
+    error = serializers.CharField(read_only=True)
+    scheduled_for = serializers.DateTimeField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+
 class ColumnSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     type = serializers.ChoiceField(choices=ColumnType.choices)
@@ -98,10 +134,43 @@ class ParentSegmentSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(allow_blank=True, required=False)
     key_column = serializers.CharField(max_length=100)
-    columns = ColumnSerializer(many=True, help_text="The typed columns; the key column is one.")
+    columns = ColumnSerializer(
+        many=True,
+        required=False,
+        help_text=(
+            "The typed columns; the key column is one. With a source it may be left out: the "
+            "source's columns and types are inferred."
+        ),
+    )
     row_count = serializers.IntegerField(read_only=True)
+    source = SourceBackingField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            'Rows from a source: {"source": <id>, "table": "schema.table"} or '
+            '{"source": <id>, "query": "SELECT …"}; null for CSV uploads.'
+        ),
+    )
+    storage = serializers.ChoiceField(choices=Storage.choices, required=False)
+    refresh = RefreshSettingsField(
+        required=False,
+        help_text=(
+            'How refreshes copy the source\'s rows: {"mode": "replace"|"upsert", '
+            '"schedule": {"type": "none"|"hourly"|"daily"|"cron", "cron", "timezone"}}.'
+        ),
+    )
+    notify_emails = serializers.ListField(
+        child=serializers.CharField(max_length=254),
+        required=False,
+        help_text="Who is mailed when a scheduled refresh fails.",
+    )
+    last_refresh = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_last_refresh(self, parent) -> dict | None:
+        last = parent.refreshes.first()
+        return RefreshSerializer(last).data if last else None
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -116,6 +185,17 @@ class ImportResultSerializer(serializers.Serializer):
     rows_imported = serializers.IntegerField()
     errors = ImportErrorSerializer(many=True, help_text="The first errors found (at most 100).")
     error_count = serializers.IntegerField(help_text="How many errors the file has in all.")
+
+
+class CSVInferenceSerializer(serializers.Serializer):
+    """Columns proposed for a CSV file, and the columns that could be its key."""
+
+    columns = ColumnSerializer(many=True)
+    key_candidates = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Columns whose sampled values are all present and distinct.",
+    )
+    rows_sampled = serializers.IntegerField()
 
 
 class ProfileUploadSerializer(serializers.Serializer):

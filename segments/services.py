@@ -1,13 +1,15 @@
 """Creating and changing parent segments and segments, and loading a parent's rows."""
 
+import contextlib
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from common import names
 from common.validation import ErrorCollector, InvalidInput
 
-from . import loading, rules
+from . import backing, loading, refresh, rules
 from .models import ColumnType, ParentSegment, Profile, Segment
 
 COLUMN_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -25,9 +27,18 @@ def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
     underscores (not starting with a digit) and unique; types are ColumnType values; the key
     column is one of them. Raises InvalidInput keyed by field path (`columns[1].type`).
     """
+    backing_fields, inferred = backing.checked_backing_fields(
+        data, workspace=workspace, current=None
+    )
+    if inferred is not None:
+        data = {**data, "columns": inferred}
     fields = _checked_parent_fields(data, current=None)
-    with transaction.atomic():
-        return ParentSegment.objects.create(workspace=workspace, **fields)
+    backing.check_cursor_column(backing_fields, fields["columns"])
+    _check_name_free(ParentSegment, workspace, fields["name"], None)
+    with _unique_name(fields["name"], ParentSegment), transaction.atomic():
+        parent = ParentSegment.objects.create(workspace=workspace, **fields, **backing_fields)
+        refresh.sync_schedule(parent)
+        return parent
 
 
 def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment:
@@ -38,12 +49,23 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
     rules use it, nor removed while a segment's rules or an activation's output mapping uses
     it. Raises InvalidInput.
     """
-    with transaction.atomic():
+    with _unique_name(data.get("name"), ParentSegment), transaction.atomic():
         parent = ParentSegment.objects.select_for_update().get(pk=parent.pk)
+        backing_fields, inferred = backing.checked_backing_fields(
+            data, workspace=parent.workspace, current=parent
+        )
+        if inferred is not None:
+            data = {**data, "columns": inferred}
         fields = _checked_parent_fields(data, current=parent)
-        for name, value in fields.items():
+        backing.check_cursor_column(
+            {"refresh_cursor_column": parent.refresh_cursor_column, **backing_fields},
+            fields["columns"],
+        )
+        _check_name_free(ParentSegment, parent.workspace, fields["name"], parent.pk)
+        for name, value in {**fields, **backing_fields}.items():
             setattr(parent, name, value)
         parent.save()
+        refresh.sync_schedule(parent)
         return parent
 
 
@@ -55,29 +77,59 @@ def create_segment(*, workspace, data: dict) -> Segment:
     back under `rules` (`rules.conditions[0].column`). Raises InvalidInput.
     """
     fields = _checked_segment_fields(data, workspace=workspace, current=None)
-    with transaction.atomic():
+    _check_name_free(Segment, workspace, fields["name"], None)
+    with _unique_name(fields["name"], Segment), transaction.atomic():
         return Segment.objects.create(workspace=workspace, **fields)
 
 
 def update_segment(segment: Segment, *, data: dict) -> Segment:
     """Change a segment; keys left out of `data` keep their value. Raises InvalidInput."""
-    with transaction.atomic():
+    with _unique_name(data.get("name"), Segment), transaction.atomic():
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         fields = _checked_segment_fields(data, workspace=segment.workspace, current=segment)
+        _check_name_free(Segment, segment.workspace, fields["name"], segment.pk)
         for name, value in fields.items():
             setattr(segment, name, value)
         segment.save()
         return segment
 
 
-def import_profiles_file(*, parent_segment: ParentSegment, file, mode: str = "replace"):
+NOUNS = {ParentSegment: "parent segment", Segment: "segment"}
+
+
+def _check_name_free(model, workspace, name: str, current_pk) -> None:
+    names.check_name_free(
+        model.objects.filter(workspace=workspace),
+        name=name,
+        current_pk=current_pk,
+        noun=NOUNS[model],
+    )
+
+
+@contextlib.contextmanager
+def _unique_name(name, model):
+    """A save that lost a race for its name to another says so, instead of a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        invalid = names.name_taken_error(error, name=str(name or ""), noun=NOUNS[model])
+        if invalid is None:
+            raise
+        raise invalid from None
+
+
+def import_profiles_file(
+    *, parent_segment: ParentSegment, file, mode: str = "replace", allow_empty: bool = False
+):
     """Load a CSV file into the parent's rows; see segments.loading.import_profiles.
 
     An unknown mode is an InvalidInput on `mode` (the loader itself raises ValueError).
     """
     if mode not in loading.MODES:
         raise InvalidInput({"mode": [f"must be one of: {', '.join(loading.MODES)}"]})
-    return loading.import_profiles(parent_segment=parent_segment, file=file, mode=mode)
+    return loading.import_profiles(
+        parent_segment=parent_segment, file=file, mode=mode, allow_empty=allow_empty
+    )
 
 
 # --- parent segments ----------------------------------------------------------------------

@@ -9,15 +9,21 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from common import charts
+from common.ids import parse_id
+from common.uploads import upload_limit_message
 from common.validation import InvalidInput
+from sources import browse
+from sources.models import Source
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import audience, rules, services
+from . import audience, backing, inference, refresh, rules, services, sizes
 from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadForm
-from .models import ParentSegment, Profile, Segment
+from .models import ParentSegment, Profile, Refresh, Segment
 
 SAMPLE_ROWS = 20
 # The segment page shows who is in the audience: its first profiles, in key order.
@@ -67,6 +73,9 @@ def render_parent_detail(request, parent, upload_form, *, import_result=None, st
         "upload_form": upload_form,
         "can_write": can_write(request.user, parent.workspace),
         "import_result": import_result,
+        "refreshes": parent.refreshes.all()[:REFRESH_HISTORY_ROWS],
+        "refresh_settings": backing.refresh_settings(parent),
+        "failed_status": Refresh.Status.FAILED,
         "import_errors": import_result.errors[:SHOWN_IMPORT_ERRORS] if import_result else [],
     }
     return render(request, "segments/parent_detail.html", context, status=status)
@@ -135,12 +144,20 @@ def parent_upload(request: HttpRequest, pk: int) -> HttpResponse:
     require_write(request, parent.workspace)
     wants_json = "application/json" in request.headers.get("Accept", "")
     form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
+    valid = form.is_valid()
+    if getattr(request, "upload_too_large", False):
+        # The upload was stopped at the limit: say so rather than "this field is required".
+        form.errors["file"] = form.error_class([upload_limit_message()])
+        valid = False
+    if not valid:
         if wants_json:
             return JsonResponse({"form_errors": form.errors.get_json_data()}, status=400)
         return render_parent_detail(request, parent, form, status=400)
     result = services.import_profiles_file(
-        parent_segment=parent, file=form.cleaned_data["file"], mode=form.cleaned_data["mode"]
+        parent_segment=parent,
+        file=form.cleaned_data["file"],
+        mode=form.cleaned_data["mode"],
+        allow_empty=form.cleaned_data["allow_empty"],
     )
     parent.refresh_from_db()
     status = 400 if result.errors else 200
@@ -211,8 +228,25 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .with_last_run(),
             "can_write": can_write(request.user, segment.workspace),
             "nav_item": "segments",
+            **size_chart_context(segment),
         },
     )
+
+
+def size_chart_context(segment: Segment) -> dict:
+    """The segment page's audience size chart, and the last count's drift if it had one."""
+    history = sizes.size_history(segment)
+    if not history:
+        return {"size_chart": None, "size_drift": ""}
+    labels = [timezone.localtime(record.measured_at).strftime("%d %b %H:%M") for record in history]
+    chart = charts.line(
+        title="Audience size", labels=labels, values=[record.size for record in history]
+    )
+    last = history[-1]
+    drift = ""
+    if last.drift is not None:
+        drift = "from nobody" if last.drift == float("inf") else f"{last.drift * 100:+.0f}%"
+    return {"size_chart": chart, "size_drift": drift}
 
 
 @login_required
@@ -399,15 +433,19 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     """
     try:
         body = json.loads(request.body)
-        parent_id = int(body["parent_segment"])
+        parent_id = parse_id(body["parent_segment"])
         rule_tree = body["rules"]
     except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"errors": {"": ["The request could not be read."]}}, status=400)
+    if parent_id is None:
+        return JsonResponse(
+            {"errors": {"parent_segment": ["Expected the id of a parent segment."]}}, status=400
+        )
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=parent_id)
     try:
         rules.validate(rule_tree, parent.columns)
     except InvalidInput as error:
-        return JsonResponse({"errors": error.errors})
+        return JsonResponse({"errors": error.errors}, status=400)
     unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
     return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
 
@@ -460,3 +498,133 @@ def describe_condition(condition: dict) -> str:
     if operator == "within_last_days":
         return f"{text} {value} days"
     return f"{text} {json.dumps(value, ensure_ascii=False)}"
+
+
+# ---- Parent segments from a source, refreshes, CSV inference ----
+
+REFRESH_HISTORY_ROWS = 10
+
+
+@login_required
+def parent_from_source(request: HttpRequest) -> HttpResponse:
+    """Pick a source's table or a query, see the inferred columns, adjust them, create."""
+    workspace = current_workspace(request)
+    source_choices = Source.objects.filter(workspace=workspace)
+    values = request.POST if request.method == "POST" else request.GET
+    source_id = values.get("source", "")
+    source = source_choices.filter(pk=source_id).first() if source_id.isdigit() else None
+    table = values.get("table", "").strip()
+    query = values.get("query", "").strip()
+    form, errors, inferred = None, [], None
+    if request.method == "POST":
+        require_write(request, workspace)
+        form = ParentSegmentForm(request.POST)
+        if form.is_valid() and source is not None:
+            data = {
+                **form.payload(),
+                "source": {
+                    "source": source.pk,
+                    **({"query": query} if query else {"table": table}),
+                },
+                "refresh": {
+                    "mode": values.get("refresh_mode", "replace"),
+                    "schedule": {
+                        "type": values.get("schedule_type", "none"),
+                        "cron": values.get("cron", ""),
+                        "timezone": values.get("timezone", "") or "UTC",
+                    },
+                },
+            }
+            try:
+                parent = services.create_parent_segment(workspace=workspace, data=data)
+            except InvalidInput as error:
+                form.show_service_errors(error)
+            else:
+                refresh.request_refresh(parent)
+                messages.success(
+                    request, f"Parent segment “{parent.name}” created; its first refresh is queued."
+                )
+                return redirect("segments:parent-detail", pk=parent.pk)
+    elif source is not None and (table or query):
+        try:
+            inferred = browse.relation_columns(source, browse.Relation(table=table, query=query))
+        except InvalidInput as error:
+            errors = [m for messages_ in error.errors.values() for m in messages_]
+        except browse.SourceError as error:
+            errors = [str(error)]
+        else:
+            default_name = table.rpartition(".")[2] if table else ""
+            form = ParentSegmentForm(
+                initial={
+                    "columns": inferred,
+                    "name": default_name,
+                    "key_column": inferred[0]["name"],
+                }
+            )
+    return render(
+        request,
+        "segments/parent_source_form.html",
+        {
+            "sources": source_choices,
+            "source": source,
+            "table": table,
+            "query": query,
+            "form": form,
+            "errors": errors,
+            "column_types": COLUMN_TYPE_CHOICES,
+            "values": values,
+        },
+        status=400 if errors or (form is not None and form.has_errors()) else 200,
+    )
+
+
+@login_required
+@require_POST
+def parent_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Refresh now": queue a refresh from the parent's source."""
+    parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
+    require_write(request, parent.workspace)
+    try:
+        queued = refresh.request_refresh(parent)
+    except refresh.RefreshRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"Refresh {queued.pk} queued.")
+    return redirect("segments:parent-detail", pk=parent.pk)
+
+
+@login_required
+@require_POST
+def parent_infer_columns(request: HttpRequest) -> HttpResponse:
+    """The new parent segment form, filled with the columns proposed for an uploaded CSV."""
+    workspace = current_workspace(request)
+    require_write(request, workspace)
+    upload = request.FILES.get("file")
+    initial = {"columns": [{"name": "customer_id", "type": "string"}]}
+    if upload is None:
+        messages.error(request, "Choose a CSV file to propose columns from.")
+    else:
+        try:
+            result = inference.infer_csv(upload)
+        except ValueError as error:
+            messages.error(request, f"Cannot read the file: {error}")
+        else:
+            initial = {
+                "columns": result.columns,
+                "key_column": result.key_candidates[0] if result.key_candidates else "",
+                "name": upload.name.rsplit(".", 1)[0],
+            }
+            messages.success(
+                request,
+                f"Columns proposed from {upload.name} ({result.rows_sampled} rows read); "
+                "key candidates: " + (", ".join(result.key_candidates) or "none"),
+            )
+    return render(
+        request,
+        "segments/parent_form.html",
+        {
+            "form": ParentSegmentForm(initial=initial),
+            "column_types": COLUMN_TYPE_CHOICES,
+            "parent": None,
+        },
+    )

@@ -86,8 +86,18 @@ def make_workspace(name: str = "Acme", **fields) -> Workspace:
     return Workspace.objects.create(name=name, **fields)
 
 
+def free_name(model, workspace, name: str) -> str:
+    """`name`, or "name 2", "name 3"… when the workspace has it already (names are unique
+    per workspace); for factory defaults only, so a test that names things gets its name."""
+    candidate, number = name, 1
+    while model.objects.filter(workspace=workspace, name__iexact=candidate).exists():
+        number += 1
+        candidate = f"{name} {number}"
+    return candidate
+
+
 def make_parent_segment(*, workspace, **fields) -> ParentSegment:
-    fields.setdefault("name", "Customers")
+    fields.setdefault("name", free_name(ParentSegment, workspace, "Customers"))
     fields.setdefault("key_column", "customer_id")
     fields.setdefault("columns", CUSTOMER_COLUMNS)
     return ParentSegment.objects.create(workspace=workspace, **fields)
@@ -97,13 +107,13 @@ def make_segment(*, parent=None, workspace=None, **fields) -> Segment:
     """A segment of `parent`, or of a new parent segment in `workspace` (or a new one)."""
     if parent is None:
         parent = make_parent_segment(workspace=workspace or make_workspace())
-    fields.setdefault("name", "Everyone")
+    fields.setdefault("name", free_name(Segment, parent.workspace, "Everyone"))
     fields.setdefault("rules", {"type": "and", "conditions": []})
     return Segment.objects.create(workspace=parent.workspace, parent_segment=parent, **fields)
 
 
 def make_connection(*, workspace, **fields) -> Connection:
-    fields.setdefault("name", "Salesforce production")
+    fields.setdefault("name", free_name(Connection, workspace, "Salesforce production"))
     fields.setdefault("login_url", "https://login.salesforce.com")
     fields.setdefault("username", "marketer@example.com")
     fields.setdefault("password", "hunter2")
@@ -151,17 +161,23 @@ def make_fake_activation(
     *,
     rows: int,
     workspace=None,
-    parent_name: str = "Customers",
-    segment_name: str = "Everyone",
+    parent_name: str | None = None,
+    segment_name: str | None = None,
     **fields,
 ) -> Activation:
     """An activation through the fake connector (tests/activations/fake_connector.py, which
     the test registers) of a segment of `rows` customers made by make_profiles."""
     workspace = workspace or make_workspace()
-    parent = make_parent_segment(workspace=workspace, name=parent_name)
+    parent = make_parent_segment(
+        workspace=workspace, name=parent_name or free_name(ParentSegment, workspace, "Customers")
+    )
     make_profiles(parent, rows)
     return make_activation(
-        segment=make_segment(parent=parent, name=segment_name),
-        connection=make_connection(workspace=workspace, kind="fake", name="Fake org"),
+        segment=make_segment(
+            parent=parent, name=segment_name or free_name(Segment, workspace, "Everyone")
+        ),
+        connection=make_connection(
+            workspace=workspace, kind="fake", name=free_name(Connection, workspace, "Fake org")
+        ),
         **fields,
     )

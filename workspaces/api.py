@@ -26,6 +26,8 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     permission_classes = [WorkspaceRolePermission]
     pagination_class = PageNumberPagination
     filterset_fields: list[str] = []
+    # Ids are ASCII digits: `²` (which str.isdigit() accepts) is a 404, not a 500.
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         user = self.request.user

@@ -4,6 +4,7 @@ other objects the user can see."""
 from rest_framework import serializers
 
 from common.api.parsers import MAX_JSON_INTEGER
+from common.ids import parse_id
 
 
 class WorkspaceField(serializers.IntegerField):
@@ -42,8 +43,9 @@ class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and not data.isdigit():
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
             self.fail("incorrect_type", data_type="str")
-        if not 0 < int(data) <= MAX_JSON_INTEGER:
+        pk = parse_id(data)
+        if pk is None:
             self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
+        return super().to_internal_value(pk)

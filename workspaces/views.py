@@ -7,6 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from common.ids import parse_id
+
 from .models import Workspace, can_write, ensure_personal_workspace, workspaces_of
 
 SESSION_KEY = "workspace_id"
@@ -48,7 +50,9 @@ def safe_next_url(request: HttpRequest, default: str) -> str:
 @require_POST
 def switch_workspace(request: HttpRequest) -> HttpResponseRedirect:
     """Make another of the user's workspaces the current one."""
-    workspace = get_object_or_404(workspaces_of(request.user), pk=request.POST.get("workspace"))
+    workspace = get_object_or_404(
+        workspaces_of(request.user), pk=parse_id(request.POST.get("workspace")) or 0
+    )
     request.session[SESSION_KEY] = workspace.pk
     # The page the user was on may belong to the old workspace; lists are a safe landing place.
     return HttpResponseRedirect(safe_next_url(request, "/"))

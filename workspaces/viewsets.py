@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from common.api.pagination import PageNumberPagination
 from common.api.parsers import StrictJSONParser
+from common.ids import parse_id
 from workspaces.fields import WorkspaceField
 from workspaces.models import Membership, Workspace, ensure_personal_workspace, workspaces_of
 from workspaces.permissions import WorkspaceRolePermission
@@ -36,6 +37,14 @@ class WorkspaceScopedViewSetMixin:
 
     def get_queryset(self):
         return self.model.objects.visible_to(self.request.user)
+
+    def get_object(self):
+        # An id in the URL that is no id (`²`, `1e400`, 30 digits) names nothing: 404, not
+        # the database's ValueError or overflow.
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if lookup in self.kwargs and parse_id(self.kwargs[lookup]) is None:
+            raise exceptions.NotFound(f"No object with id {self.kwargs[lookup]!r}.")
+        return super().get_object()
 
     def workspace_id_of(self, obj) -> int:
         return obj.workspace_id

@@ -10,6 +10,8 @@ from rest_framework import exceptions
 from rest_framework.parsers import BaseParser, JSONParser
 
 from common.api.errors import PayloadTooLarge
+from common.text import text_problem
+from common.uploads import upload_limit_message
 
 # Deeper JSON than this is refused before any validator recurses into it (rule trees are a
 # handful of levels deep; a 100,000-level body would otherwise exhaust Python's stack).
@@ -30,8 +32,9 @@ def check_json_value(data) -> None:
         if depth > MAX_JSON_DEPTH:
             raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
         if isinstance(node, str):
-            if "\x00" in node:
-                raise exceptions.ParseError("NUL characters (\\u0000) are not allowed.")
+            problem = text_problem(node)  # NUL, lone surrogates
+            if problem:
+                raise exceptions.ParseError(problem)
         elif isinstance(node, bool):
             continue
         elif isinstance(node, int):
@@ -93,8 +96,13 @@ class CSVUploadParser(BaseParser):
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE
         )
+        received = 0
         if stream is not None:
             while chunk := stream.read(64 * 1024):
+                received += len(chunk)
+                if received > settings.MAX_UPLOAD_BYTES:
+                    spool.close()
+                    raise PayloadTooLarge(upload_limit_message())
                 spool.write(chunk)
         spool.seek(0)
         return {"file": spool}

@@ -81,6 +81,17 @@ def login_policy(connection) -> RetryPolicy:
 
 
 def login(connection, http: HttpClient) -> Token:
+    """Log in; a refusal names the connection as the setting at fault (field="connection"),
+    so pages point at the connection, not at the activation that used it."""
+    try:
+        return _login(connection, http)
+    except ConnectorError as error:
+        if error.field is None:
+            error.field = "connection"
+        raise
+
+
+def _login(connection, http: HttpClient) -> Token:
     """Log in with the connection's auth method; raise ConnectorError with a clear message.
 
     Transport trouble is retried with the connection's retry settings; refused credentials

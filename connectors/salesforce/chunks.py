@@ -80,10 +80,22 @@ def split_rows(
 
     Rows are consumed lazily: only the chunk being built is read from `rows`.
     """
+    return split_lines(map(encode_row, rows), columns, batch_size=batch_size, max_bytes=max_bytes)
+
+
+def split_lines(
+    lines: Iterable[bytes],
+    columns: Sequence[str],
+    *,
+    batch_size: int,
+    max_bytes: int,
+) -> Iterator[Chunk]:
+    """split_rows for rows already encoded: one CSV line (bytes, LF-terminated) per row, as
+    common.csvio or PostgreSQL's COPY … CSV writes them. The lines are copied into the
+    chunks' files as they come; nothing is decoded."""
     restore = by_name(columns)
     writer: ChunkWriter | None = None
-    for values in rows:
-        line = encode_row(values)
+    for line in lines:
         if writer and (writer.row_count >= batch_size or writer.would_exceed(line, max_bytes)):
             yield writer.finish()
             writer = None

@@ -5,16 +5,19 @@ from collections.abc import Iterable, Sequence
 from connectors.base import (
     Connector,
     ConnectorError,
+    DestinationField,
+    DestinationObject,
+    EncodedRows,
     ExportParams,
     ResultSink,
     WritePlan,
     WriteResult,
 )
 
-from . import limits, steps, writer
+from . import catalog, limits, steps, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import TERMINAL_STATES, BulkApi
-from .describe import check_export, fetch_describe
+from .describe import check_export, export_problems, fetch_describe
 from .dryrun import DryRun
 from .http import RetryPolicy, error_message
 from .permissions import check_hard_delete
@@ -32,6 +35,7 @@ class SalesforceConnector(Connector):
     login) and one describe per object, kept until `close()`."""
 
     label = "Salesforce"
+    accepts_encoded_rows = True
 
     def __init__(self, connection) -> None:
         super().__init__(connection)
@@ -148,11 +152,36 @@ class SalesforceConnector(Connector):
                 break
         return aborted
 
+    def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
+        return export_problems(params, columns, self._describer(params))
+
+    def list_objects(self) -> list[DestinationObject]:
+        session = SalesforceSession(self.connection)
+        try:
+            return catalog.list_objects(
+                session, api_version=DEFAULT_API_VERSION, retry=login_policy(self.connection)
+            )
+        finally:
+            session.close()
+
+    def describe_fields(self, object_name: str, *, api_version: str) -> list[DestinationField]:
+        session = SalesforceSession(self.connection)
+        try:
+            describe = fetch_describe(
+                session,
+                api_version=api_version,
+                object_name=object_name,
+                retry=login_policy(self.connection),
+            )
+        finally:
+            session.close()
+        return catalog.destination_fields(describe)
+
     def write(
         self,
         params: ExportParams,
         columns: Sequence[str],
-        rows: Iterable[Sequence[str]],
+        rows: Iterable[Sequence[str]] | EncodedRows,
         sink: ResultSink,
     ) -> WriteResult:
         """Validate against the describe (nothing moves if that fails; skipped when this

@@ -88,8 +88,61 @@ def check_export(
 
     `describe_of(object_name)` returns a describe (raising ConnectorError for an unknown
     object). Raises ConnectorError whose `field` is "export.<setting>" for a setting at
-    fault, or the output column name for a column at fault.
+    fault, or the output column name for a column at fault: the first of export_problems.
     """
+    problems = export_problems(params, columns, describe_of)
+    if problems:
+        raise problems[0]
+
+
+def export_problems(
+    params: ExportParams, columns: Sequence[str], describe_of: Callable[[str], dict]
+) -> list[ConnectorError]:
+    """Every problem of the settings and columns, settings first, then columns in order.
+    A problem with the object or the settings stops there (the columns cannot be checked)."""
+    try:
+        describe = _check_settings(params, describe_of)
+    except ConnectorError as error:
+        return [error]
+    problems = []
+    name = describe.get("name") or params.object_name
+    fields = _fields(describe)
+    column_types = dict(params.column_types)
+    set_fields: set[str] = set()
+    if params.mode == "update":
+        try:
+            _check_key(params, name, fields, columns)
+            set_fields.add(params.key)
+            check_column_type(
+                name, params.key, fields[params.key], column_types.get(params.key, "")
+            )
+        except ConnectorError as error:
+            problems.append(error)
+    for column in columns:
+        if params.mode == "update" and column == params.key:
+            continue
+        try:
+            field = _check_column(params, column, describe, describe_of)
+            set_fields.add(field["name"])
+            if not RELATIONSHIP_COLUMN.fullmatch(column):
+                check_column_type(name, column, field, column_types.get(column, ""))
+        except ConnectorError as error:
+            problems.append(error)
+    inserting = params.mode in ("append", "truncate") or params.upsert
+    if inserting:
+        try:
+            check_required_fields(name, fields, set_fields)
+        except ConnectorError as error:
+            problems.append(error)
+    return problems
+
+
+def _fields(describe: dict) -> dict:
+    return {field["name"]: field for field in describe["fields"]}
+
+
+def _check_settings(params: ExportParams, describe_of: Callable[[str], dict]) -> dict:
+    """The object's describe, after checking the mode, API version and object permissions."""
     if params.mode not in MODES:
         raise ConnectorError(f"Unknown mode {params.mode!r}.", field="export.mode")
     version = api_version_number(params.api_version)
@@ -102,7 +155,6 @@ def check_export(
         )
     describe = describe_of(params.object_name)
     name = describe.get("name") or params.object_name
-    fields = {field["name"]: field for field in describe["fields"]}
     inserting = params.mode in ("append", "truncate") or params.upsert
     updating = params.mode == "update"
 
@@ -117,36 +169,29 @@ def check_export(
         )
     if needs_query(params) and describe.get("queryable") is False:
         raise ConnectorError(f"{name} records cannot be queried.", field="export.object")
+    return describe
 
-    key = params.key
-    column_types = dict(params.column_types)
-    set_fields: set[str] = set()
-    if updating:
-        _check_key(params, name, fields, columns)
-        set_fields.add(key)
-        check_column_type(name, key, fields[key], column_types.get(key, ""))
-    for column in columns:
-        if updating and column == key:
-            continue
-        match = RELATIONSHIP_COLUMN.fullmatch(column)
-        if match:
-            field = _relationship_field(match, column, name, describe, describe_of)
-        else:
-            field = _field(fields, name, column, field_name=column)
-            check_column_type(name, column, field, column_types.get(column, ""))
-        set_fields.add(field["name"])
-        if inserting and not field.get("createable"):
-            raise ConnectorError(
-                f"{name}.{field['name']} cannot be set on new records (it is not createable).",
-                field=column,
-            )
-        if updating and not field.get("updateable"):
-            raise ConnectorError(
-                f"{name}.{field['name']} cannot be changed (it is not updateable).",
-                field=column,
-            )
-    if inserting:
-        check_required_fields(name, fields, set_fields)
+
+def _check_column(params: ExportParams, column: str, describe: dict, describe_of) -> dict:
+    name = describe.get("name") or params.object_name
+    inserting = params.mode in ("append", "truncate") or params.upsert
+    updating = params.mode == "update"
+    match = RELATIONSHIP_COLUMN.fullmatch(column)
+    if match:
+        field = _relationship_field(match, column, name, describe, describe_of)
+    else:
+        field = _field(_fields(describe), name, column, field_name=column)
+    if inserting and not field.get("createable"):
+        raise ConnectorError(
+            f"{name}.{field['name']} cannot be set on new records (it is not createable).",
+            field=column,
+        )
+    if updating and not field.get("updateable"):
+        raise ConnectorError(
+            f"{name}.{field['name']} cannot be changed (it is not updateable).",
+            field=column,
+        )
+    return field
 
 
 def _field(fields: dict, object_name: str, name: str, *, field_name: str) -> dict:

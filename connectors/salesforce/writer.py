@@ -11,12 +11,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from connectors.base import ConnectorError, ExportParams, FailedRow, ResultSink, WriteResult
+from connectors.base import (
+    ConnectorError,
+    EncodedRows,
+    ExportParams,
+    FailedRow,
+    ResultSink,
+    WriteResult,
+)
 
 from . import results
 from .auth import WORKER_THREAD_PREFIX
 from .bulk import TERMINAL_STATES, BulkApi, Cancelled
-from .chunks import Chunk, ChunkWriter, split_rows
+from .chunks import Chunk, ChunkWriter, split_lines, split_rows
 from .describe import looks_up_keys
 from .http import RetryPolicy
 from .lookup import KeyLookup
@@ -385,10 +392,10 @@ def write(
     params: ExportParams,
     describe: dict,
     columns: Sequence[str],
-    rows: Iterable[Sequence[str]],
+    rows: Iterable[Sequence[str]] | EncodedRows,
     sink: ResultSink,
 ) -> WriteResult:
-    """Write rows for the export mode; every row read ends succeeded or failed via `sink`.
+    """Write rows (lists of cells, or EncodedRows: CSV lines) for the export mode; every row read ends succeeded or failed via `sink`.
 
     Parallel mode keeps up to MAX_PARALLEL_JOBS jobs in flight (rows are still read in
     order, by this thread); serial mode runs one job at a time. Both retry rows that failed
@@ -425,9 +432,9 @@ def write(
         prepare=prepare,
         key_case_sensitive=bool(key_field.get("caseSensitive")),
     )
-    chunks = split_rows(
-        counted(rows), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES
-    )
+    # Rows already encoded (EncodedRows) go into the chunks as they are.
+    split = split_lines if isinstance(rows, EncodedRows) else split_rows
+    chunks = split(counted(rows), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES)
     on_outcome = _reporter(sink, result)
     try:
         error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)

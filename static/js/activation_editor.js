@@ -55,6 +55,7 @@
     const type = part.querySelector("[data-part-type]").value;
     part.querySelector("[data-part-value]").hidden = type !== "string";
     part.querySelector("[data-part-format]").hidden = type !== "timestamp";
+    part.querySelector("[data-part-timezone]").hidden = type !== "timestamp";
     part.querySelector("[data-part-note]").hidden = type === "string" || type === "timestamp";
   }
 
@@ -136,8 +137,10 @@
     const exportAll = document.getElementById("id_export_all_columns").checked;
     columnsBox.querySelectorAll("[data-column-row]").forEach(function (row, index) {
       const base = "output_mapping.columns[" + index + "]";
-      paint(slotIn(row, "source"), exportAll ? [] : (errors[base + ".source"] || []));
-      paint(slotIn(row, "output"), exportAll ? [] : (errors[base + ".output"] || []).concat(errors[base] || []));
+      // A row just added says nothing until the user has chosen something in it.
+      const quiet = exportAll || row.hasAttribute("data-untouched");
+      paint(slotIn(row, "source"), quiet ? [] : (errors[base + ".source"] || []));
+      paint(slotIn(row, "output"), quiet ? [] : (errors[base + ".output"] || []).concat(errors[base] || []));
     });
     stringsBox.querySelectorAll("[data-string-column]").forEach(function (column, index) {
       const base = "output_mapping.strings[" + index + "]";
@@ -148,6 +151,7 @@
         paint(slotIn(part, "type"), (errors[partBase + ".type"] || []).concat(errors[partBase] || []));
         paint(slotIn(part, "value"), errors[partBase + ".value"] || []);
         paint(slotIn(part, "format"), errors[partBase + ".format"] || []);
+        paint(slotIn(part, "timezone"), errors[partBase + ".timezone"] || []);
       });
     });
   }

@@ -233,17 +233,62 @@
     paintErrors();
   }
 
+  // An untouched condition (no column chosen) is never sent; a group left empty by that
+  // goes too (the root stays).
+  function isBlank(node) {
+    return !Array.isArray(node.conditions) && !node.column;
+  }
+  function pruned(group, isRoot) {
+    const conditions = group.conditions
+      .map(function (node) { return Array.isArray(node.conditions) ? pruned(node, false) : node; })
+      .filter(function (node) { return node && !isBlank(node); });
+    if (!isRoot && !conditions.length) return null;
+    return Object.assign({}, group, { conditions: conditions });
+  }
+  // The path of the first condition the user has not finished, or null.
+  function unfinished(group, prefix) {
+    for (let index = 0; index < group.conditions.length; index += 1) {
+      const node = group.conditions[index];
+      const path = prefix + "conditions[" + index + "]";
+      if (Array.isArray(node.conditions)) {
+        const inner = unfinished(node, path + ".");
+        if (inner) return inner;
+        continue;
+      }
+      const value = node.value;
+      // Lists (is one of, between) are judged by the server, which says what they miss.
+      const empty = value === "" || value === null || value === undefined;
+      if (!node.column || !node.operator || (NO_VALUE.indexOf(node.operator) === -1 && empty)) return path;
+    }
+    return null;
+  }
+
   let timer = null;
   let requestNumber = 0;
   function changed(structural, focusPath) {
-    hidden.value = JSON.stringify(tree);
+    hidden.value = JSON.stringify(pruned(tree, true));
     if (structural) draw(focusPath);
     clearTimeout(timer);
-    timer = setTimeout(refreshSize, 350);
+    timer = setTimeout(function () { refreshSize(false); }, 350);
   }
 
-  function refreshSize() {
+  function refreshSize(initial) {
     const mine = ++requestNumber;
+    root.querySelectorAll("[data-unfinished]").forEach(function (node) { node.remove(); });
+    const open = unfinished(tree, "");
+    if (open) {
+      // A size of an incomplete rule would mislead (an empty condition matches nobody).
+      sizeOutput.textContent = "—";
+      totalOutput.textContent = "finish this condition to see the size";
+      const slot = root.querySelector('[data-error-paths="' + CSS.escape(JSON.stringify([open])) + '"]');
+      if (slot) {
+        slot.parentElement.insertBefore(
+          element("p", { className: "field-warning", text: "Finish this condition.", "data-unfinished": "1" }),
+          slot
+        );
+      }
+      return;
+    }
     sizeOutput.textContent = "…";
     fetch(root.dataset.sizeUrl, {
       method: "POST",
@@ -253,7 +298,8 @@
     }).then(function (response) { return response.json(); }).then(function (body) {
       if (mine !== requestNumber) return; // an answer to an older version of the rules
       const hadErrors = Object.keys(errors).length > 0;
-      errors = body.errors || {};
+      // On load, the server's errors from a refused save stay until the user changes something.
+      if (!(initial && !body.errors)) errors = body.errors || {};
       if (body.errors) {
         sizeOutput.textContent = "—";
         totalOutput.textContent = "fix the rules to see the size";
@@ -268,7 +314,7 @@
   }
 
   parentSelect.addEventListener("change", function () { changed(true); });
-  hidden.value = JSON.stringify(tree);
+  hidden.value = JSON.stringify(pruned(tree, true));
   draw();
-  refreshSize();
+  refreshSize(true);
 })();

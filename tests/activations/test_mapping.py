@@ -133,7 +133,7 @@ def test_reports_a_duplicate_output_name_on_the_later_column():
     errors = errors_of(added(("age", "Age__c"), ("Email", "Email"), ("lifetime_value", "Age__c")))
 
     assert errors == {
-        "columns[2].output": ["duplicate output name 'Age__c': columns[0] already outputs it"]
+        "columns[2].output": ["duplicate output name 'Age__c': column 1 already outputs it"]
     }
 
 
@@ -142,7 +142,7 @@ def test_duplicate_output_names_ignore_case_as_salesforce_does():
 
     assert errors == {
         "columns[1].output": [
-            "duplicate output name 'AGE__c': columns[0] already outputs 'Age__c' "
+            "duplicate output name 'AGE__c': column 1 already outputs 'Age__c' "
             "(Salesforce ignores case)"
         ]
     }
@@ -164,7 +164,7 @@ def test_a_string_may_not_reuse_a_column_name():
     errors = errors_of(added(("customer_id", None), ("age", None), strings=strings))
 
     assert errors == {
-        "strings[0].output": ["duplicate output name 'age': columns[1] already outputs it"]
+        "strings[0].output": ["duplicate output name 'age': column 2 already outputs it"]
     }
 
 
@@ -173,7 +173,7 @@ def test_two_strings_may_not_share_a_name():
     strings = [{"output": "Seg__c", "parts": [part]}, {"output": "Seg__c", "parts": [part]}]
 
     assert errors_of(added(strings=strings)) == {
-        "strings[1].output": ["duplicate output name 'Seg__c': strings[0] already outputs it"]
+        "strings[1].output": ["duplicate output name 'Seg__c': string column 1 already outputs it"]
     }
 
 
@@ -312,7 +312,7 @@ def test_export_all_reports_parent_columns_that_differ_only_in_case():
         (
             {"type": "segment_id", "when": "now"},
             "when",
-            "unknown key 'when'; a part has type, value, format",
+            "unknown key 'when'; a part has type, value, format, timezone",
         ),
     ],
 )
@@ -326,7 +326,7 @@ def test_a_part_must_be_an_object():
     strings = [{"output": "Tag__c", "parts": ["segment_id"]}]
 
     assert errors_of(added(strings=strings)) == {
-        "strings[0].parts[0]": ["must be an object {type, value, format}"]
+        "strings[0].parts[0]": ["must be an object {type, value, format, timezone}"]
     }
 
 
@@ -666,3 +666,40 @@ def test_each_row_is_a_new_list():
 
     rows[0].append("changed")
     assert rows == [["1", "7", "changed"], ["2", "7"]]
+
+
+def test_a_timestamp_part_is_written_in_its_time_zone_or_else_the_schedules():
+    context = mapping.RenderContext(
+        segment_id=7, segment_name="s", audience_id=3, timestamp=RUN_AT, timezone="Asia/Tokyo"
+    )
+    parts = [
+        {"type": "timestamp"},
+        {"type": "string", "value": "|"},
+        {"type": "timestamp", "format": "%Y-%m-%d %H:%M", "timezone": "America/New_York"},
+        {"type": "string", "value": "|"},
+        {"type": "timestamp", "format": "%H:%M %Z"},
+        {"type": "string", "value": "|"},
+        {"type": "timestamp", "timezone": "UTC"},
+    ]
+
+    rows = render(added(strings=[{"output": "At__c", "parts": parts}]), [{}], context=context)
+
+    assert rows == [["2026-11-26T00:20:38+09:00|2026-11-25 10:20|00:20 JST|2026-11-25T15:20:38Z"]]
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ({"type": "timestamp", "timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"type": "timestamp", "timezone": "../etc/passwd"}, "unknown time zone '../etc/passwd'"),
+        ({"type": "timestamp", "timezone": 9}, "must be a string"),
+        ({"type": "segment_id", "timezone": "UTC"}, "only a timestamp part has a time zone"),
+    ],
+)
+def test_reports_a_bad_part_time_zone(part, message):
+    strings = [{"output": "Tag__c", "parts": [part]}]
+
+    errors = errors_of(added(strings=strings))
+
+    assert list(errors) == ["strings[0].parts[0].timezone"]
+    assert errors["strings[0].parts[0].timezone"][0].startswith(message)

@@ -40,6 +40,7 @@ def valid_payload(segment, connection) -> dict:
         "segment": segment.pk,
         "connection": connection.pk,
         "enabled": True,
+        "refresh_before_run": False,
         "export": upsert_export(retry_initial_delay=2.5),
         "output_mapping": copy.deepcopy(CONTACT_MAPPING),
         "schedule": {

@@ -54,6 +54,22 @@ def test_creates_a_parent_segment(workspace, owner_client):
         "key_column": "customer_id",
         "columns": COLUMNS,
         "row_count": 0,
+        # Rows from CSV uploads: no source, no refresh schedule.
+        "source": None,
+        "storage": "imported",
+        "refresh": {
+            "mode": "replace",
+            "cursor_column": "",
+            "schedule": {
+                "type": "none",
+                "cron": "",
+                "timezone": "UTC",
+                "next_runs": [],
+                "description": "Not scheduled",
+            },
+        },
+        "notify_emails": [],
+        "last_refresh": None,
         "created_at": response.json()["created_at"],
         "updated_at": response.json()["updated_at"],
     }

@@ -19,6 +19,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from activations.models import FailedRow, Run
 from config.wsgi import application
 from segments.loading import import_profiles
+from segments.models import Refresh
+from sources.models import Source
 from tests.factories import (
     make_activation,
     make_connection,
@@ -53,12 +55,14 @@ def _no_throttling(settings):
     # Generated run and token requests must not trip the throttles, tested on their own.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"token": "100000/min", "run_create": "100000/min"},
+        "DEFAULT_THROTTLE_RATES": {
+            scope: "100000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        },
     }
 
 
 @pytest.fixture
-def objects(db, salesforce_emulator):
+def objects(db, salesforce_emulator, sqlite_file):
     """The owner's token and one object of each kind, by the URL segment of its resource."""
     workspace = make_workspace("Fuzz")
     user = make_user("fuzzer", workspace=workspace, role="owner")
@@ -70,8 +74,22 @@ def objects(db, salesforce_emulator):
     activation = make_activation(segment=segment, connection=connection)
     run = Run.objects.create(activation=activation, status="partially_failed", columns=["Email"])
     FailedRow.objects.create(run=run, values=["a@example.com"], error="INVALID_EMAIL_ADDRESS")
+    source = Source.objects.create(
+        workspace=workspace, name="Shop", url=f"sqlite:///{sqlite_file.name}", kind="sqlite"
+    )
+    backed = make_parent_segment(
+        workspace=workspace,
+        name="From the shop",
+        key_column="id",
+        columns=[{"name": "id", "type": "integer"}, {"name": "email", "type": "string"}],
+        source=source,
+        source_table="main.customers",
+    )
+    refresh = Refresh.objects.create(parent_segment=backed)
     _, key = AuthToken.objects.create(user=user)
     return {
+        "sources": source.pk,
+        "refreshes": refresh.pk,
         "token": key,
         "workspaces": workspace.pk,
         "parent-segments": parent.pk,

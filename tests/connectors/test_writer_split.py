@@ -3,8 +3,8 @@
 import itertools
 
 from common.csvio import encode_row
-from connectors.salesforce.chunks import split_rows
-from connectors.salesforce.lookup import soql_literal
+from connectors.salesforce.chunks import split_lines, split_rows
+from connectors.salesforce.lookup import lookup_queries, soql_literal
 
 
 def chunk_text(chunk) -> str:
@@ -97,3 +97,31 @@ def test_soql_literal_of_numbers_refuses_non_numbers():
     assert soql_literal("1.50", numeric=True) == "1.50"
     assert soql_literal("42 OR Id != null", numeric=True) is None
     assert soql_literal("NaN", numeric=True) is None
+
+
+def test_lookup_queries_stay_under_the_soql_length_limit(monkeypatch):
+    monkeypatch.setattr("connectors.salesforce.lookup.MAX_SOQL_CHARS", 100)
+    literals = [f"'user{i}@example.com'" for i in range(10)]
+
+    queries = list(lookup_queries("Contact", "Email", literals))
+
+    assert all(len(query) <= 100 for query in queries)
+    assert queries[0] == (
+        "SELECT Id, Email FROM Contact WHERE Email IN ('user0@example.com', 'user1@example.com')"
+    )
+    found = [part for query in queries for part in query.split("IN (")[1][:-1].split(", ")]
+    assert found == literals
+
+
+def test_encoded_lines_split_at_row_boundaries_by_count_and_bytes():
+    # As PostgreSQL's COPY hands them out: one line per row, a quoted line break inside one.
+    lines = [b'a,"two\nlines"\n', b"b,x\n", b"c,y\n", b"d,z\n"]
+    header = ["Key", "Note"]  # "Key,Note\n": 9 bytes
+
+    by_count = list(split_lines(iter(lines), header, batch_size=3, max_bytes=10**9))
+    by_bytes = list(split_lines(iter(lines), header, batch_size=10, max_bytes=9 + 15 + 4))
+
+    assert [chunk.row_count for chunk in by_count] == [3, 1]
+    assert chunk_text(by_count[0]) == 'Key,Note\na,"two\nlines"\nb,x\nc,y\n'
+    assert [chunk.row_count for chunk in by_bytes] == [2, 2]
+    assert [row["Note"] for row in by_bytes[0].rows()] == ["two\nlines", "x"]

@@ -87,6 +87,12 @@ def marketer(transactional_db):
     return {"workspace": workspace, "user": user, "parent": parent, "segment": segment}
 
 
+def inject_axe(page) -> None:
+    """Load axe-core into the page. Evaluated through the DevTools protocol: a <script> tag
+    with its source would be inline, which the Content-Security-Policy blocks."""
+    page.evaluate(AXE_SOURCE.read_text())
+
+
 def sign_in(page, site, username="marketer", password="password"):
     page.goto(site.url + "/login/")
     page.get_by_label("Username").fill(username)

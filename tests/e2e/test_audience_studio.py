@@ -175,3 +175,28 @@ def test_csv_upload_shows_its_progress_on_a_slow_network(page, site, marketer, t
     expect(page.get_by_role("button", name="Upload")).to_be_disabled()
     expect(page.get_by_text("Imported 20,000 rows.")).to_be_visible(timeout=30_000)
     expect(page.locator("#row-count")).to_have_text("20,000")
+
+
+def test_an_untouched_condition_is_not_sent_and_an_incomplete_rule_asks_to_be_finished(
+    page, site, marketer
+):
+    sign_in(page, site)
+    page.goto(f"{site.url}/segments/new/?parent={marketer['parent'].pk}")
+    page.get_by_label("Name", exact=True).fill("Everyone")
+    builder = page.locator("#rule-builder")
+    size = page.locator("#audience-size")
+    expect(size).to_have_text("5")
+
+    # "+ Add group" adds an empty condition: no size of 0, but a request to finish it.
+    builder.get_by_role("button", name="+ Add group").click()
+    expect(size).to_have_text("—")
+    expect(page.locator("#audience-total")).to_have_text("finish this condition to see the size")
+    expect(builder.get_by_text("Finish this condition.")).to_be_visible()
+    builder.locator(".rule-group .rule-group").get_by_role("button", name="Remove group").click()
+    expect(size).to_have_text("5")
+
+    # An untouched condition is left out of what is saved.
+    builder.get_by_role("button", name="+ Add condition").click()
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_text("Segment “Everyone” created.")).to_be_visible()
+    assert Segment.objects.get(name="Everyone").rules == {"type": "and", "conditions": []}

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from activations.models import FailedRow, Run
 from tests.factories import make_activation, make_connection
 
-from .conftest import AXE_SOURCE, screenshot, sign_in
+from .conftest import inject_axe, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,14 +90,14 @@ def settle(page):
 
 def test_key_pages_pass_axe_and_label_every_input(page, site, pages):
     page.goto(site.url + "/login/")
-    page.add_script_tag(path=str(AXE_SOURCE))
+    inject_axe(page)
     assert page.evaluate(AXE_RUN) == []
     sign_in(page, site)
     for name, path in pages.items():
         page.goto(site.url + path)
         settle(page)
         assert page.evaluate(UNLABELLED_CONTROLS) == [], name
-        page.add_script_tag(path=str(AXE_SOURCE))
+        inject_axe(page)
         assert page.evaluate(AXE_RUN) == [], name
 
 

@@ -96,11 +96,12 @@ def test_marketer_creates_an_activation_from_a_segment_and_runs_it(
     expect(parts.nth(0).get_by_label("Part", exact=True)).to_have_value("string")
 
     preview = page.locator("#preview-table")
+    # The key column first (pinned), then the built column, then the rest.
     expect(preview.locator("thead th")).to_have_text(
-        ["Customer_Key__c", "Email", "FirstName", "LastName", "Description"]
+        ["Customer_Key__c", "Description", "Email", "FirstName", "LastName"]
     )
     expect(preview.locator("tbody tr").first.locator("td")).to_have_text(
-        ["C001", "aiko@example.jp", "Aiko", "Tanaka", "Segment Japan"]
+        ["C001", "Segment Japan", "aiko@example.jp", "Aiko", "Tanaka"]
     )
     expect(preview.locator("tbody tr")).to_have_count(3)
     screenshot(mapping, "05-panel-output-mapping")

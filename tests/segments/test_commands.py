@@ -212,3 +212,19 @@ def test_seed_demo_skips_activations_when_the_login_host_is_not_allowed(db, monk
     assert "No connection or activations: the connection was refused (login_url:" in output
     assert Connection.objects.count() == 0
     assert Activation.objects.count() == 0
+
+
+def test_seed_demo_adds_a_source_backed_parent_segment(db, monkeypatch, settings, tmp_path):
+    monkeypatch.delenv("SEED_DEMO_SALESFORCE_URL", raising=False)
+    settings.SOURCE_FILE_ROOT = str(tmp_path)
+
+    output, _ = run_command("seed_demo", rows=10)
+    run_command("seed_demo", rows=10)
+
+    shop = ParentSegment.objects.get(name="Shop customers")
+    assert shop.source.url == "sqlite:///demo_shop.db"
+    assert shop.row_count == 200
+    assert shop.refresh_schedule_type == "daily"
+    assert shop.refreshes.filter(status="succeeded").count() == 2
+    assert {"name": "newsletter", "type": "boolean"} in shop.columns
+    assert "Refreshed 'Shop customers': succeeded, 200 rows." in output

@@ -2,6 +2,7 @@
 
 import re
 
+import time_machine
 from django.utils.http import urlencode
 
 from activations.models import Activation
@@ -179,14 +180,42 @@ def test_edit_starts_from_the_stored_activation_and_saves_changes(owner_client, 
 def test_preview_renders_the_unsaved_mapping_over_the_segment_rows(owner_client, team):
     response = owner_client.post("/activations/preview/", editor_post(team))
     assert response.status_code == 200
-    assert response.context["columns"] == ["Email", "LastName", "Company"]
+    # The key column (Email) first and pinned, then the built column, then the rest.
+    assert response.context["columns"] == ["Email", "Company", "LastName"]
+    assert response.context["pinned"] is True
     rows = response.context["rows"]
-    assert [row[:2] for row in rows] == [
+    assert [[row[0], row[2]] for row in rows] == [
         ["aiko@example.jp", "Tanaka"],
         ["kenji@example.jp", "Sato"],
     ]
-    assert [row[2][: len("Segment Japan")] for row in rows] == ["Segment Japan"] * 2
-    assert re.fullmatch(r"Segment Japan\d{4}-\d{2}-\d{2}", rows[0][2])
+    assert [row[1][: len("Segment Japan")] for row in rows] == ["Segment Japan"] * 2
+    assert re.fullmatch(r"Segment Japan\d{4}-\d{2}-\d{2}", rows[0][1])
+    assert 'class="pinned">Email</th>' in response.content.decode()
+
+
+def test_preview_writes_a_timestamp_part_in_its_time_zone(owner_client, team):
+    data = editor_post(team)
+    data["string-k1-part_format"] = ["", "", "%Y-%m-%d %H:%M %z"]
+    data["string-k1-part_timezone"] = ["", "", "Asia/Tokyo"]
+    with time_machine.travel("2026-12-03T20:30:00Z", tick=False):
+        response = owner_client.post("/activations/preview/", data)
+    assert response.context["rows"][0][1] == "Segment Japan2026-12-04 05:30 +0900"
+
+    # Without its own zone, the part takes the schedule's.
+    data["string-k1-part_timezone"] = ["", "", ""]
+    data["timezone"] = "America/New_York"
+    with time_machine.travel("2026-12-03T20:30:00Z", tick=False):
+        response = owner_client.post("/activations/preview/", data)
+    assert response.context["rows"][0][1] == "Segment Japan2026-12-03 15:30 -0500"
+
+
+def test_an_unknown_part_time_zone_is_refused_in_place(owner_client, team):
+    data = editor_post(team)
+    data["string-k1-part_timezone"] = ["", "", "Mars/Olympus"]
+    response = owner_client.post("/activations/new/", data)
+    assert response.status_code == 400
+    assert "unknown time zone &#x27;Mars/Olympus&#x27;" in response.content.decode()
+    assert not Activation.objects.filter(name="Japan to Leads").exists()
 
 
 def test_preview_reports_mapping_errors_by_path(owner_client, team):

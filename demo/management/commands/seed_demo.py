@@ -5,8 +5,12 @@ import datetime
 import io
 import os
 import random
+import sqlite3
 import tempfile
+from contextlib import closing
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -16,14 +20,20 @@ from activations.services import create_activation
 from common.validation import InvalidInput
 from connectors.models import Connection
 from connectors.services import create_connection
-from segments import services
+from segments import refresh, services
 from segments.models import ParentSegment, Segment
+from sources.models import Source
+from sources.services import create_source
 from workspaces.models import Membership, Workspace
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 (printed: the demo login)
 PARENT_NAME = "Customers"
 CONNECTION_NAME = "Salesforce emulator (demo)"
+SHOP_FILE = "demo_shop.db"
+SHOP_SOURCE_NAME = "Demo shop (SQLite)"
+SHOP_PARENT_NAME = "Shop customers"
+SHOP_CUSTOMERS = 200
 # Seeded so that every run generates the same people (dates move with today).
 RANDOM_SEED = 20240501
 
@@ -154,6 +164,40 @@ class Command(BaseCommand):
         parent = self.customers(workspace, rows)
         segments = self.segments(workspace, parent)
         self.activations(workspace, segments)
+        self.shop_source(workspace)
+
+    def shop_source(self, workspace: Workspace) -> None:
+        """A small SQLite database under SOURCE_FILE_ROOT, a source reading it and a parent
+        segment refreshed from its customers table (refreshed once now, then daily)."""
+        root = settings.SOURCE_FILE_ROOT
+        if not root:
+            self.say("SOURCE_FILE_ROOT is not set: no demo source (bin/serve sets it).")
+            return
+        path = Path(root) / SHOP_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_shop_database(path)
+        source = Source.objects.filter(workspace=workspace, name=SHOP_SOURCE_NAME).first()
+        if source is None:
+            source = create_source(
+                workspace=workspace,
+                data={"name": SHOP_SOURCE_NAME, "url": f"sqlite:///{SHOP_FILE}"},
+            )
+            self.say(f"Created source {SHOP_SOURCE_NAME!r} ({path}).")
+        parent = ParentSegment.objects.filter(workspace=workspace, name=SHOP_PARENT_NAME).first()
+        if parent is None:
+            parent = services.create_parent_segment(
+                workspace=workspace,
+                data={
+                    "name": SHOP_PARENT_NAME,
+                    "description": "Read from the demo shop's SQLite database, refreshed daily.",
+                    "key_column": "customer_id",
+                    "source": {"source": source.pk, "table": "main.customers"},
+                    "refresh": {"mode": "replace", "schedule": {"type": "daily"}},
+                },
+            )
+            self.say(f"Created parent segment {SHOP_PARENT_NAME!r} from the source.")
+        done = refresh.refresh_now(parent)
+        self.say(f"Refreshed {SHOP_PARENT_NAME!r}: {done.status}, {done.rows_imported} rows.")
 
     def say(self, message: str) -> None:
         self.stdout.write(message)
@@ -413,3 +457,35 @@ def write_customers(file, rows: int, *, today: datetime.date) -> None:
         )
     text.flush()
     text.detach()  # leave the binary file open for the caller
+
+
+def write_shop_database(path: Path) -> None:
+    """(Re)write the demo shop: a customers table of SHOP_CUSTOMERS generated rows."""
+    generator = random.Random(RANDOM_SEED)
+    rows = []
+    for number in range(1, SHOP_CUSTOMERS + 1):
+        country = generator.choice(list(COUNTRY_WEIGHTS))
+        first = generator.choice(FIRST_NAMES[country])
+        last = generator.choice(LAST_NAMES[country])
+        email = f"{first}.{last}{number}@shop.example".lower().translate(ASCII_NAMES)
+        rows.append(
+            (
+                f"S{number:04d}",
+                email,
+                first,
+                last,
+                country,
+                round(generator.uniform(0, 3000), 2),
+                generator.random() < 0.6,
+                f"2025-{generator.randint(1, 12):02d}-{generator.randint(1, 28):02d}",
+            )
+        )
+    with closing(sqlite3.connect(path)) as connection:
+        connection.executescript(
+            "DROP TABLE IF EXISTS customers;"
+            "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, email TEXT, first_name TEXT,"
+            " last_name TEXT, country TEXT, total_spent REAL, newsletter BOOLEAN,"
+            " first_order DATE);"
+        )
+        connection.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.commit()

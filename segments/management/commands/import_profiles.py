@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from common.ids import parse_id
 from segments.loading import MODES, import_profiles
 from segments.models import ParentSegment
 
@@ -47,8 +48,8 @@ class Command(BaseCommand):
 
 
 def find_parent_segment(reference: str) -> ParentSegment:
-    if reference.isdigit():
-        parent = ParentSegment.objects.filter(pk=int(reference)).first()
+    if parse_id(reference) is not None:
+        parent = ParentSegment.objects.filter(pk=parse_id(reference)).first()
         if parent is not None:
             return parent
     matches = list(ParentSegment.objects.filter(name=reference).select_related("workspace"))

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import itertools
 
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
@@ -80,10 +81,14 @@ def create_activation(client, segment: dict, connection: dict, /, **overrides) -
 UPSERT_CONTACTS = {"mode": "update", "object": "Contact", "upsert": True, "key": "Customer_Key__c"}
 
 
+PROBES = itertools.count(1)
+
+
 def segment_size(client, parent, rules) -> int:
     response = client.post(
         f"{API}/segments/",
-        {"parent_segment": parent["id"], "name": "Probe", "rules": rules},
+        # Segment names are unique per workspace: one probe name per call.
+        {"parent_segment": parent["id"], "name": f"Probe {next(PROBES)}", "rules": rules},
         format="json",
     )
     assert response.status_code == 201, response.json()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0004_destructive_guardrails'),
+        ('activations', '0007_destructive_guardrails'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0003_incremental_sync'),
+        ('activations', '0006_fill_run_numbers'),
     ]
 
     operations = [

@@ -1,0 +1,129 @@
+"""A run's rows straight from the database: one SELECT (segments.sql for the rules,
+activations.sqlrender for the mapping) whose values are the final CSV cells.
+
+On PostgreSQL the CSV lines come from `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)`, read on a
+connection of their own (the run's connection keeps storing counts and heartbeats meanwhile;
+a COPY in progress holds its connection) and handed on as they arrive, never decoded. Elsewhere a server-side cursor fetches the cells
+and common.csvio encodes them. The preview runs the same SELECT with a LIMIT.
+"""
+
+import datetime
+import zoneinfo
+from collections.abc import Iterator
+
+import psycopg
+from django.db import connection as default_connection
+
+from common import csvio
+from segments import sqlexec
+
+from . import mapping, sqlrender
+from .models import Activation
+
+# Rows fetched per round trip from a server-side cursor.
+FETCH_ROWS = 2000
+
+
+def statement(
+    activation: Activation,
+    *,
+    timestamp: datetime.datetime,
+    for_copy: bool = False,
+    limit: int | None = None,
+    connection=None,
+):
+    """The SELECT of the activation's rows as final cells, in key order.
+
+    `within_last_days` counts days in the activation's time zone. Raises InvalidInput when
+    the rules or the mapping no longer fit the parent segment's columns.
+    """
+    segment = activation.segment
+    parent = segment.parent_segment
+    rows = sqlexec.segment_rows(segment, zone=zone_of(activation), connection=connection)
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=parent.pk,
+        timestamp=timestamp,
+    )
+    return sqlrender.select(
+        rows,
+        activation.output_mapping,
+        columns=parent.columns,
+        context=context,
+        null_value=activation.null_value,
+        empty_as_null=for_copy,
+        limit=limit,
+    )
+
+
+def zone_of(activation: Activation) -> datetime.tzinfo:
+    """The activation's time zone, whose days `within_last_days` counts (UTC if unknown)."""
+    try:
+        return zoneinfo.ZoneInfo(activation.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return datetime.UTC
+
+
+def cells(
+    activation: Activation, *, timestamp: datetime.datetime, limit: int | None = None
+) -> Iterator[tuple[str, ...]]:
+    """The rows as tuples of final cells, fetched FETCH_ROWS at a time (server-side cursor on
+    PostgreSQL, so memory does not grow with the segment). The statement is built before the
+    first row is asked for, so bad rules or mapping raise at once."""
+    text, params = sqlexec.compile_statement(
+        statement(activation, timestamp=timestamp, limit=limit)
+    )
+    return _fetch(text, params)
+
+
+def _fetch(text: str, params: dict) -> Iterator[tuple[str, ...]]:
+    with default_connection.chunked_cursor() as cursor:
+        cursor.execute(text, params)
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            yield from batch
+
+
+def lines(activation: Activation, *, timestamp: datetime.datetime) -> Iterator[bytes]:
+    """The rows as CSV lines (bytes, LF-terminated), byte for byte what common.csvio writes
+    for `cells`. The statement is built before the first line is asked for."""
+    # COPY runs on a connection of its own, which sees committed rows only: inside a
+    # transaction (a caller's atomic block, a test) the rows are read on this one instead.
+    if default_connection.vendor == "postgresql" and not default_connection.in_atomic_block:
+        text, params = sqlexec.compile_statement(
+            statement(activation, timestamp=timestamp, for_copy=True)
+        )
+        return _copy(text, params)
+    return _encoded(cells(activation, timestamp=timestamp))
+
+
+def _encoded(rows: Iterator[tuple[str, ...]]) -> Iterator[bytes]:
+    try:
+        yield from map(csvio.encode_row, rows)
+    finally:
+        rows.close()
+
+
+def _copy(text: str, params: dict) -> Iterator[bytes]:
+    """COPY's CSV output, one line per row as the server sends it, on a new connection.
+    Closed early (the connector stopped), the COPY is cancelled rather than read to its end."""
+    raw = default_connection.get_new_connection(default_connection.get_connection_params())
+    closing = False
+    try:
+        raw.autocommit = True
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY ({text}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+        ):
+            try:
+                for line in copy:
+                    yield bytes(line)
+            except GeneratorExit:
+                closing = True
+                raw.cancel_safe()
+                raise
+    except psycopg.errors.QueryCanceled:
+        if not closing:
+            raise
+    finally:
+        raw.close()

@@ -1,0 +1,162 @@
+"""Benchmark of a parent segment refresh from a PostgreSQL source (segments.refresh), against the
+floor of copying the same rows between the two databases with COPY TO + COPY FROM.
+
+Usage (from the repository root):
+    .venv/bin/python benchmarks/bench_refresh.py [--rows N] [--database-url URL]
+        [--source-url URL] [--tracemalloc]
+
+The source is a PostgreSQL database of its own (`--source-url`, default
+postgres://postgres@127.0.0.1:5432/refresh_bench_source, created if missing) holding a typed
+`customers` table of N generated rows (the customers of customers.py). The service's database
+is `--database-url` (default: a temporary SQLite file). Measured:
+- floor: `COPY (SELECT …) TO STDOUT` from the source streamed into `COPY … FROM STDIN` of a
+  table with the same columns in the service's database (PostgreSQL only): the bare transfer;
+- refresh: `segments.refresh.refresh_now` (replace into an empty parent, then replace over the
+  N rows), which reads with COPY and writes through segments.loading.import_profiles.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+from customers import COLUMNS, write_csv  # noqa: E402
+from database import describe_machine, ensure_postgres_database, max_rss_mib, set_up  # noqa: E402
+
+DEFAULT_SOURCE = "postgres://postgres@127.0.0.1:5432/refresh_bench_source"
+SQL_TYPES = {
+    "string": "text",
+    "date": "date",
+    "number": "numeric(12, 2)",
+    "boolean": "boolean",
+    "integer": "integer",
+    "timestamp": "timestamptz",
+}
+TABLE_COLUMNS = ", ".join(f"{c['name']} {SQL_TYPES[c['type']]}" for c in COLUMNS)
+
+
+def load_source(url: str, rows: int, workdir: Path) -> None:
+    import psycopg
+
+    ensure_postgres_database(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        exists = connection.execute("SELECT to_regclass('public.customers')").fetchone()[0]
+        if exists and connection.execute("SELECT count(*) FROM customers").fetchone()[0] == rows:
+            return
+        csv_path = workdir / "customers.csv"
+        write_csv(csv_path, rows)
+        connection.execute("DROP TABLE IF EXISTS customers")
+        connection.execute(f"CREATE TABLE customers ({TABLE_COLUMNS}, PRIMARY KEY (customer_id))")
+        with (
+            open(csv_path, "rb") as file,
+            connection.cursor() as cursor,
+            cursor.copy("COPY customers FROM STDIN (FORMAT csv, HEADER true)") as copy,
+        ):
+            while block := file.read(1 << 20):
+                copy.write(block)
+        connection.execute("VACUUM ANALYZE customers")
+        csv_path.unlink()
+
+
+def floor(source_url: str) -> float | None:
+    """Seconds to COPY the source's rows into a table of the service's PostgreSQL database."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as target:
+        target.execute("DROP TABLE IF EXISTS refresh_bench_floor")
+        target.execute(f"CREATE TABLE refresh_bench_floor ({TABLE_COLUMNS})")
+        started = time.perf_counter()
+        with (
+            psycopg.connect(source_url) as source,
+            source.cursor() as reader,
+            reader.copy("COPY (SELECT * FROM customers) TO STDOUT") as out,
+            target.cursor.copy("COPY refresh_bench_floor FROM STDIN") as into,
+        ):
+            for block in out:
+                into.write(block)
+        elapsed = time.perf_counter() - started
+        target.execute("DROP TABLE refresh_bench_floor")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--source-url", default=DEFAULT_SOURCE)
+    parser.add_argument("--tracemalloc", action="store_true")
+    arguments = parser.parse_args()
+
+    # The source is on this machine: a loopback address the service refuses unless listed.
+    os.environ["SOURCE_ALLOWED_HOSTS"] = "127.0.0.1:5432,localhost:5432"
+    workdir = Path(tempfile.mkdtemp(prefix="bench_refresh_"))
+    set_up(arguments.database_url, workdir=workdir)
+    from segments import refresh, services
+    from sources.models import Source
+    from workspaces.models import Workspace
+
+    started = time.perf_counter()
+    load_source(arguments.source_url, arguments.rows, workdir)
+    print(
+        f"{describe_machine()}\nsource: {arguments.rows:,} rows in {arguments.source_url} "
+        f"(ready in {time.perf_counter() - started:.1f} s)"
+    )
+    floor_seconds = floor(arguments.source_url)
+    if floor_seconds is not None:
+        print(
+            f"{'floor: COPY TO + COPY FROM':34} {arguments.rows:>10,} rows in "
+            f"{floor_seconds:7.1f} s = {arguments.rows / floor_seconds:>9,.0f} rows/s"
+        )
+
+    workspace = Workspace.objects.create(name="Refresh benchmark")
+    url = arguments.source_url.replace("postgres://", "postgresql://", 1)
+    source = Source.objects.create(workspace=workspace, name="Bench", url=url, kind="postgresql")
+    parent = services.create_parent_segment(
+        workspace=workspace,
+        data={
+            "name": "Refreshed customers",
+            "key_column": "customer_id",
+            "source": {"source": source.pk, "table": "public.customers"},
+        },
+    )
+    try:
+        for label in ("refresh into an empty parent", "refresh over existing rows"):
+            if arguments.tracemalloc:
+                tracemalloc.start()
+            rss_before = max_rss_mib()
+            started = time.perf_counter()
+            done = refresh.refresh_now(parent)
+            elapsed = time.perf_counter() - started
+            if done.status != "succeeded":
+                sys.exit(f"refresh failed: {done.error}")
+            line = (
+                f"{label:34} {done.rows_imported:>10,} rows in {elapsed:7.1f} s = "
+                f"{done.rows_imported / elapsed:>9,.0f} rows/s"
+            )
+            if floor_seconds:
+                line += f"; {elapsed / floor_seconds:.1f}x the floor"
+            line += f"; peak RSS {max_rss_mib():.0f} MiB (+{max_rss_mib() - rss_before:.0f} MiB)"
+            if arguments.tracemalloc:
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                line += f"; traced peak {peak / 2**20:.1f} MiB"
+            print(line, flush=True)
+    finally:
+        parent.profiles.all().delete()
+        parent.delete()
+        workspace.delete()
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Streaming a source's rows as CSV lines (header first), the input of the profile import.
+
+Memory stays flat: PostgreSQL writes the CSV itself (`COPY (SELECT …) TO STDOUT`, read in
+blocks); other databases are read with a server-side cursor where the driver has one, a
+batch of rows at a time, each row encoded as it passes.
+"""
+
+import contextlib
+import csv
+import datetime
+import decimal
+import io
+import json
+from collections.abc import Iterator
+
+from django.conf import settings
+from sqlalchemy import Text, cast, column, func, literal, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from common.validation import InvalidInput
+
+from . import access, browse
+
+BATCH_ROWS = 5000
+
+
+class LineCounter:
+    """Counts the data rows that went through (the header excluded)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+@contextlib.contextmanager
+def csv_lines(source, relation: browse.Relation, columns: list[dict], *, after=None):
+    """Yield (an iterator of CSV lines as bytes, a LineCounter) for the relation's `columns`
+    ({"name", "type"}); booleans as true/false, dates and timestamps in ISO 8601 (UTC).
+    `after` = (column, text) keeps only the rows whose column is greater than the value (the
+    text is compared by the database in the column's own type).
+
+    Raises browse.SourceError (a message safe to show) when the source fails.
+    """
+    try:
+        # The read lasts as long as the import it feeds: it has a timeout of its own.
+        engine = access.engine_for(source, timeout=settings.SOURCE_REFRESH_TIMEOUT)
+    except InvalidInput as error:
+        raise browse.SourceError(browse.error_message(source, error)) from None
+    counter = LineCounter()
+    try:
+        with engine.connect() as connection:
+            if source.kind == "postgresql":
+                lines = _postgresql_lines(connection, source, relation, columns, counter, after)
+            else:
+                lines = _generic_lines(connection, source, relation, columns, counter, after)
+            yield _safe(lines, source), counter
+    except (SQLAlchemyError, OSError) as error:
+        raise browse.SourceError(browse.error_message(source, error)) from None
+    finally:
+        engine.dispose()
+
+
+def _safe(lines: Iterator[bytes], source) -> Iterator[bytes]:
+    """The lines, with a driver error turned into SourceError as it happens mid-stream."""
+    try:
+        yield from lines
+    except browse.SourceError:
+        raise
+    except Exception as error:  # noqa: BLE001 - psycopg and DBAPI errors alike
+        raise browse.SourceError(browse.error_message(source, error)) from error
+
+
+def _postgresql_lines(connection, source, relation, columns, counter, after) -> Iterator[bytes]:
+    names = [c["name"] for c in columns]
+    statement = _filtered(browse.select_all(source, relation, names), after)
+    # COPY's own text for booleans is t/f: cast to text gives true/false.
+    statement = statement.with_only_columns(
+        *[
+            cast(column(c["name"]), Text).label(c["name"])
+            if c["type"] == "boolean"
+            else column(c["name"])
+            for c in columns
+        ]
+    )
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+    connection.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
+    connection.exec_driver_sql("SET LOCAL IntervalStyle = 'iso_8601'")
+    cursor = connection.connection.dbapi_connection.cursor()
+    yield _header(names)
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+        pending = b""
+        for block in copy:
+            pending += bytes(block)
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                counter.rows += 1  # a quoted newline counts twice; fixed up below
+                yield line + b"\n"
+        if pending:
+            counter.rows += 1
+            yield pending
+    # Exact count: COPY reports the rows it wrote.
+    counter.rows = cursor.rowcount if cursor.rowcount >= 0 else counter.rows
+
+
+def _generic_lines(connection, source, relation, columns, counter, after) -> Iterator[bytes]:
+    names = [c["name"] for c in columns]
+    statement = _filtered(browse.select_all(source, relation, names), after)
+    result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
+        statement
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    yield _header(names)
+    for row in result:
+        writer.writerow([_cell(value) for value in row])
+        counter.rows += 1
+        # One line per item, as a file gives them: the import numbers lines as it reads.
+        yield from buffer.getvalue().encode().splitlines(keepends=True)
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _filtered(statement, after):
+    if after is None:
+        return statement
+    name, value = after
+    return statement.where(column(name) > literal(value))
+
+
+def max_value(source, relation: browse.Relation, name: str) -> str | None:
+    """The highest value of a column now, as text (ISO 8601 for dates and timestamps)."""
+    statement = select(func.max(column(name))).select_from(
+        browse.select_all(source, relation, [name]).subquery("rows")
+    )
+    value = browse.run(source, lambda connection: connection.execute(statement).scalar())
+    if value is None:
+        return None
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _header(names: list[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(names)
+    return buffer.getvalue().encode()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal | int | str):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

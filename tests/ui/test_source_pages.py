@@ -1,0 +1,101 @@
+"""The source pages and the parent segment pages built on them, through Django's test client
+against a real SQLite source."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from segments.models import ParentSegment, Refresh
+from sources.models import Source
+from tests.factories import make_user, make_workspace
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def team(sqlite_file):
+    workspace = make_workspace()
+    owner = make_user("olive", workspace=workspace, role="owner")
+    editor = make_user("eddy", workspace=workspace, role="editor")
+    return workspace, owner, editor
+
+
+def test_an_owner_creates_tests_and_browses_a_source(client, team, sqlite_file):
+    workspace, owner, _ = team
+    client.force_login(owner)
+    response = client.post(
+        "/sources/new/",
+        {"name": "Shop", "url": f"sqlite:///{sqlite_file.name}", "password": "", "options": ""},
+    )
+    source = Source.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sources/{source.pk}/"
+    page = client.get(f"/sources/{source.pk}/").content.decode()
+    assert "main.customers" in page
+    assert "main.vips" in page
+    assert "Connected" in client.post(f"/sources/{source.pk}/test/").content.decode()
+    sample = client.get(f"/sources/{source.pk}/sample/", {"table": "main.customers"})
+    assert "ann@example.com" in sample.content.decode()
+
+
+def test_an_editor_cannot_create_a_source(client, team, sqlite_file):
+    _, _, editor = team
+    client.force_login(editor)
+    response = client.post("/sources/new/", {"name": "S", "url": f"sqlite:///{sqlite_file.name}"})
+    assert response.status_code == 403
+    assert not Source.objects.exists()
+
+
+def test_a_parent_segment_from_a_source_with_a_dropped_column_and_refresh_history(
+    client, team, sqlite_file, django_capture_on_commit_callbacks
+):
+    workspace, owner, _ = team
+    source = Source.objects.create(
+        workspace=workspace, name="Shop", url=f"sqlite:///{sqlite_file.name}", kind="sqlite"
+    )
+    client.force_login(owner)
+    inferred = client.get(
+        "/audience/new/from-source/", {"source": source.pk, "table": "main.customers"}
+    )
+    assert inferred.status_code == 200
+    assert 'value="seen"' in inferred.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/audience/new/from-source/",
+            {
+                "source": source.pk,
+                "table": "main.customers",
+                "name": "Shop customers",
+                "key_column": "id",
+                "description": "",
+                # "seen" dropped, "score" kept as a string.
+                "column_name": ["id", "email", "score", "vip", "born"],
+                "column_type": ["integer", "string", "string", "boolean", "date"],
+                "refresh_mode": "replace",
+                "schedule_type": "daily",
+                "timezone": "Asia/Tokyo",
+            },
+        )
+    parent = ParentSegment.objects.get()
+    assert response.status_code == 302, response.content.decode()
+    assert parent.column_names == ["id", "email", "score", "vip", "born"]
+    assert parent.refresh_timezone == "Asia/Tokyo"
+    assert parent.refreshes.get().status == Refresh.Status.SUCCEEDED
+    assert parent.row_count == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/audience/{parent.pk}/refresh/")
+    page = client.get(f"/audience/{parent.pk}/").content.decode()
+    assert page.count('class="status status-succeeded"') == 2
+    assert "Refresh now" in page
+
+
+def test_csv_inference_fills_the_new_parent_segment_form(client, team):
+    _, owner, _ = team
+    client.force_login(owner)
+    upload = SimpleUploadedFile(
+        "members.csv", b"member_id,joined,points\nM1,2024-01-02,10\nM2,2024-02-03,7\n"
+    )
+    page = client.post("/audience/new/infer/", {"file": upload}).content.decode()
+    assert 'value="member_id"' in page
+    assert '<option value="date" selected>' in page
+    assert '<option value="integer" selected>' in page
+    assert "key candidates: member_id" in page
