@@ -130,7 +130,7 @@ def test_the_data_migration_numbers_existing_runs_per_activation(team, salesforc
 
     from django.apps import apps
 
-    fill = importlib.import_module("activations.migrations.0005_fill_run_numbers").fill_run_numbers
+    fill = importlib.import_module("activations.migrations.0006_fill_run_numbers").fill_run_numbers
     other = make_activation(segment=team["segment"], connection=team["connection"], name="Other")
     runs = [
         Run.objects.create(activation=activation, status="succeeded")
