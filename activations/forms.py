@@ -16,6 +16,7 @@ from common.forms import ServiceErrorsMixin
 from common.validation import InvalidInput
 from connectors.models import Connection
 
+from .guards import DEFAULT_MAX_SHRINK_PERCENT
 from .mapping import validate as validate_mapping
 from .models import Activation
 
@@ -62,6 +63,19 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         required=False,
         label="Hard delete?",
         help_text="Delete existing records permanently instead of moving them to the recycle bin.",
+    )
+    allow_destructive_shrink = forms.BooleanField(
+        required=False,
+        label="Allow destructive shrinks?",
+        help_text="Let truncate delete records even when the segment is empty or shrank by "
+        "more than the share below since the last successful run.",
+    )
+    max_shrink_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Maximum shrink (%)",
+        help_text="A truncate is blocked when the segment shrank by more than this.",
     )
     concurrency_mode = forms.ChoiceField(
         choices=Activation.ConcurrencyMode.choices,
@@ -149,6 +163,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
         "export.retry_initial_delay": "retry_initial_delay",
         "export.retry_limit": "retry_limit",
         "export.null_value": "null_value",
+        "export.allow_destructive_shrink": "allow_destructive_shrink",
+        "export.max_shrink_percent": "max_shrink_percent",
         "export.sync": "sync",
         "export.on_leave": "on_leave",
         "output_mapping.export_all_columns": "export_all_columns",
@@ -170,6 +186,8 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
             "upsert",
             "key",
             "hard_delete",
+            "allow_destructive_shrink",
+            "max_shrink_percent",
             "concurrency_mode",
             "batch_size",
             "api_version",
@@ -228,6 +246,12 @@ class ActivationForm(ServiceErrorsMixin, forms.Form):
                 "retry_initial_delay": data["retry_initial_delay"],
                 "retry_limit": data["retry_limit"],
                 "null_value": data["null_value"],
+                "allow_destructive_shrink": data["allow_destructive_shrink"],
+                "max_shrink_percent": (
+                    DEFAULT_MAX_SHRINK_PERCENT
+                    if data["max_shrink_percent"] is None
+                    else data["max_shrink_percent"]
+                ),
                 "sync": data["sync"] or Activation.Sync.FULL,
                 "on_leave": data["on_leave"] or Activation.OnLeave.IGNORE,
             },
@@ -302,6 +326,8 @@ def initial_from_payload(payload: dict) -> dict:
         "retry_initial_delay": export["retry_initial_delay"],
         "retry_limit": export["retry_limit"],
         "null_value": export["null_value"],
+        "allow_destructive_shrink": export["allow_destructive_shrink"],
+        "max_shrink_percent": export["max_shrink_percent"],
         "sync": export["sync"],
         "on_leave": export["on_leave"],
         "export_all_columns": bool(payload["output_mapping"].get("export_all_columns")),
@@ -332,6 +358,7 @@ def default_initial(segment) -> dict:
         "retry_initial_delay": defaults.retry_initial_delay,
         "retry_limit": defaults.retry_limit,
         "null_value": defaults.null_value,
+        "max_shrink_percent": defaults.max_shrink_percent,
         "sync": defaults.sync,
         "on_leave": defaults.on_leave,
         # Off: a standard object has no field named like most source columns; Auto-map or

@@ -177,6 +177,14 @@ def output_columns(mapping: dict, columns: list[dict]) -> list[str]:
     ]
 
 
+def output_column_types(mapping: dict, columns: list[dict]) -> dict[str, str]:
+    """The parent column type behind each output column of a valid mapping ("string" for
+    String Builder columns), so a destination can refuse a type its field cannot hold."""
+    types = {output: column_type for output, _, column_type in _sources(mapping, columns)}
+    types.update((builder["output"], "string") for builder in mapping.get("strings") or [])
+    return types
+
+
 def render_rows(
     mapping: dict,
     *,

@@ -1,5 +1,6 @@
 """Activation, Run and FailedRow."""
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 
@@ -93,6 +94,12 @@ class Activation(models.Model):
     retry_initial_delay = models.FloatField(default=1.0)
     retry_limit = models.PositiveSmallIntegerField(default=3)
     null_value = models.CharField(max_length=10, choices=NullValue.choices, default=NullValue.LEAVE)
+    # Guardrails of destructive runs (activations/guards.py): blocked when the segment is
+    # empty or shrank by more than max_shrink_percent since the last successful run.
+    allow_destructive_shrink = models.BooleanField(default=False)
+    max_shrink_percent = models.PositiveSmallIntegerField(
+        default=50, validators=[MaxValueValidator(100)]
+    )
     sync = models.CharField(max_length=12, choices=Sync.choices, default=Sync.FULL)
     on_leave = models.CharField(max_length=10, choices=OnLeave.choices, default=OnLeave.IGNORE)
 
@@ -251,6 +258,29 @@ class FailedRow(models.Model):
 
     def __str__(self) -> str:
         return self.error
+
+
+class RunChunk(models.Model):
+    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as
+    rendered when the run took its snapshot, and the Salesforce job sending it, stored
+    before its upload starts. `rows` holds the rows still to send (the locked ones after a
+    lock retry)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+    job_id = models.CharField(max_length=18, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="one_chunk_number_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of run {self.run_id}"
 
 
 class SyncState(models.Model):

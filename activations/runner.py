@@ -3,8 +3,9 @@ connector, and keeps the score (counts, job ids, failed rows, log) in the databa
 
 Every step leaves its mark on the Run row, so a task message delivered twice, or again after
 a worker died, never does a step twice: the run is claimed by a conditional update, a run
-whose worker died is found by its stale heartbeat and marked failed, and the bookkeeping after
-the end (auto-disable, mail) is flagged in `Run.progress` once done.
+whose worker died is found by its stale heartbeat and resumed from its recorded steps
+(steps.py) or, when it was not recorded, marked failed, and the bookkeeping after the end
+(auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
 import itertools
@@ -28,7 +29,7 @@ from connectors.models import Connection
 from segments import audience, refresh, sizes
 from segments.models import AudienceSize, Refresh
 
-from . import beat, fingerprints, mapping, notifications, streaming
+from . import beat, fingerprints, guards, mapping, notifications, steps, streaming
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -69,7 +70,19 @@ def export_params(activation: Activation) -> ExportParams:
         api_version=activation.api_version,
         retry_initial_delay=activation.retry_initial_delay,
         retry_limit=activation.retry_limit,
+        column_types=_column_types(activation),
     )
+
+
+def _column_types(activation: Activation) -> tuple[tuple[str, str], ...]:
+    """The output columns' parent column types; none for a mapping that no longer fits
+    (output_columns reports that)."""
+    columns = activation.segment.parent_segment.columns
+    try:
+        mapping.validate(activation.output_mapping, columns)
+    except InvalidInput:
+        return ()
+    return tuple(mapping.output_column_types(activation.output_mapping, columns).items())
 
 
 def output_columns(activation: Activation) -> list[str]:
@@ -118,7 +131,8 @@ class RunRecorder:
 
     def __init__(self, run: Run) -> None:
         self.run_id = run.pk
-        self.rows_read = 0
+        # A resumed run has read its rows before (its snapshot); a new one starts at 0.
+        self.rows_read = run.rows_read
         # Failed rows that never reached Salesforce, so a write that raised is not said to
         # have sent them.
         self.rows_not_sent = 0
@@ -126,6 +140,9 @@ class RunRecorder:
         # Set by the heartbeat thread when a cancel is asked for while the connector waits on
         # a long Salesforce job and calls no sink method; the connector then aborts the job.
         self.stop_requested = threading.Event()
+        # Set by the heartbeat thread when this worker shuts down (SIGTERM): a recorded run
+        # stops between two steps and is handed over to another worker.
+        self.shutdown_requested = threading.Event()
         self.taken_over = False
         self._stored_rows_read = run.rows_read
         self._last_checkpoint = time.monotonic()
@@ -217,6 +234,10 @@ class RunRecorder:
             self.stop_requested.set()
             raise RunCancelled()
 
+    def restart_count(self, rows_read: int) -> None:
+        """Take `rows_read` as read and stored (a resumed run counted them before)."""
+        self.rows_read = self._stored_rows_read = rows_read
+
     def store_rows_read(self) -> None:
         unstored = self.rows_read - self._stored_rows_read
         self._update(rows_read=F("rows_read") + unstored)
@@ -256,6 +277,19 @@ def append_log(run_id: int, message: str) -> None:
         run.save(update_fields=["log"])
 
 
+def heartbeat_interval() -> float:
+    """Seconds between two heartbeats of a live worker."""
+    return max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+
+
+def worker_is_dead(run: Run, *, now: datetime) -> bool:
+    """Whether a running run's worker has missed three heartbeats in a row: it died (a live
+    worker beats from a side thread, whatever it waits on)."""
+    if run.heartbeat_at is None:
+        return False
+    return (now - run.heartbeat_at).total_seconds() > 3 * heartbeat_interval()
+
+
 class Heartbeat(threading.Thread):
     """Refreshes a run's heartbeat from a side thread while a connector waits on Salesforce
     (a big job can take longer than the stale limit with no row moving). It dies with the
@@ -264,11 +298,18 @@ class Heartbeat(threading.Thread):
     # Seconds between two looks for a cancel request; a cancel should not wait a minute.
     CANCEL_CHECK_SECONDS = 2.0
 
-    def __init__(self, run_id: int, *, stop_requested: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        *,
+        stop_requested: threading.Event | None = None,
+        shutdown_requested: threading.Event | None = None,
+    ) -> None:
         super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
         self.run_id = run_id
-        self.interval = max(1.0, min(60.0, settings.RUN_STALE_AFTER_SECONDS / 4))
+        self.interval = heartbeat_interval()
         self.stop_requested = stop_requested
+        self.shutdown_requested = shutdown_requested
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -281,16 +322,24 @@ class Heartbeat(threading.Thread):
                             heartbeat_at=timezone.now()
                         )
                         last_beat = time.monotonic()
-                    if self.stop_requested is not None and self._cancel_asked():
+                    cancel, shutdown = self._asked()
+                    if self.stop_requested is not None and cancel:
                         self.stop_requested.set()
+                    if self.shutdown_requested is not None and shutdown:
+                        self.shutdown_requested.set()
                 except Exception:
                     logger.exception("Could not refresh the heartbeat of run %s", self.run_id)
         finally:
             database_connection.close()
 
-    def _cancel_asked(self) -> bool:
-        cancel = Run.objects.filter(pk=self.run_id).values_list("progress__cancel", flat=True)
-        return bool(cancel.first())
+    def _asked(self) -> tuple[bool, bool]:
+        """Whether a cancel, and whether this worker's shutdown, was asked for."""
+        asked = (
+            Run.objects.filter(pk=self.run_id)
+            .values_list("progress__cancel", "progress__shutdown")
+            .first()
+        )
+        return (bool(asked[0]), bool(asked[1])) if asked else (False, False)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -300,15 +349,15 @@ class Heartbeat(threading.Thread):
 # --- Executing a run --------------------------------------------------------------------
 
 
-def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | None:
+def execute_run(run_id: int, *, background_heartbeat: bool = False, worker: str = "") -> Run | None:
     """Execute a queued run to its end, once, whatever the number of task deliveries.
 
     The run is claimed by a conditional update (queued → running); a delivery that finds it
     already running with a fresh heartbeat leaves it to its worker; one that finds its
-    heartbeat stale marks it failed (the worker died; rows may have been written, so it is
-    not resumed: re-running an upsert activation is the safe retry). `background_heartbeat`
-    keeps the heartbeat fresh from a side thread, for real workers. Returns the run as it
-    ended, or None if this call did not execute it.
+    heartbeat stale resumes it when it was recorded step by step (steps.py) and marks it
+    failed otherwise. `background_heartbeat` keeps the heartbeat fresh from a side thread,
+    for real workers; `worker` (its Celery hostname) lets its shutdown hand the run over.
+    Returns the run as it ended, or None if this call did not execute it.
     """
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
@@ -317,12 +366,20 @@ def execute_run(run_id: int, *, background_heartbeat: bool = False) -> Run | Non
     if not claimed:
         _handle_unclaimed(run_id)
         return None
+    if worker:  # so that this worker's shutdown can hand the run over (request_shutdown)
+        _merge_progress(run_id, worker=worker, shutdown=False)
     run = Run.objects.select_related(
         "activation__segment__parent_segment", "activation__connection"
     ).get(pk=run_id)
     recorder = RunRecorder(run)
     heartbeat = (
-        Heartbeat(run_id, stop_requested=recorder.stop_requested) if background_heartbeat else None
+        Heartbeat(
+            run_id,
+            stop_requested=recorder.stop_requested,
+            shutdown_requested=recorder.shutdown_requested,
+        )
+        if background_heartbeat
+        else None
     )
     if heartbeat is not None:
         heartbeat.start()
@@ -365,19 +422,21 @@ def _check_fresh_data(activation, recorder: RunRecorder) -> None:
 def _write(run: Run, recorder: RunRecorder) -> dict:
     """The run's work; returns how it ended as keyword arguments for _finish."""
     activation = run.activation
+    connector = None
     try:
         recorder.log("Started.")
+        connector = activation.connection.connector
         _check_fresh_data(activation, recorder)
         columns = output_columns(activation)
         Run.objects.filter(pk=run.pk).update(columns=columns)
         params = export_params(activation)
-        connector = activation.connection.connector
         recorder.log(
             f"Checking {len(columns)} output columns against the Salesforce object "
             f"{activation.object_name}."
         )
         connector.validate_export(params, columns)
         recorder.checkpoint()
+        before_writing(activation, connector, params)
         timestamp = _run_timestamp(run)
         # Days of within_last_days in the activation's zone, as its preview counts them.
         zone = streaming.zone_of(activation)
@@ -397,6 +456,9 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             )
         else:
             sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
+            if connector.resumable(params) and not sync.keep and sync.only_keys is None:
+                # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
+                return _write_steps(run, recorder, connector, params, columns, timestamp)
             source_rows = audience.iter_rows(activation.segment, zone=zone)
         rows = sync.tap(source_rows)
         rendered = sync.select(
@@ -416,6 +478,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             }
     except RunTakenOver:
         raise
+    except guards.DestructiveRunBlocked as blocked:
+        return {"status": Run.Status.FAILED, "error": blocked.message, "config_error": True}
     except Exception as error:
         if recorder.taken_over:
             raise RunTakenOver() from error
@@ -445,7 +509,55 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             "status": Run.Status.FAILED,
             "error": f"Internal error ({type(error).__name__}); see the worker log.",
         }
+    finally:
+        if connector is not None:
+            connector.close()
     return {"status": None, "error": "", "rows_sent": result.rows_sent}
+
+
+def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> dict:
+    """The resumable path (activations/steps.py): snapshot, then one recorded step per job."""
+    activation = run.activation
+    if not run.progress.get("resumable"):
+        _merge_progress(run.pk, resumable=True)
+        run.refresh_from_db()
+    recorder.restart_count(run.rows_read)
+    recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
+    try:
+        rows = steps.with_keys(
+            activation,
+            params,
+            columns,
+            audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)),
+            lambda source: render(activation, source, timestamp=timestamp),
+        )
+        total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
+        recorder.restart_count(total)
+        steps.send_chunks(run, connector, params, columns, recorder)
+        steps.forget_snapshot(run)
+    except steps.Taken:
+        raise RunTakenOver() from None
+    except steps.ShutdownRequested:
+        _hand_over(run.pk)
+        raise RunTakenOver() from None
+    run.refresh_from_db()
+    rows_sent = run.rows_succeeded + run.rows_failed - steps.rows_not_sent(run)
+    if recorder.stop_requested.is_set():
+        return {
+            "status": Run.Status.CANCELLED,
+            "error": "Cancelled while running; the Salesforce job in flight was aborted.",
+            "rows_sent": rows_sent,
+        }
+    return {"status": None, "error": "", "rows_sent": rows_sent}
+
+
+def before_writing(activation: Activation, connector, params: ExportParams) -> None:
+    """The last checks before anything is written or deleted: a destructive run whose
+    segment came back empty or shrank too much is blocked, and the org must have the daily
+    limits the run needs. Each raises, so no job is created."""
+    size = audience.size(activation.segment)
+    guards.check_destructive_run(activation, size=size)
+    connector.check_capacity(params, size)
 
 
 def _run_timestamp(run: Run) -> datetime:
@@ -557,8 +669,7 @@ def _handle_unclaimed(run_id: int) -> None:
     if run.status == Run.Status.RUNNING:
         cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
         if run.heartbeat_at is None or run.heartbeat_at < cutoff:
-            if _fail_stale(run_id, cutoff):
-                after_finish(run_id)
+            _resume_or_fail_stale(run_id, cutoff)
         else:
             logger.info("Run %s is already running on another worker", run_id)
         return
@@ -662,15 +773,100 @@ def mark_stale_runs() -> int:
     )
     failed = 0
     for run_id in stale.values_list("pk", flat=True):
-        if _fail_stale(run_id, cutoff):
+        if _resume_or_fail_stale(run_id, cutoff) == "failed":
             failed += 1
-            after_finish(run_id)
     for run in Run.objects.filter(status=Run.Status.QUEUED, queued_at__lt=cutoff):
         _republish_if_lost(run, now=now, cutoff=cutoff)
     return failed
 
 
-def _fail_stale(run_id: int, cutoff: datetime) -> bool:
+def _resume_or_fail_stale(run_id: int, cutoff: datetime) -> str | None:
+    """A stale run is resumed when it was recorded step by step (and not resumed too often
+    already), failed otherwise. Returns "resumed", "failed" or None (not stale after all)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    if run.progress.get("resumable"):
+        resumes = run.progress.get("resumes", 0)
+        if resumes < settings.RUN_MAX_RESUMES:
+            return "resumed" if _resume(run_id, cutoff) else None
+        reason = (
+            f"It was already resumed {resumes} times (RUN_MAX_RESUMES), so it is not resumed again."
+        )
+    else:
+        reason = ""
+    if _fail_stale(run_id, cutoff, reason=reason):
+        after_finish(run_id)
+        return "failed"
+    return None
+
+
+def _resume(run_id: int, cutoff: datetime) -> bool:
+    """Queue a dead worker's recorded run again; any live worker picks it up and carries on
+    from its recorded steps."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return False
+        last_sign = run.heartbeat_at or run.started_at
+        if last_sign is not None and last_sign >= cutoff:
+            return False
+        since = last_sign.strftime("%Y-%m-%d %H:%M:%S UTC") if last_sign else "its start"
+        now = timezone.now()
+        resumes = run.progress.get("resumes", 0) + 1
+        message = (
+            f"The worker stopped (no heartbeat since {since}); the run is resumed from its "
+            f"recorded steps (resume {resumes} of at most {settings.RUN_MAX_RESUMES})."
+        )
+        run.status = Run.Status.QUEUED
+        run.heartbeat_at = None
+        run.progress = {**run.progress, "resumes": resumes, "republished_at": now.isoformat()}
+        run.log = [*run.log, {"at": now.isoformat(), "message": message}]
+        run.save(update_fields=["status", "heartbeat_at", "progress", "log"])
+        transaction.on_commit(lambda: publish_run(run_id))
+    logger.warning("Run %s resumed: %s", run_id, message)
+    return True
+
+
+def request_shutdown(worker: str) -> int:
+    """This worker is shutting down (SIGTERM): ask its recorded runs to stop between two
+    steps and be handed over (their heartbeat threads pass it on). Returns how many."""
+    running = Run.objects.filter(
+        status=Run.Status.RUNNING, progress__worker=worker, progress__resumable=True
+    )
+    asked = 0
+    for run_id in running.values_list("pk", flat=True):
+        _merge_progress(run_id, shutdown=True)
+        asked += 1
+    return asked
+
+
+def _hand_over(run_id: int) -> None:
+    """Queue a run its shutting-down worker stopped between two steps, for another worker."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return
+        now = timezone.now()
+        message = (
+            "The worker is shutting down: the run stopped between two steps and is resumed "
+            "by another worker."
+        )
+        run.status = Run.Status.QUEUED
+        run.heartbeat_at = None
+        run.progress = {
+            **run.progress,
+            "shutdown": False,
+            "worker": "",
+            "republished_at": now.isoformat(),
+        }
+        run.log = [*run.log, {"at": now.isoformat(), "message": message}]
+        run.save(update_fields=["status", "heartbeat_at", "progress", "log"])
+        transaction.on_commit(lambda: publish_run(run_id))
+    logger.warning("Run %s handed over: %s", run_id, message)
+
+
+def _fail_stale(run_id: int, cutoff: datetime, *, reason: str = "") -> bool:
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != Run.Status.RUNNING:
@@ -680,6 +876,8 @@ def _fail_stale(run_id: int, cutoff: datetime) -> bool:
             return False
         since = last_sign.strftime("%Y-%m-%d %H:%M:%S UTC") if last_sign else "its start"
         error = f"The worker stopped while the run was in progress (no heartbeat since {since})."
+        if reason:
+            error = f"{error} {reason}"
         unconfirmed = run.rows_read - run.rows_succeeded - run.rows_failed
         if unconfirmed > 0:
             error = f"{error} {_unconfirmed_sentence(unconfirmed, run.rows_read)}"

@@ -41,6 +41,18 @@ class ExportSerializer(StrictSerializer):
         help_text='What a null becomes: "leave" (an empty cell) or "clear" (#N/A).',
         **OPTIONAL,
     )
+    allow_destructive_shrink = serializers.BooleanField(
+        help_text="Let a truncate (or an incremental delete) run when the segment is empty "
+        "or shrank by more than max_shrink_percent since the last successful run.",
+        **OPTIONAL,
+    )
+    max_shrink_percent = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        help_text="How much (in percent) the segment may shrink before a destructive run is "
+        "blocked; 50 by default.",
+        **OPTIONAL,
+    )
     sync = serializers.ChoiceField(
         choices=Activation.Sync.choices,
         help_text='"full" sends every row; "incremental" only new, changed and failed rows.',

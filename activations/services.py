@@ -1,6 +1,7 @@
 """Activation services: validate and save activations, request and cancel runs, preview rows."""
 
 import copy
+import logging
 import math
 import re
 
@@ -18,6 +19,8 @@ from segments.models import Segment
 from . import beat, mapping, runner, streaming
 from .dispatch import RunConflict, request_run  # noqa: F401  (part of the services' API)
 from .models import Activation, Run
+
+logger = logging.getLogger(__name__)
 
 # Salesforce API names: a letter, then letters, digits and single underscores, with `__`
 # only before a suffix or after a namespace (`ns__Audience_Member__c`).
@@ -279,6 +282,17 @@ def _validate_export(errors, export: dict, sent: dict) -> dict:
         "null_value": _choice(
             errors, "export.null_value", export.get("null_value"), Activation.NullValue
         ),
+        "allow_destructive_shrink": _boolean(
+            errors, "export.allow_destructive_shrink", export.get("allow_destructive_shrink")
+        ),
+        "max_shrink_percent": _number(
+            errors,
+            "export.max_shrink_percent",
+            export.get("max_shrink_percent"),
+            minimum=0,
+            maximum=100,
+            integer=True,
+        ),
         "sync": _choice(errors, "export.sync", export.get("sync"), Activation.Sync),
         "on_leave": _choice(errors, "export.on_leave", export.get("on_leave"), Activation.OnLeave),
     }
@@ -516,6 +530,8 @@ def stored_payload(activation: Activation) -> dict:
             "retry_initial_delay": activation.retry_initial_delay,
             "retry_limit": activation.retry_limit,
             "null_value": activation.null_value,
+            "allow_destructive_shrink": activation.allow_destructive_shrink,
+            "max_shrink_percent": activation.max_shrink_percent,
             "sync": activation.sync,
             "on_leave": activation.on_leave,
         },
@@ -620,10 +636,12 @@ def set_enabled(activation: Activation, enabled: bool) -> Activation:
 
 def cancel_run(run: Run, *, user=None) -> Run:
     """Cancel a run: a queued run is cancelled at once; a running run is asked to stop, and
-    the runner stops before its next batch (aborting the Salesforce job in flight). A
-    finished run is left as it is."""
+    the runner stops before its next batch (aborting the Salesforce job in flight); a running
+    run whose worker died (runner.worker_is_dead) is cancelled at once and its open jobs
+    aborted. A finished run is left as it is."""
     now = timezone.now()
     who = f" by {user.get_username()}" if user is not None else ""
+    dead_jobs: list[str] = []
     with transaction.atomic():
         current = Run.objects.select_for_update().get(pk=run.pk)
         if current.status == Run.Status.QUEUED:
@@ -632,13 +650,43 @@ def cancel_run(run: Run, *, user=None) -> Run:
             current.error = f"Cancelled{who} before it started."
             current.log = [*current.log, {"at": now.isoformat(), "message": current.error}]
             current.save(update_fields=["status", "finished_at", "error", "log"])
+        elif current.status == Run.Status.RUNNING and runner.worker_is_dead(current, now=now):
+            # Nobody would see the cancel request: cancel at once, then stop its jobs.
+            since = current.heartbeat_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            current.status = Run.Status.CANCELLED
+            current.finished_at = now
+            current.error = (
+                f"Cancelled{who}; its worker had stopped (no heartbeat since {since}), so "
+                "the Salesforce jobs it left open were aborted."
+            )
+            current.progress = {**current.progress, "cancel": True, "notified": True}
+            current.log = [*current.log, {"at": now.isoformat(), "message": current.error}]
+            current.save(update_fields=["status", "finished_at", "error", "progress", "log"])
+            dead_jobs = list(current.salesforce_job_ids)
         elif current.status == Run.Status.RUNNING and not current.progress.get("cancel"):
             current.progress = {**current.progress, "cancel": True}
             message = f"Cancellation requested{who}."
             current.log = [*current.log, {"at": now.isoformat(), "message": message}]
             current.save(update_fields=["progress", "log"])
+    if dead_jobs:
+        _abort_jobs(run, dead_jobs)
     run.refresh_from_db()
     return run
+
+
+def _abort_jobs(run: Run, job_ids: list[str]) -> None:
+    """Abort the jobs a dead worker left open; best effort (the run is cancelled anyway)."""
+    activation = run.activation
+    connector = activation.connection.connector
+    try:
+        aborted = connector.abort_jobs(runner.export_params(activation), job_ids)
+    except Exception:
+        logger.exception("Could not abort the jobs of run %s", run.pk)
+        return
+    finally:
+        connector.close()
+    if aborted:
+        runner.append_log(run.pk, f"Aborted the open Salesforce jobs {', '.join(aborted)}.")
 
 
 # --- Preview and destination check ------------------------------------------------------

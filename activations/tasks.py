@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 from django.utils import timezone
 
 from common import schedules
@@ -23,7 +23,11 @@ def run_activation(self, run_id: int) -> None:
     """Execute a queued run (a repeated message for the same run does nothing)."""
     # In a real worker a side thread keeps the heartbeat fresh while Salesforce works; an
     # eager call (tests, inline execution) runs in the caller's thread and transaction.
-    runner.execute_run(run_id, background_heartbeat=not self.request.is_eager)
+    runner.execute_run(
+        run_id,
+        background_heartbeat=not self.request.is_eager,
+        worker=self.request.hostname or "",
+    )
 
 
 @shared_task(name="activations.run_scheduled_activation")
@@ -84,3 +88,13 @@ def mark_stale_runs_at_start(**kwargs) -> None:
         runner.mark_stale_runs()
     except Exception:
         logger.exception("Could not look for stale runs at worker start")
+
+
+@worker_shutting_down.connect
+def hand_over_runs_at_shutdown(sender=None, **kwargs) -> None:
+    """A warm shutdown (SIGTERM) stops this worker's recorded runs between two steps; each is
+    queued again for another worker instead of making the shutdown wait for its end."""
+    try:
+        runner.request_shutdown(str(sender or ""))
+    except Exception:
+        logger.exception("Could not ask this worker's runs to stop at shutdown")

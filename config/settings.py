@@ -278,6 +278,14 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+else:
+    # Redis (and SQS) redeliver a message not acknowledged within this time. A run's task is
+    # acknowledged at its end (late), and one job of a run can take hours, so this stays well
+    # above the longest step; a dead worker's run is resumed by the stale-heartbeat check
+    # (activations/runner.py) long before, and a redelivered message finds it claimed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # No result backend, so beat must not schedule its daily result cleanup.
@@ -343,6 +351,8 @@ SPECTACULAR_SETTINGS = {
 
 # How long a run may go without a heartbeat before it is declared dead and marked failed.
 RUN_STALE_AFTER_SECONDS = env_int("RUN_STALE_AFTER_SECONDS", 600)
+# How many times a run whose worker died is resumed from its recorded steps before it fails.
+RUN_MAX_RESUMES = env_int("RUN_MAX_RESUMES", 5)
 # Scheduled runs that fail on configuration this many times in a row disable the activation.
 ACTIVATION_DISABLE_AFTER_FAILURES = env_int("ACTIVATION_DISABLE_AFTER_FAILURES", 3)
 # An audience size that moves by more than this share from its previous record (daily or at

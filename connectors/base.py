@@ -42,6 +42,9 @@ class ExportParams:
     api_version: str = "59.0"
     retry_initial_delay: float = 1.0
     retry_limit: int = 3
+    # (output column, parent column type) pairs, so that a destination can refuse a column
+    # whose values cannot fit its field; String Builder columns are "string".
+    column_types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -166,6 +169,29 @@ class Connector(abc.ABC):
     def validate_export(self, params: ExportParams, columns: Sequence[str]) -> None:
         """Check the settings and output column names against the destination before any row
         moves; raise ConnectorError whose `field` names the column or setting at fault."""
+
+    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+        """Before a run writes `row_count` rows: raise ConnectorError when the destination
+        cannot take them now (its daily limits, say). By default there is nothing to check."""
+        return
+
+    def resumable(self, params: ExportParams) -> bool:
+        """Whether runs with these settings can be written step by step (`run_step`), so
+        that a run whose worker died is resumed instead of failed. By default not."""
+        return False
+
+    def run_step(self, params: ExportParams, columns: Sequence[str], rows, *, job_id, on_job):
+        """Write one recorded chunk in one job (see connectors/salesforce/steps.py)."""
+        raise NotImplementedError
+
+    def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
+        """Stop the jobs of a run whose worker died, those still open or in progress; return
+        the ids aborted. By default there are none."""
+        return []
+
+    def close(self) -> None:
+        """Release what the instance kept between calls (a session); it serves one run."""
+        return
 
     def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
         """Every problem validate_export would find, not just the first, for an editor that

@@ -57,6 +57,8 @@ def upsert_export(**changes) -> dict:
         "retry_initial_delay": 2.0,
         "retry_limit": 4,
         "null_value": "clear",
+        "allow_destructive_shrink": False,
+        "max_shrink_percent": 50,
         "sync": "full",
         "on_leave": "ignore",
         **changes,

@@ -46,6 +46,12 @@ SOAP_FAULT_MESSAGES = {
         "The Salesforce API is not enabled for this organization or user "
         "(check the edition and the user's API Enabled permission)."
     ),
+    "INSUFFICIENT_ACCESS": (
+        "Salesforce refused the SOAP login (INSUFFICIENT_ACCESS): SOAP API login() is disabled "
+        "for this org, as it is by default for orgs created from Winter '26. Ask an admin to "
+        "enable SOAP API login() in Setup (User Interface / API settings), or switch the "
+        "connection to OAuth or client credentials."
+    ),
     "UNSUPPORTED_API_VERSION": (
         f"This Salesforce server does not offer SOAP login at API version {SOAP_LOGIN_VERSION}: "
         "use OAuth or client credentials instead."

@@ -1,6 +1,5 @@
 """SalesforceConnector: the Connector interface over our own Bulk API 2.0 client."""
 
-import functools
 from collections.abc import Iterable, Sequence
 
 from connectors.base import (
@@ -15,12 +14,13 @@ from connectors.base import (
     WriteResult,
 )
 
-from . import catalog, writer
+from . import catalog, limits, steps, writer
 from .auth import SalesforceSession, login_policy
-from .bulk import BulkApi
+from .bulk import TERMINAL_STATES, BulkApi
 from .describe import check_export, export_problems, fetch_describe
 from .dryrun import DryRun
 from .http import RetryPolicy, error_message
+from .permissions import check_hard_delete
 
 # The API version "Test connection" uses to check a pasted session id.
 DEFAULT_API_VERSION = "59.0"
@@ -31,10 +31,28 @@ def export_policy(params: ExportParams) -> RetryPolicy:
 
 
 class SalesforceConnector(Connector):
-    """Salesforce through Bulk API 2.0; one session (one login) per call."""
+    """Salesforce through Bulk API 2.0. One instance serves one run: one session (one
+    login) and one describe per object, kept until `close()`."""
 
     label = "Salesforce"
     accepts_encoded_rows = True
+
+    def __init__(self, connection) -> None:
+        super().__init__(connection)
+        self._session: SalesforceSession | None = None
+        self._describes: dict[tuple[str, str], dict] = {}
+        self._checked: set[ExportParams] = set()
+
+    @property
+    def session(self) -> SalesforceSession:
+        if self._session is None:
+            self._session = SalesforceSession(self.connection)
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def verify(self) -> None:
         """Log in; for a pasted session id (where nothing is checked at login) also make one
@@ -62,18 +80,80 @@ class SalesforceConnector(Connector):
             session.close()
 
     def validate_export(self, params: ExportParams, columns: Sequence[str]) -> None:
-        session = SalesforceSession(self.connection)
-        try:
-            check_export(params, columns, self._describer(session, params))
-        finally:
-            session.close()
+        """The describe checks, and for hard delete the user's permission."""
+        check_export(params, columns, self._describer(params))
+        if params.mode == "truncate" and params.hard_delete:
+            check_hard_delete(
+                self.session, api_version=params.api_version, retry=export_policy(params)
+            )
+        self._checked.add(params)
+
+    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+        """Fail before any job when the org's daily limits cannot carry `row_count` rows."""
+        if not row_count:
+            return
+        found = limits.read_limits(
+            self.session, api_version=params.api_version, retry=export_policy(params)
+        )
+        limits.check(found, limits.estimate(params, row_count))
+
+    def resumable(self, params: ExportParams) -> bool:
+        """Insert, upsert and update by Id run one job per chunk, nothing before: a run of
+        them can be recorded and resumed step by step (truncate and lookups cannot yet)."""
+        return params.mode == "append" or (
+            params.mode == "update" and (params.upsert or params.key == "Id")
+        )
+
+    def run_step(
+        self,
+        params: ExportParams,
+        columns: Sequence[str],
+        rows,
+        *,
+        job_id: str,
+        on_job,
+        log=lambda message: None,
+        stop_requested=None,
+    ) -> steps.StepOutcome:
+        """One job over one recorded chunk; see steps.run_step."""
+        plan = writer.plan_for(params)
+        describe = self._describer(params)(params.object_name)
+        key_field = next((f for f in describe["fields"] if f["name"] == plan.external_id_field), {})
+        bulk = BulkApi(
+            self.session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=stop_requested,
+        )
+        return steps.run_step(
+            bulk,
+            plan,
+            columns=columns,
+            rows=rows,
+            job_id=job_id,
+            on_job=on_job,
+            log=log,
+            key_case_sensitive=bool(key_field.get("caseSensitive")),
+        )
+
+    def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
+        """Abort the ingest and query jobs among `job_ids` that are not finished."""
+        bulk = BulkApi(self.session, api_version=params.api_version, retry=export_policy(params))
+        aborted = []
+        for job_id in job_ids:
+            for kind in ("ingest", "query"):
+                try:
+                    state = bulk.job_info(job_id, kind=kind).get("state")
+                except ConnectorError:
+                    continue  # not a job of this kind (or gone)
+                if state not in TERMINAL_STATES:
+                    bulk.abort_job(job_id, kind=kind)
+                    aborted.append(job_id)
+                break
+        return aborted
 
     def export_problems(self, params: ExportParams, columns: Sequence[str]) -> list[ConnectorError]:
-        session = SalesforceSession(self.connection)
-        try:
-            return export_problems(params, columns, self._describer(session, params))
-        finally:
-            session.close()
+        return export_problems(params, columns, self._describer(params))
 
     def list_objects(self) -> list[DestinationObject]:
         session = SalesforceSession(self.connection)
@@ -104,31 +184,29 @@ class SalesforceConnector(Connector):
         rows: Iterable[Sequence[str]] | EncodedRows,
         sink: ResultSink,
     ) -> WriteResult:
-        """Validate against the describe (nothing moves if that fails), then write.
+        """Validate against the describe (nothing moves if that fails; skipped when this
+        instance already validated these settings), then write.
 
         Login uses the connection's retry settings, data calls the export's. The result's
         job ids include query and delete jobs; see writer.write.
         """
-        session = SalesforceSession(self.connection)
-        try:
-            describe_of = self._describer(session, params)
+        describe_of = self._describer(params)
+        if params not in self._checked:
             check_export(params, columns, describe_of)
-            bulk = BulkApi(
-                session,
-                api_version=params.api_version,
-                retry=export_policy(params),
-                cancelled=getattr(sink, "stop_requested", None),
-            )
-            return writer.write(
-                bulk,
-                params=params,
-                describe=describe_of(params.object_name),
-                columns=list(columns),
-                rows=rows,
-                sink=sink,
-            )
-        finally:
-            session.close()
+        bulk = BulkApi(
+            self.session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=getattr(sink, "stop_requested", None),
+        )
+        return writer.write(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            columns=list(columns),
+            rows=rows,
+            sink=sink,
+        )
 
     def dry_run(
         self,
@@ -141,28 +219,25 @@ class SalesforceConnector(Connector):
     ) -> WritePlan:
         """Check the destination, look keys up with query jobs, read /limits; no ingest
         job is created."""
-        session = SalesforceSession(self.connection)
-        try:
-            describe_of = self._describer(session, params)
-            check_export(params, columns, describe_of)
-            bulk = BulkApi(session, api_version=params.api_version, retry=export_policy(params))
-            dry_run = DryRun(
-                bulk,
-                params=params,
-                describe=describe_of(params.object_name),
-                max_bytes=writer.MAX_JOB_BYTES,
-            )
-            if params.mode == "truncate":
-                dry_run.truncate()
-            dry_run.rows(columns, rows)
-            dry_run.rows(columns, clear_rows, into="delete")
-            dry_run.deletes(delete_keys)
-            plan = dry_run.plan
-            plan.api_calls += 1  # the describe
-            plan.limits = self._limits(session, params)
-            return plan
-        finally:
-            session.close()
+        session = self.session
+        describe_of = self._describer(params)
+        check_export(params, columns, describe_of)
+        bulk = BulkApi(session, api_version=params.api_version, retry=export_policy(params))
+        dry_run = DryRun(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            max_bytes=writer.MAX_JOB_BYTES,
+        )
+        if params.mode == "truncate":
+            dry_run.truncate()
+        dry_run.rows(columns, rows)
+        dry_run.rows(columns, clear_rows, into="delete")
+        dry_run.deletes(delete_keys)
+        plan = dry_run.plan
+        plan.api_calls += 1  # the describe
+        plan.limits = self._limits(session, params)
+        return plan
 
     def _limits(self, session: SalesforceSession, params: ExportParams) -> dict:
         """The org's limits left today (`/limits`: {"DailyApiRequests": {"Max", "Remaining"},
@@ -179,33 +254,32 @@ class SalesforceConnector(Connector):
 
     def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
         """Delete records by their key (Id, or another key looked up with query jobs)."""
-        session = SalesforceSession(self.connection)
-        try:
-            describe_of = self._describer(session, params)
-            bulk = BulkApi(
-                session,
-                api_version=params.api_version,
-                retry=export_policy(params),
-                cancelled=getattr(sink, "stop_requested", None),
-            )
-            return writer.delete_records(
-                bulk,
-                params=params,
-                describe=describe_of(params.object_name),
-                keys=keys,
-                sink=sink,
-            )
-        finally:
-            session.close()
+        session = self.session
+        describe_of = self._describer(params)
+        bulk = BulkApi(
+            session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=getattr(sink, "stop_requested", None),
+        )
+        return writer.delete_records(
+            bulk,
+            params=params,
+            describe=describe_of(params.object_name),
+            keys=keys,
+            sink=sink,
+        )
 
-    def _describer(self, session: SalesforceSession, params: ExportParams):
-        @functools.cache
+    def _describer(self, params: ExportParams):
         def describe_of(object_name: str) -> dict:
-            return fetch_describe(
-                session,
-                api_version=params.api_version,
-                object_name=object_name,
-                retry=export_policy(params),
-            )
+            key = (params.api_version, object_name)
+            if key not in self._describes:
+                self._describes[key] = fetch_describe(
+                    self.session,
+                    api_version=params.api_version,
+                    object_name=object_name,
+                    retry=export_policy(params),
+                )
+            return self._describes[key]
 
         return describe_of

@@ -8,6 +8,7 @@ from connectors.base import ConnectorError, ExportParams
 
 from .auth import SalesforceSession
 from .http import RetryPolicy, error_message
+from .strict import check_column_type, check_required_fields
 
 # Bulk API 2.0 ingest exists from 41.0, its query jobs (lookups, truncate) from 47.0.
 MIN_API_VERSION = 41.0
@@ -104,10 +105,16 @@ def export_problems(
     except ConnectorError as error:
         return [error]
     problems = []
+    name = describe.get("name") or params.object_name
+    fields = _fields(describe)
+    column_types = dict(params.column_types)
+    set_fields: set[str] = set()
     if params.mode == "update":
         try:
-            _check_key(
-                params, describe.get("name") or params.object_name, _fields(describe), columns
+            _check_key(params, name, fields, columns)
+            set_fields.add(params.key)
+            check_column_type(
+                name, params.key, fields[params.key], column_types.get(params.key, "")
             )
         except ConnectorError as error:
             problems.append(error)
@@ -115,7 +122,16 @@ def export_problems(
         if params.mode == "update" and column == params.key:
             continue
         try:
-            _check_column(params, column, describe, describe_of)
+            field = _check_column(params, column, describe, describe_of)
+            set_fields.add(field["name"])
+            if not RELATIONSHIP_COLUMN.fullmatch(column):
+                check_column_type(name, column, field, column_types.get(column, ""))
+        except ConnectorError as error:
+            problems.append(error)
+    inserting = params.mode in ("append", "truncate") or params.upsert
+    if inserting:
+        try:
+            check_required_fields(name, fields, set_fields)
         except ConnectorError as error:
             problems.append(error)
     return problems
@@ -156,7 +172,7 @@ def _check_settings(params: ExportParams, describe_of: Callable[[str], dict]) ->
     return describe
 
 
-def _check_column(params: ExportParams, column: str, describe: dict, describe_of) -> None:
+def _check_column(params: ExportParams, column: str, describe: dict, describe_of) -> dict:
     name = describe.get("name") or params.object_name
     inserting = params.mode in ("append", "truncate") or params.upsert
     updating = params.mode == "update"
@@ -175,6 +191,7 @@ def _check_column(params: ExportParams, column: str, describe: dict, describe_of
             f"{name}.{field['name']} cannot be changed (it is not updateable).",
             field=column,
         )
+    return field
 
 
 def _field(fields: dict, object_name: str, name: str, *, field_name: str) -> dict:

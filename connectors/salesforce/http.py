@@ -81,11 +81,34 @@ def status_text(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason or ''}".strip()
 
 
+def is_daily_limit(response: requests.Response) -> bool:
+    """The org's 24-hour API request allowance is used up ("TotalRequests Limit exceeded."):
+    waiting minutes will not help, so it ends the run instead of being retried."""
+    if response.status_code != 403 or error_code(response) != "REQUEST_LIMIT_EXCEEDED":
+        return False
+    return str(_error_body(response).get("message", "")).startswith("TotalRequests")
+
+
+def daily_limit_error(response: requests.Response) -> ConnectorError:
+    return ConnectorError(
+        "Salesforce refused the call: the org has used up its daily API requests "
+        f"(DailyApiRequests; {error_message(response)}). They free up as the calls of the last "
+        "24 hours age out (Salesforce counts over a rolling 24 hours): run again later, or "
+        "ask Salesforce for a higher limit. Nothing more was sent.",
+        retryable=True,
+    )
+
+
 def is_transient(response: requests.Response) -> bool:
-    """5xx answers and the daily request limit are worth retrying after a pause."""
+    """5xx answers and concurrency limits (REQUEST_LIMIT_EXCEEDED other than the daily
+    TotalRequests) are worth retrying after a pause."""
     if response.status_code >= 500:
         return True
-    return response.status_code == 403 and error_code(response) == "REQUEST_LIMIT_EXCEEDED"
+    return (
+        response.status_code == 403
+        and error_code(response) == "REQUEST_LIMIT_EXCEEDED"
+        and not is_daily_limit(response)
+    )
 
 
 class HttpClient:
@@ -137,6 +160,8 @@ class HttpClient:
                 problem = f"could not connect ({_connection_problem(exc)})"
             else:
                 logger.debug("%s %s -> %s", method, path, response.status_code)
+                if is_daily_limit(response):
+                    raise daily_limit_error(response)
                 if transient is None or not transient(response):
                     return response
                 problem = answer_text(response)

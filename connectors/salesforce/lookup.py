@@ -1,8 +1,12 @@
 """Update by a key other than Id: Bulk API 2.0 updates only by Id, so the keys are looked
-up first with query jobs, and rows whose key matches no record (or several) fail."""
+up first (one query job per run), and rows whose key matches no record (or several) fail."""
 
+import sqlite3
+import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from connectors.base import FailedRow
 
@@ -37,7 +41,7 @@ def soql_literal(value: str, *, numeric: bool) -> str | None:
 
 def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Iterator[str]:
     """SOQL queries `SELECT Id, key FROM object WHERE key IN (...)` covering all literals,
-    each under MAX_SOQL_CHARS."""
+    each under MAX_SOQL_CHARS (the dry run counts keys this way)."""
     # The names were checked against the describe; values are quoted by soql_literal.
     prefix = f"SELECT Id, {key} FROM {object_name} WHERE {key} IN ("  # noqa: S608
     batch: list[str] = []
@@ -50,6 +54,57 @@ def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Itera
         length += len(literal) + 2
     if batch:
         yield prefix + ", ".join(batch) + ")"
+
+
+class KeyIndex:
+    """Every record's key and Id, read with ONE query job per run and kept in an SQLite
+    file on disk: a million keys cost one of the org's daily query jobs (not one per chunk)
+    and no memory to speak of."""
+
+    def __init__(self, bulk: BulkApi, *, object_name: str, key: str, normalized, events) -> None:
+        self.bulk = bulk
+        self.soql = f"SELECT Id, {key} FROM {object_name}"  # noqa: S608 (checked names)
+        self.key = key
+        self.normalized = normalized
+        self.events = events
+        self.lock = threading.Lock()
+        self.directory: tempfile.TemporaryDirectory | None = None
+        self.database: sqlite3.Connection | None = None
+
+    def ids(self, value: str) -> list[str]:
+        """The Ids of the records whose key is `value` (normalized)."""
+        with self.lock:
+            if self.database is None:
+                self._load()
+            rows = self.database.execute(
+                "SELECT id FROM keys WHERE key = ?", (self.normalized(value),)
+            )
+            return [record_id for (record_id,) in rows]
+
+    def _load(self) -> None:
+        self.directory = tempfile.TemporaryDirectory(prefix="key-lookup-")
+        path = Path(self.directory.name) / "keys.sqlite3"
+        database = sqlite3.connect(path, check_same_thread=False)
+        database.execute("CREATE TABLE keys (key TEXT, id TEXT)")
+        records = self.bulk.query(self.soql, on_job=self.events.job_started)
+        batch: list[tuple[str, str]] = []
+        for record in records:
+            value = record.get(self.key) or ""
+            if value:
+                batch.append((self.normalized(value), record.get("Id") or ""))
+            if len(batch) >= 10_000:
+                database.executemany("INSERT INTO keys VALUES (?, ?)", batch)
+                batch = []
+        database.executemany("INSERT INTO keys VALUES (?, ?)", batch)
+        database.execute("CREATE INDEX keys_by_key ON keys (key)")
+        database.commit()
+        self.database = database
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+        if self.directory is not None:
+            self.directory.cleanup()
 
 
 class KeyLookup:
@@ -67,6 +122,12 @@ class KeyLookup:
         self.columns = list(columns)
         self.sent_columns = ["Id"] + [column for column in columns if column != self.key]
         self.events = events
+        self.index = KeyIndex(
+            bulk, object_name=object_name, key=self.key, normalized=self.normalized, events=events
+        )
+
+    def close(self) -> None:
+        self.index.close()
 
     def normalized(self, value: str) -> str:
         if self.numeric:
@@ -77,18 +138,6 @@ class KeyLookup:
         return value if self.case_sensitive else value.casefold()
 
     def __call__(self, chunk: Chunk) -> tuple[Chunk, list[FailedRow]]:
-        literals: dict[str, str] = {}
-        for row in chunk.rows():
-            value = row.get(self.key) or ""
-            literal = soql_literal(value, numeric=self.numeric) if value else None
-            if literal is not None:
-                literals.setdefault(self.normalized(value), literal)
-        matches: dict[str, list[str]] = {}
-        for soql in lookup_queries(self.object_name, self.key, literals.values()):
-            for record in self.bulk.query(soql, on_job=self.events.job_started):
-                ids = matches.setdefault(self.normalized(record.get(self.key) or ""), [])
-                ids.append(record.get("Id") or "")
-
         key_of_id: dict[str, str] = {}
 
         def restore(echo: dict[str, str]) -> list[str]:
@@ -103,7 +152,8 @@ class KeyLookup:
         for row in chunk.rows():
             value = row.get(self.key) or ""
             original = [row.get(column) or "" for column in self.columns]
-            ids = matches.get(self.normalized(value), []) if value else []
+            valid = bool(value) and soql_literal(value, numeric=self.numeric) is not None
+            ids = self.index.ids(value) if valid else []
             if not value:
                 failures.append(FailedRow(original, f"The key {self.key} is empty"))
             elif self.numeric and soql_literal(value, numeric=True) is None:

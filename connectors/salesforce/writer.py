@@ -3,8 +3,10 @@ mode (append, update, upsert, truncate) in parallel or one at a time, and accoun
 """
 
 import logging
+import math
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -20,12 +22,13 @@ from connectors.base import (
 
 from . import results
 from .auth import WORKER_THREAD_PREFIX
-from .bulk import BulkApi, Cancelled
+from .bulk import TERMINAL_STATES, BulkApi, Cancelled
 from .chunks import Chunk, ChunkWriter, split_lines, split_rows
 from .describe import looks_up_keys
 from .http import RetryPolicy
 from .lookup import KeyLookup
 from .results import LOCK_ERROR_CODE
+from .strict import without_duplicate_keys
 
 logger = logging.getLogger("connectors.salesforce")
 
@@ -42,6 +45,13 @@ class Plan:
     object_name: str
     operation: str  # insert | update | upsert | delete | hardDelete
     external_id_field: str = ""
+
+    @property
+    def key_column(self) -> str:
+        """The column naming each row's record; no two rows of one job may share it."""
+        if self.operation == "upsert":
+            return self.external_id_field
+        return "" if self.operation == "insert" else "Id"
 
 
 @dataclass
@@ -111,12 +121,14 @@ class JobRunner:
         retry: RetryPolicy,
         events: Events,
         prepare: Callable[[Chunk], tuple[Chunk, list[FailedRow]]] | None = None,
+        key_case_sensitive: bool = False,
     ) -> None:
         self.bulk = bulk
         self.plan = plan
         self.retry = retry
         self.events = events
         self.prepare = prepare
+        self.key_case_sensitive = key_case_sensitive
 
     def run(self, chunk: Chunk) -> Outcome:
         outcome = Outcome()
@@ -125,6 +137,13 @@ class JobRunner:
             if self.prepare:
                 pending, early_failures = self.prepare(chunk)
                 outcome.failed.extend(early_failures)
+            unique, duplicates = without_duplicate_keys(
+                pending, self.plan.key_column, case_sensitive=self.key_case_sensitive
+            )
+            if unique is not pending and pending is not chunk:
+                pending.close()
+            pending = unique
+            outcome.failed.extend(duplicates)
             lock_retries = 0
             while pending.row_count:
                 job = self._run_job(pending)
@@ -148,7 +167,7 @@ class JobRunner:
                     f"Retrying {len(locked)} rows that failed with {LOCK_ERROR_CODE} "
                     f"(retry {lock_retries + 1} of {self.retry.limit})"
                 )
-                retry_chunk = self._chunk_of_echoes(pending, [echo for _, echo in locked])
+                retry_chunk = originals_of(pending, [echo for _, echo in locked])
                 if pending is not chunk:
                     pending.close()
                 pending = retry_chunk
@@ -200,7 +219,9 @@ class JobRunner:
                 bulk.close_job(job_id)
                 return bulk.wait_for_job(job_id)
             except ConnectorError as exc:
-                bulk.abort_job(job_id)
+                job = self._reread(job_id)
+                if job is not None:
+                    return job
                 raise _JobTrouble(
                     exc, f"Outcome unknown (job {job_id} was aborted): {exc.message}"
                 ) from None
@@ -218,11 +239,66 @@ class JobRunner:
                 raise
         raise AssertionError("unreachable")
 
-    def _chunk_of_echoes(self, chunk: Chunk, echoes: list[dict[str, str]]) -> Chunk:
-        writer = ChunkWriter(chunk.header, chunk.restore)
+    def _reread(self, job_id: str) -> dict | None:
+        """After closing or polling a job failed: its final JobInfo when Salesforce can say
+        (finished, waited for once more, or stopped by our abort), so that its result files
+        tell each row's outcome; None when it still cannot be read (outcome unknown)."""
+        bulk = self.bulk
+        bulk.sleep(self.retry.delay(0))
+        try:
+            job = bulk.job_info(job_id)
+            if job.get("state") == "Open":  # never closed: Salesforce will not start it
+                bulk.abort_job(job_id)
+                job = bulk.job_info(job_id)
+            elif job.get("state") not in TERMINAL_STATES:
+                job = bulk.wait_for_job(job_id)
+        except ConnectorError:
+            bulk.abort_job(job_id)
+            try:
+                job = bulk.job_info(job_id)
+            except ConnectorError:
+                return None
+        if job.get("state") not in TERMINAL_STATES:
+            return None
+        self.events.log(f"Job {job_id} was read again after an error: {job['state']}")
+        return job
+
+
+def originals_of(chunk: Chunk, echoes: list[dict[str, str]]) -> Chunk:
+    """A chunk of the rows of `chunk` that Salesforce echoed, with the cells as we sent them:
+    an echo carries converted values (a currency 912260031 comes back as 9.12260031E8), so
+    sending it back would change what the row says. Each echo is matched to one row by its
+    values compared loosely (numbers as numbers); an echo that matches none is sent as is."""
+    wanted = Counter(loose_key(echo, chunk.header) for echo in echoes)
+    writer = ChunkWriter(chunk.header, chunk.restore)
+    matched = 0
+    for row in chunk.rows():
+        key = loose_key(row, chunk.header)
+        if wanted[key]:
+            wanted[key] -= 1
+            matched += 1
+            writer.add([row.get(column) or "" for column in chunk.header])
+    if matched < len(echoes):
+        left = Counter(wanted)
         for echo in echoes:
-            writer.add([echo.get(column) or "" for column in chunk.header])
-        return writer.finish()
+            key = loose_key(echo, chunk.header)
+            if left[key]:
+                left[key] -= 1
+                writer.add([echo.get(column) or "" for column in chunk.header])
+    return writer.finish()
+
+
+def loose_key(row: dict[str, str], header: list[str]) -> tuple:
+    """A row's values, with numbers compared as numbers (as Salesforce echoes them)."""
+    return tuple(_loose_cell(row.get(column) or "") for column in header)
+
+
+def _loose_cell(text: str):
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 def all_failed(chunk: Chunk, reason: str) -> list[FailedRow]:
@@ -347,12 +423,24 @@ def write(
     prepare = None
     if looks_up_keys(params):
         prepare = _key_lookup(bulk, params, describe, columns, events)
-    runner = JobRunner(bulk, plan, retry=bulk.retry, events=events, prepare=prepare)
+    key_field = next((f for f in describe["fields"] if f["name"] == plan.external_id_field), {})
+    runner = JobRunner(
+        bulk,
+        plan,
+        retry=bulk.retry,
+        events=events,
+        prepare=prepare,
+        key_case_sensitive=bool(key_field.get("caseSensitive")),
+    )
     # Rows already encoded (EncodedRows) go into the chunks as they are.
     split = split_lines if isinstance(rows, EncodedRows) else split_rows
     chunks = split(counted(rows), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES)
     on_outcome = _reporter(sink, result)
-    error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)
+    try:
+        error = run_chunks(chunks, runner, parallel=parallel, events=events, on_outcome=on_outcome)
+    finally:
+        if prepare is not None:
+            prepare.close()
     events.drain()
     result.job_ids = list(events.job_ids)
     if error:

@@ -15,8 +15,6 @@ from django.utils import timezone
 
 from activations import runner, services
 from activations.models import Activation, Run
-from connectors import registry
-from connectors.salesforce.connector import SalesforceConnector
 from tests import factories
 from tests.activations.fake_connector import register_fake_connector
 from tests.activations.test_runner import UPSERT_MAPPING
@@ -156,120 +154,6 @@ def test_a_delayed_scheduled_run_is_not_sent_again_before_it_is_due(monkeypatch)
     assert destination.written == []
 
 
-# --- A worker killed halfway through an upsert ------------------------------------------
-
-
-class WorkerKilled(BaseException):
-    """What the runner sees of a SIGKILL: nothing after this point runs in the worker."""
-
-
-class DyingSink:
-    """Passes everything to the real sink, then dies once `reports` jobs were reported."""
-
-    def __init__(self, sink, reports: int) -> None:
-        self.sink = sink
-        self.reports_left = reports
-
-    def job_started(self, job_id):
-        self.sink.job_started(job_id)
-
-    def rows_succeeded(self, count):
-        self.sink.rows_succeeded(count)
-        self.reports_left -= 1
-        if self.reports_left == 0:
-            raise WorkerKilled()
-
-    def rows_failed(self, rows):
-        self.sink.rows_failed(rows)
-
-    def log(self, message):
-        self.sink.log(message)
-
-
-class ConnectorKilledAfterTwoJobs(SalesforceConnector):
-    """The real Salesforce connector in a worker that dies after two jobs completed."""
-
-    def write(self, params, columns, rows, sink):
-        return super().write(params, columns, rows, DyingSink(sink, reports=2))
-
-
-@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
-def test_an_upsert_killed_halfway_and_run_again_leaves_no_duplicates(
-    salesforce_emulator, monkeypatch
-):
-    monkeypatch.setitem(
-        registry.CONNECTORS,
-        "salesforce_killed",
-        ("Dies", "tests.activations.test_stale_runs.ConnectorKilledAfterTwoJobs"),
-    )
-    registry.connector_class.cache_clear()
-    workspace = make_workspace()
-    parent = make_parent_segment(workspace=workspace)
-    make_profiles(parent, 50)
-    connection = make_connection(
-        workspace=workspace, login_url=salesforce_emulator.url, kind="salesforce_killed"
-    )
-    activation = make_activation(
-        segment=make_segment(parent=parent),
-        connection=connection,
-        mode=Activation.Mode.UPDATE,
-        upsert=True,
-        key="Customer_Key__c",
-        batch_size=10,
-        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
-        retry_initial_delay=0,
-        output_mapping=UPSERT_MAPPING,
-    )
-    killed = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
-
-    # Given a worker that dies after Salesforce took the first two jobs
-    with pytest.raises(WorkerKilled):
-        runner.execute_run(killed.pk)
-
-    killed.refresh_from_db()
-    assert killed.status == Run.Status.RUNNING
-    assert killed.rows_succeeded == 20
-    first_ids = {
-        record["Customer_Key__c"]: record["Id"] for record in salesforce_emulator.records("Contact")
-    }
-    assert len(first_ids) == 20
-    # and the run blocks a new one while it looks alive,
-    with pytest.raises(services.RunConflict):
-        services.request_run(activation=activation, trigger=Run.Trigger.MANUAL)
-
-    # when the heartbeat has been silent past the limit, the run is found dead
-    with time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)):
-        assert runner.mark_stale_runs() == 1
-    killed.refresh_from_db()
-    assert killed.status == Run.Status.FAILED
-    # The writer had read one row of the third chunk when the worker died.
-    assert killed.rows_read == 21
-    assert killed.error.startswith("The worker stopped while the run was in progress")
-    assert killed.error.endswith(
-        "1 of the 21 rows read was not confirmed by Salesforce "
-        "(never sent, or sent without a result)."
-    )
-
-    # and running the activation again upserts every row once.
-    connection.kind = "salesforce"
-    connection.save()
-    again = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
-    finished = runner.execute_run(again.pk)
-
-    assert finished.status == Run.Status.SUCCEEDED
-    assert (finished.rows_read, finished.rows_succeeded) == (50, 50)
-    records = salesforce_emulator.records("Contact")
-    keys = [record["Customer_Key__c"] for record in records]
-    assert len(records) == 50
-    assert sorted(keys) == [f"C{number:04d}" for number in range(1, 51)]
-    # The rows the dead run wrote were updated in place, not inserted again.
-    assert {key: first_ids[key] for key in first_ids} == {
-        record["Customer_Key__c"]: record["Id"]
-        for record in records
-        if record["Customer_Key__c"] in first_ids
-    }
-
-
 # --- The same with real processes: a Celery worker SIGKILLed mid-run ---------------------
 
 # A Redis database of this test's own.
@@ -347,33 +231,52 @@ def wait_for(condition, *, seconds: float, processes, what: str):
     pytest.fail(f"{what} did not happen within {seconds} s\n{processes.logs()}")
 
 
+APPEND_MAPPING = {
+    "export_all_columns": False,
+    "columns": [
+        {"source": "customer_id", "output": "Customer_Key__c"},
+        {"source": "last_name", "output": "LastName"},
+    ],
+    "strings": [],
+}
+LIVE_ROWS = 20_000
+LIVE_BATCH = 2_000
+
+
 @pytest.mark.redis
-def test_a_worker_killed_mid_run_is_found_at_restart_and_the_rerun_leaves_no_duplicates(
-    worker_processes, salesforce_emulator
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_a_worker_sigkilled_mid_run_is_resumed_at_restart_and_each_row_lands_once(
+    worker_processes, salesforce_emulator, mode
 ):
-    salesforce_emulator.settings.processing_delay = 0.5
+    salesforce_emulator.settings.processing_delay = 0.3
     workspace = make_workspace()
     parent = make_parent_segment(workspace=workspace)
-    make_profiles(parent, 50)
+    make_profiles(parent, LIVE_ROWS)
+    if mode == "append":
+        settings = {"mode": Activation.Mode.APPEND, "output_mapping": APPEND_MAPPING}
+    else:
+        settings = {
+            "mode": Activation.Mode.UPDATE,
+            "upsert": True,
+            "key": "Customer_Key__c",
+            "output_mapping": UPSERT_MAPPING,
+        }
     activation = make_activation(
         segment=make_segment(parent=parent),
         connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
-        mode=Activation.Mode.UPDATE,
-        upsert=True,
-        key="Customer_Key__c",
-        batch_size=10,
-        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        batch_size=LIVE_BATCH,
         retry_initial_delay=0,
-        output_mapping=UPSERT_MAPPING,
+        **settings,
     )
     start_worker(worker_processes, "first")
     killed = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
     send_to_workers(killed)
 
-    # Kill the worker (main process and pool child, no chance to clean up) after two jobs.
+    # Kill the worker (main process and pool child, no chance to clean up) mid-run: after
+    # the snapshot, while the jobs go out.
     wait_for(
-        lambda: Run.objects.get(pk=killed.pk).rows_succeeded >= 20,
-        seconds=60,
+        lambda: Run.objects.get(pk=killed.pk).rows_succeeded >= 2 * LIVE_BATCH,
+        seconds=120,
         processes=worker_processes,
         what="two jobs reported",
     )
@@ -383,43 +286,80 @@ def test_a_worker_killed_mid_run_is_found_at_restart_and_the_rerun_leaves_no_dup
     worker_processes.processes.pop(0)
     killed.refresh_from_db()
     assert killed.status == Run.Status.RUNNING
+    assert killed.rows_succeeded < LIVE_ROWS
 
-    # A new worker finds the dead run at start (its heartbeat is older than 4 s by then).
+    # A new worker finds the dead run at start (its heartbeat is older than 4 s by then)
+    # and resumes it from its recorded steps.
     time.sleep(5)
     start_worker(worker_processes, "second")
-    wait_for(
-        lambda: Run.objects.get(pk=killed.pk).status == Run.Status.FAILED,
-        seconds=60,
-        processes=worker_processes,
-        what="the killed run marked failed",
-    )
-    killed.refresh_from_db()
-    assert killed.error.startswith("The worker stopped while the run was in progress")
-    written_before = {
-        record["Customer_Key__c"]: record["Id"] for record in salesforce_emulator.records("Contact")
-    }
-    assert 20 <= len(written_before) < 50
-
-    # Run again: every row once, the ones written before updated in place.
-    again = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
-    send_to_workers(again)
     finished = wait_for(
         lambda: Run.objects.filter(
-            pk=again.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
+            pk=killed.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
         ).first(),
-        seconds=90,
+        seconds=180,
         processes=worker_processes,
-        what="the second run finished",
+        what="the resumed run finished",
     )
-    assert finished.status == Run.Status.SUCCEEDED, finished.error
-    assert (finished.rows_read, finished.rows_succeeded) == (50, 50)
-    records = salesforce_emulator.records("Contact")
-    assert len(records) == 50
-    assert sorted(record["Customer_Key__c"] for record in records) == [
-        f"C{number:04d}" for number in range(1, 51)
-    ]
-    assert {
-        record["Customer_Key__c"]: record["Id"]
-        for record in records
-        if record["Customer_Key__c"] in written_before
-    } == written_before
+    assert finished.status == Run.Status.SUCCEEDED, (finished.error, finished.log[-5:])
+    assert (finished.rows_read, finished.rows_succeeded, finished.rows_failed) == (
+        LIVE_ROWS,
+        LIVE_ROWS,
+        0,
+    )
+    assert finished.progress["resumes"] == 1
+    keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
+    assert len(keys) == LIVE_ROWS  # none sent twice
+    assert set(keys) == {f"C{number:04d}" for number in range(1, LIVE_ROWS + 1)}
+
+
+@pytest.mark.redis
+def test_sigterm_stops_a_run_between_two_steps_and_another_worker_finishes_it(
+    worker_processes, salesforce_emulator
+):
+    salesforce_emulator.settings.processing_delay = 0.3
+    rows = 4_000
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, rows)
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
+        mode=Activation.Mode.APPEND,
+        output_mapping=APPEND_MAPPING,
+        batch_size=200,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        retry_initial_delay=0,
+    )
+    start_worker(worker_processes, "first")
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    send_to_workers(run)
+    wait_for(
+        lambda: Run.objects.get(pk=run.pk).rows_succeeded >= 400,
+        seconds=120,
+        processes=worker_processes,
+        what="two jobs reported",
+    )
+
+    # A deploy stops the worker gracefully: it exits without waiting for the run's end.
+    first_worker, _ = worker_processes.processes[0]
+    os.kill(first_worker.pid, signal.SIGTERM)
+    first_worker.wait(timeout=60)
+    worker_processes.processes.pop(0)
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED, (run.status, run.log[-3:])
+    assert run.rows_succeeded < rows
+    assert "stopped between two steps" in run.log[-1]["message"]
+
+    start_worker(worker_processes, "second")
+    finished = wait_for(
+        lambda: Run.objects.filter(
+            pk=run.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
+        ).first(),
+        seconds=180,
+        processes=worker_processes,
+        what="the handed-over run finished",
+    )
+    assert finished.status == Run.Status.SUCCEEDED, (finished.error, finished.log[-5:])
+    keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
+    assert len(keys) == rows  # none sent twice
+    assert set(keys) == {f"C{number:04d}" for number in range(1, rows + 1)}

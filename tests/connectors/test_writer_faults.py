@@ -70,8 +70,10 @@ def test_gives_up_after_the_retry_limit_with_a_clear_retryable_error(
     assert salesforce_emulator.records("Contact") == []
 
 
-def test_retries_request_limit_exceeded(salesforce_emulator, connection):
-    salesforce_emulator.inject("request_limit", times=2, method="GET", path=JOB)
+def test_retries_a_concurrency_limit(salesforce_emulator, connection):
+    salesforce_emulator.inject(
+        "request_limit", times=2, method="GET", path=JOB, limit="ConcurrentPerOrgLongTxn"
+    )
 
     result = connection.connector.write(export(), ["LastName"], ROWS, RecordingSink())
 
@@ -79,16 +81,21 @@ def test_retries_request_limit_exceeded(salesforce_emulator, connection):
     assert last_names(salesforce_emulator) == ["Hopper", "Lovelace", "Turing"]
 
 
-def test_request_limit_that_persists_fails_the_run(salesforce_emulator, connection):
+def test_the_daily_request_limit_is_not_retried_and_ends_the_write(salesforce_emulator, connection):
     salesforce_emulator.inject("request_limit", times=None, method="POST", path=INGEST)
+    sink = RecordingSink()
 
     with pytest.raises(ConnectorError) as raised:
-        connection.connector.write(export(retry_limit=1), ["LastName"], ROWS, RecordingSink())
+        connection.connector.write(export(retry_limit=3), ["LastName"], ROWS, sink)
 
-    assert raised.value.message.endswith(
-        "did not answer after 2 attempts: 403 Forbidden "
-        "(REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.)"
+    assert raised.value.message.startswith(
+        "Salesforce refused the call: the org has used up its daily API requests "
+        "(DailyApiRequests; REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.). They free "
+        "up as the calls of the last 24 hours age out"
     )
+    assert calls(salesforce_emulator, "POST", INGEST) == 1  # not retried
+    assert salesforce_emulator.records("Contact") == []
+    assert len(sink.failed) == len(ROWS)
 
 
 def test_an_upload_that_times_out_is_redone_in_a_new_job_without_duplicates(

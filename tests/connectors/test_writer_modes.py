@@ -220,17 +220,14 @@ def test_truncate_reads_every_page_of_the_id_query(salesforce_emulator, connecto
     assert len(pages) == 3
 
 
-def test_update_by_key_splits_long_lookups_into_several_queries(
-    salesforce_emulator, connector, monkeypatch
-):
-    monkeypatch.setattr("connectors.salesforce.lookup.MAX_SOQL_CHARS", 120)
+def test_update_by_key_looks_keys_up_with_one_query_job_per_run(salesforce_emulator, connector):
     emails = [f"person{i}@example.com" for i in range(6)]
     salesforce_emulator.insert_records(
         "Contact", [{"LastName": f"P{i}", "Email": email} for i, email in enumerate(emails)]
     )
 
     result = connector.write(
-        export(mode="update", key="Email"),
+        export(mode="update", key="Email", batch_size=2),
         ["Email", "Phone"],
         [[email, str(i)] for i, email in enumerate(emails)],
         RecordingSink(),
@@ -239,7 +236,8 @@ def test_update_by_key_splits_long_lookups_into_several_queries(
     assert contacts(salesforce_emulator, "Email", "Phone") == [
         (email, str(i)) for i, email in enumerate(emails)
     ]
-    assert len(salesforce_emulator.org.query_jobs) == 2  # three emails fit in 120 characters
+    assert len(salesforce_emulator.org.ingest_jobs) == 3
+    assert len(salesforce_emulator.org.query_jobs) == 1  # not one per chunk
     assert result.rows_succeeded == 6
 
 

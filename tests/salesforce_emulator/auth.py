@@ -22,6 +22,7 @@ MUST_USE_TOKEN = (
     "get your new security token, log in to Salesforce. From your personal settings, enter Reset "
     "My Security Token in the Quick Find box, then select Reset My Security Token."
 )
+SOAP_LOGIN_DISABLED = "SOAP API login() is disabled in this organization"
 API_DISABLED = "API is not enabled for this Organization or Partner"
 
 
@@ -85,6 +86,9 @@ def soap_login(org: Org, request: Request, version: str) -> Response:
     failure = check_password(user, password)
     if failure:
         return soap_fault(*failure)
+    if not org.settings.soap_login_enabled:
+        # [inf] The code is the one the issue names; the wording is ours.
+        return soap_fault("INSUFFICIENT_ACCESS", SOAP_LOGIN_DISABLED)
     session = org.open_session(user.username)
     return Response.xml(login_response(org, request, user, session, version))
 

@@ -75,6 +75,7 @@ class RowWriter:
                 )
         self.id_index = self.column_of("Id")
         self.duplicate_keys: set = set()
+        self.duplicate_ids: set = set()
 
     def resolve_column(self, name: str) -> dict | RelationshipColumn:
         field = self.schema.field(self.object_name, name)
@@ -97,7 +98,9 @@ class RowWriter:
             raise RowError(code, message.format(self.schema.objects[self.object_name]["label"]))
 
     def prepare(self, rows: list[list[str]]) -> None:
-        """Note upsert keys that occur more than once in the job: all of those rows fail."""
+        """Note upsert keys and record Ids that occur more than once in the job: all of
+        those rows fail."""
+        self.duplicate_ids = duplicate_ids(rows, self.id_index)
         if self.operation != "upsert" or self.key_field["name"] == "Id":
             return
         seen, duplicates = set(), set()
@@ -124,6 +127,7 @@ class RowWriter:
     def apply(self, row: list[str]) -> RowResult:
         known_id = self.target_id(row)
         try:
+            self.check_duplicate_id(row)
             if self.operation == "insert":
                 return RowResult(True, self.insert(row)["Id"], created=True)
             if self.operation == "update":
@@ -136,6 +140,15 @@ class RowWriter:
             return RowResult(True, record_id)
         except RowError as error:
             return RowResult(False, known_id, error=error.cell())
+
+    def check_duplicate_id(self, row: list[str]) -> None:
+        """[doc Help 000384876] Rows of one batch naming the same record fail with
+        "Duplicate id specified: <id>" (inserts carry no Id, so never)."""
+        if self.operation == "insert":
+            return
+        text = cell(row, self.id_index)
+        if text and is_well_formed(text) and to_18(text) in self.duplicate_ids:
+            raise RowError("DUPLICATE_VALUE", f"Duplicate id specified: {to_18(text)}", ["Id"])
 
     def existing_id(self, row: list[str]) -> str:
         text = cell(row, self.id_index)
@@ -270,6 +283,18 @@ def required_missing(names: list[str]) -> RowError:
     return RowError(
         "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(names)}]", names
     )
+
+
+def duplicate_ids(rows: list[list[str]], id_index: int | None) -> set[str]:
+    """The 18-character Ids that more than one row names."""
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    for row in rows:
+        text = cell(row, id_index)
+        if text and is_well_formed(text):
+            record_id = to_18(text)
+            (duplicates if record_id in seen else seen).add(record_id)
+    return duplicates
 
 
 def cell(row: list[str], index: int | None) -> str:

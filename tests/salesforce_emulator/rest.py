@@ -1,5 +1,7 @@
 """REST resources besides Bulk: versions, resources, limits, describe, and a small /query."""
 
+import re
+
 from . import soql
 from .state import Org
 from .values import format_value
@@ -99,6 +101,8 @@ def query(org: Org, request: Request, version: float) -> Response:
     text = request.query.get("q")
     if not text:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
+    if USER_PERMISSION_ACCESS.fullmatch(text.strip()):
+        return user_permission_access(org, request, version)
     parsed = soql.parse(text, org.schema)
     base = f"/services/data/v{version:.1f}/sobjects/{parsed.object_name}"
     with org.lock:
@@ -117,3 +121,21 @@ def query(org: Org, request: Request, version: float) -> Response:
             item[field["name"]] = value
         items.append(item)
     return Response.json({"totalSize": len(items), "done": True, "records": items})
+
+
+# UserPermissionAccess: the current user's effective permissions, one row [doc object
+# reference]. Only the permission our connector reads is emulated.
+USER_PERMISSION_ACCESS = re.compile(
+    r"SELECT\s+PermissionsBulkApiHardDelete\s+FROM\s+UserPermissionAccess", re.IGNORECASE
+)
+
+
+def user_permission_access(org: Org, request: Request, version: float) -> Response:
+    record = {
+        "attributes": {
+            "type": "UserPermissionAccess",
+            "url": f"/services/data/v{version:.1f}/sobjects/UserPermissionAccess/000000000000000AAA",
+        },
+        "PermissionsBulkApiHardDelete": request.user.hard_delete_allowed,
+    }
+    return Response.json({"totalSize": 1, "done": True, "records": [record]})

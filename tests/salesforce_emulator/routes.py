@@ -138,6 +138,8 @@ def injected_fault(org: Org, request: Request, stopping: threading.Event) -> Res
         message = fault.options.get("message", "Server temporarily unavailable")
         return ApiError(status, code.get(status, "UNKNOWN_EXCEPTION"), message).response()
     if fault.kind == "request_limit":
-        return ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.").response()
+        # "TotalRequests" is the daily allowance; "ConcurrentPerOrgLongTxn" a concurrency one.
+        limit = fault.options.get("limit", "TotalRequests")
+        return ApiError(403, "REQUEST_LIMIT_EXCEEDED", f"{limit} Limit exceeded.").response()
     org.expire_sessions()
     return invalid_session().response()

@@ -71,6 +71,9 @@ class Settings:
     # True: answer like login.salesforce.com rather than a My Domain host, which refuses the
     # client credentials flow ("request not supported on this domain").
     generic_login_host: bool = False
+    # False as in orgs created from Winter '26 on, where an admin must enable SOAP API
+    # login() before it can be used; login() then fails with INSUFFICIENT_ACCESS.
+    soap_login_enabled: bool = True
     # How result files come out. The documentation promises no row order ("not guaranteed
     # to match the ordering of records in the original job data") and no line ending; real
     # files are LF without a byte order mark. Tests vary these to keep clients honest.

@@ -194,8 +194,9 @@ def test_end_to_end_failed_rows_download_with_sf_error(
     client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
 ):
     connection = emulator_connection(client, salesforce_emulator)
-    # LastName is required on Contact: the row without a last name... every row has one, so
-    # send first names only and let Salesforce refuse them all.
+    # A string column may go into a date field (Salesforce judges its values row by row):
+    # customer ids are no dates, so Salesforce refuses every row. (A mapping without the
+    # required LastName is refused before the run; see tests/connectors/test_strict.py.)
     activation = create_activation(
         client,
         everyone,
@@ -203,7 +204,8 @@ def test_end_to_end_failed_rows_download_with_sf_error(
         export={"mode": "append", "object": "Contact"},
         output_mapping=output_mapping(
             ("customer_id", "Customer_Key__c"),
-            ("first_name", "FirstName"),
+            ("first_name", "LastName"),
+            ("customer_id", "Birthdate"),
             export_all_columns=False,
         ),
     )
@@ -214,8 +216,8 @@ def test_end_to_end_failed_rows_download_with_sf_error(
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 0, 4)
     rows = failed_rows(client, run["id"])
     assert [row["Customer_Key__c"] for row in rows] == ["C001", "C002", "C003", "C004"]
-    assert list(rows[0]) == ["Customer_Key__c", "FirstName", "sf__Error"]
-    assert all("REQUIRED_FIELD_MISSING" in row["sf__Error"] for row in rows)
+    assert list(rows[0]) == ["Customer_Key__c", "LastName", "Birthdate", "sf__Error"]
+    assert all("Birthdate" in row["sf__Error"] for row in rows), rows
     assert salesforce_emulator.records("Contact") == []
 
 

@@ -1,0 +1,269 @@
+"""Resumable runs: a run as recorded steps, so that a run whose worker died is resumed by
+another worker, sending no row twice and losing none.
+
+1. Snapshot: the segment's rows, rendered once, stored as RunChunk rows (one per job), so a
+   resumed run sends the same rows in the same chunks whatever changed in the segment since.
+2. Per chunk: the job id is stored before its upload starts (connector `run_step` calls
+   `on_job`); the outcomes (counts, failed rows) and the chunk's end are stored together in
+   one transaction. A resumed step with a recorded job id asks Salesforce what became of the
+   job instead of sending the rows again.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connectors.base import ExportParams
+
+from .models import FailedRow, Run, RunChunk
+
+logger = logging.getLogger(__name__)
+
+# Rows stored per INSERT of a snapshot chunk's failed rows.
+FAILED_ROWS_PER_INSERT = 1000
+# Jobs in flight at once in parallel mode (as the connector's own writer does).
+PARALLEL_STEPS = 3
+# Seconds between two checkpoints (heartbeat, cancel) while steps are in flight.
+CHECKPOINT_SECONDS = 1.0
+# Job threads are named so (a database connection one of them opened would be its own).
+STEP_THREAD_PREFIX = "run-step"
+
+
+class Taken(Exception):
+    """The run is no longer ours (cancelled while dead, marked failed, deleted)."""
+
+
+class ShutdownRequested(Exception):
+    """The worker shuts down: the run stopped between two steps, nothing in flight."""
+
+
+class StepsStopped(Exception):
+    """Raised in a job thread, before its upload, when the run's thread went away."""
+
+
+def with_keys(activation, params, columns, source_rows, render):
+    """Rendered rows, each with its key appended as one more cell (the update key's value, or
+    in append mode the profile's key), so failed rows are stored with their key (a retry of
+    the failed rows finds them by it)."""
+    if params.mode == "update" and params.key in columns:
+        index = list(columns).index(params.key)
+        for values in render(source_rows):
+            yield [*values, values[index]]
+        return
+    profile_key = activation.segment.parent_segment.key_column
+    keys: deque = deque()
+
+    def tap(rows):
+        for row in rows:
+            value = row.get(profile_key)
+            keys.append("" if value is None else str(value))
+            yield row
+
+    for values in render(tap(source_rows)):
+        yield [*values, keys.popleft()]
+
+
+def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
+    """Store the rendered rows in chunks of `batch_size`, once: a snapshot cut short by a
+    dead worker is taken again from the start. Returns the number of rows."""
+    if run.progress.get("snapshot"):
+        return run.rows_read
+    RunChunk.objects.filter(run=run).delete()
+    total = 0
+    number = 0
+    batch: list[list[str]] = []
+
+    def store(batch: list[list[str]]) -> None:
+        nonlocal number
+        number += 1
+        RunChunk.objects.create(run=run, number=number, rows=batch)
+        recorder.checkpoint()
+
+    for values in rows:
+        batch.append(list(values))
+        total += 1
+        if len(batch) >= batch_size:
+            store(batch)
+            batch = []
+    if batch:
+        store(batch)
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Run.Status.RUNNING:
+            raise Taken()
+        locked.rows_read = total
+        locked.progress = {**locked.progress, "snapshot": True}
+        locked.save(update_fields=["rows_read", "progress"])
+    run.refresh_from_db()
+    recorder.log(f"Snapshot taken: {total:,} rows in {number} chunks.")
+    return total
+
+
+def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
+    """Send every chunk not yet done, in order: one job at a time in serial mode, up to
+    PARALLEL_STEPS in parallel mode. Job threads only talk to Salesforce; every database
+    write (a job id before its upload, a step's outcome with the chunk's progress, in one
+    transaction) happens in this thread, which a job thread waits on for its job id."""
+    waiting = list(RunChunk.objects.filter(run=run, done=False).order_by("number"))
+    most = PARALLEL_STEPS if params.concurrency_mode != "serial" else 1
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    closing = threading.Event()
+    in_flight: dict[Future, RunChunk] = {}
+
+    def serve_requests(timeout: float) -> None:
+        """Store the job ids and log lines the job threads handed over."""
+        try:
+            request = requests.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            kind, chunk, value, stored = request
+            if kind == "job":
+                _store_job(run, chunk, value, recorder)
+                stored.set()
+            else:
+                recorder.log(value)
+            try:
+                request = requests.get_nowait()
+            except queue.Empty:
+                return
+
+    def submit(pool: ThreadPoolExecutor, chunk: RunChunk) -> None:
+        def on_job(job_id: str) -> None:
+            stored = threading.Event()
+            requests.put(("job", chunk, job_id, stored))
+            while not stored.wait(0.2):
+                if closing.is_set():
+                    raise StepsStopped()
+
+        def log(message: str) -> None:
+            requests.put(("log", chunk, message, None))
+
+        future = pool.submit(
+            connector.run_step,
+            params,
+            columns,
+            [row[:-1] for row in chunk.rows],
+            job_id=chunk.job_id,
+            on_job=on_job,
+            log=log,
+            stop_requested=recorder.stop_requested,
+        )
+        in_flight[future] = chunk
+
+    last_checkpoint = 0.0
+    with ThreadPoolExecutor(max_workers=most, thread_name_prefix=STEP_THREAD_PREFIX) as pool:
+        try:
+            while waiting or in_flight:
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    recorder.checkpoint()  # heartbeat, and a cancel looked at
+                    last_checkpoint = time.monotonic()
+                stopping = recorder.shutdown_requested.is_set()
+                if stopping and not in_flight:
+                    raise ShutdownRequested()
+                while waiting and len(in_flight) < most and not stopping:
+                    submit(pool, waiting.pop(0))
+                serve_requests(timeout=0.05)
+                for future in [future for future in in_flight if future.done()]:
+                    chunk = in_flight.pop(future)
+                    serve_requests(timeout=0)
+                    if not _store_outcome(run, chunk, future.result(), params, recorder):
+                        waiting.insert(0, chunk)  # locked rows to send again
+        except ShutdownRequested:
+            raise
+        except BaseException:
+            # Going away (a cancel, the run taken over, an interrupt): job threads waiting for
+            # their job id give up before uploading; the jobs stay recorded for a resume.
+            closing.set()
+            if recorder.stop_requested.is_set():
+                # A cancel: the jobs in flight are being aborted; keep what they report.
+                _store_cancelled(run, in_flight, params, recorder)
+            raise
+
+
+def _store_cancelled(run: Run, in_flight: dict, params, recorder) -> None:
+    for future, chunk in in_flight.items():
+        try:
+            outcome = future.result()
+            _store_outcome(run, chunk, outcome, params, recorder)
+        except Exception:
+            logger.exception("Could not store the outcome of chunk %s while cancelling", chunk.pk)
+
+
+def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
+    with transaction.atomic():
+        locked = _locked_run(run.pk)
+        RunChunk.objects.filter(pk=chunk.pk).update(job_id=job_id)
+        locked.salesforce_job_ids = [*locked.salesforce_job_ids, job_id]
+        locked.save(update_fields=["salesforce_job_ids"])
+    chunk.job_id = job_id
+    recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
+
+
+def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool:
+    """Store a step's outcome and the chunk's progress together; False when its locked rows
+    are to be sent again (the chunk then holds only them)."""
+    failed = list(outcome.failed)
+    retry = bool(outcome.locked) and chunk.attempts < params.retry_limit
+    if outcome.locked and not retry:
+        failed.extend(outcome.locked_failures)
+    with transaction.atomic():
+        _locked_run(run.pk)
+        Run.objects.filter(pk=run.pk).update(
+            rows_succeeded=F("rows_succeeded") + outcome.succeeded,
+            rows_failed=F("rows_failed") + len(failed),
+            heartbeat_at=timezone.now(),
+        )
+        key_of = {tuple(row[:-1]): row[-1] for row in chunk.rows}
+        keys = [key_of.get(tuple(row.values), "") for row in failed]
+        FailedRow.objects.bulk_create(
+            [
+                FailedRow(
+                    run_id=run.pk,
+                    values=list(row.values),
+                    error=row.error,
+                    key=keys[index] if keys else "",
+                )
+                for index, row in enumerate(failed)
+            ],
+            batch_size=FAILED_ROWS_PER_INSERT,
+        )
+        if retry:
+            chunk.rows = [[*values, key_of.get(tuple(values), "")] for values in outcome.locked]
+            chunk.attempts += 1
+            chunk.job_id = ""
+        else:
+            chunk.done = True
+        chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
+    if retry:
+        time.sleep(min(60.0, params.retry_initial_delay * 2 ** (chunk.attempts - 1)))
+        recorder.log(
+            f"Retrying {len(outcome.locked)} rows that failed with UNABLE_TO_LOCK_ROW "
+            f"(retry {chunk.attempts} of {params.retry_limit})"
+        )
+    return not retry
+
+
+def forget_snapshot(run: Run) -> None:
+    """Drop a finished run's stored chunks (its outcomes are stored; a resume after this
+    finds nothing left to send)."""
+    RunChunk.objects.filter(run=run).delete()
+
+
+def _locked_run(run_id: int) -> Run:
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status != Run.Status.RUNNING:
+        raise Taken()
+    return run
+
+
+def rows_not_sent(run: Run) -> int:
+    """Failed rows that never reached Salesforce (duplicates, a cancel before the job)."""
+    return FailedRow.objects.filter(run=run, error__startswith="Not sent:").count()
