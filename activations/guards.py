@@ -21,17 +21,23 @@ class DestructiveRunBlocked(Exception):
 
 
 def last_successful_size(activation: Activation) -> int | None:
-    """The rows the last successful (or partially failed) run read, or None."""
+    """The segment's size at the last successful (or partially failed) run, or None. An
+    incremental run reads only what it sends (`rows_read`, leavers included, `rows_deleted`)
+    and counts the rest as `rows_unchanged`."""
     run = (
         Run.objects.filter(
             activation=activation,
             status__in=(Run.Status.SUCCEEDED, Run.Status.PARTIALLY_FAILED),
         )
+        .exclude(trigger=Run.Trigger.TEST)
         .order_by("-finished_at", "-pk")
-        .values_list("rows_read", flat=True)
+        .values_list("rows_read", "rows_unchanged", "rows_deleted")
         .first()
     )
-    return run
+    if run is None:
+        return None
+    rows_read, rows_unchanged, rows_deleted = run
+    return max(0, rows_read - rows_deleted) + rows_unchanged
 
 
 def check_shrink(activation: Activation, *, size: int, what: str) -> None:
@@ -61,12 +67,24 @@ def check_shrink(activation: Activation, *, size: int, what: str) -> None:
 
 
 def check_destructive_run(activation: Activation, *, size: int) -> None:
-    """The guard for the export mode itself: truncate deletes every record first."""
-    if activation.mode != Activation.Mode.TRUNCATE:
-        return
-    verb = "hard-delete" if activation.hard_delete else "delete"
-    check_shrink(
-        activation,
-        size=size,
-        what=f"truncate mode would {verb} every {activation.object_name} record",
-    )
+    """The guard for the deletions a run would make: truncate deletes every record first; an
+    incremental sync with on_leave "delete" deletes the records of the rows that left."""
+    if activation.mode == Activation.Mode.TRUNCATE:
+        verb = "hard-delete" if activation.hard_delete else "delete"
+        check_shrink(
+            activation,
+            size=size,
+            what=f"truncate mode would {verb} every {activation.object_name} record",
+        )
+    elif (
+        activation.sync == Activation.Sync.INCREMENTAL
+        and activation.on_leave == Activation.OnLeave.DELETE
+    ):
+        check_shrink(
+            activation,
+            size=size,
+            what=(
+                f'export.on_leave "delete" would delete the {activation.object_name} records '
+                "of every row that left it"
+            ),
+        )

@@ -176,6 +176,27 @@ def test_a_row_leaving_is_deleted_with_on_leave_delete(salesforce_emulator):
     assert (again.rows_read, again.rows_deleted) == (0, 0)
 
 
+def test_a_segment_that_shrank_too_much_deletes_nothing_with_on_leave_delete(
+    salesforce_emulator,
+):
+    # A broken rule or import must not delete most of the object's records.
+    activation = make_incremental(salesforce_emulator, "upsert", on_leave="delete")
+    run_now(activation)
+    jobs = len(salesforce_emulator.jobs)
+    for number in range(2, ROWS + 1):
+        leave_segment(activation, number)
+
+    run = run_now(activation)
+
+    assert run.status == Run.Status.FAILED
+    assert "Blocked before anything was deleted" in run.error
+    assert f"has 1 rows, {100 - 100 // ROWS}% fewer than the {ROWS} of the last" in run.error
+    assert 'export.on_leave "delete"' in run.error
+    assert salesforce_emulator.jobs[jobs:] == []
+    assert len(salesforce_emulator.records("Contact")) == ROWS
+    assert len(stored(activation)) == ROWS
+
+
 def test_a_row_leaving_is_cleared_with_on_leave_clear(salesforce_emulator):
     # LastName is required, so it cannot be cleared: this mapping leaves it out.
     mapping = {
