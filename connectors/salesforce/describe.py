@@ -129,7 +129,9 @@ def export_problems(
         except ConnectorError as error:
             problems.append(error)
     inserting = params.mode in ("append", "truncate") or params.upsert
-    if inserting:
+    # Required fields once every column names a field: a mistyped column is reported as such,
+    # not also as the required field it was meant to be.
+    if inserting and not problems:
         try:
             check_required_fields(name, fields, set_fields)
         except ConnectorError as error:
