@@ -36,17 +36,30 @@ def checked_backing_fields(
                         errors.add(path, message)
             except browse.SourceError as error:
                 errors.add("source", f"cannot read the source: {error}")
+    if isinstance(data.get("source"), dict) and "storage" in data["source"]:
+        _checked_storage(data["source"]["storage"], "source.storage", fields, errors)
     if "storage" in data:
-        if data["storage"] not in Storage.values:
-            errors.add("storage", f"must be one of: {', '.join(Storage.values)}")
-        else:
-            fields["storage"] = data["storage"]
+        _checked_storage(data["storage"], "storage", fields, errors)
     if "refresh" in data:
         fields.update(_checked_refresh(data["refresh"], errors, current))
     if "notify_emails" in data:
         fields["notify_emails"] = _checked_emails(data["notify_emails"], errors)
     errors.raise_if_any()
     return fields, inferred
+
+
+def _checked_storage(value, path: str, fields: dict, errors: ErrorCollector) -> None:
+    if value not in Storage.values:
+        errors.add(path, f"must be one of: {', '.join(Storage.values)}")
+    elif value == Storage.LIVE:
+        # Computing sizes, previews and runs in the source is not built yet: say so rather
+        # than copy the rows while claiming not to.
+        errors.add(
+            path,
+            '"live" is not available yet: use "imported" (the rows are copied by each refresh)',
+        )
+    else:
+        fields["storage"] = value
 
 
 def _checked_source(value, workspace, errors: ErrorCollector) -> dict:
@@ -59,8 +72,8 @@ def _checked_source(value, workspace, errors: ErrorCollector) -> dict:
             '{"source": <id>, "query": "SELECT …"}',
         )
         return {}
-    for key in sorted(set(value) - {"source", "table", "query"}, key=str):
-        errors.add(f"source.{key}", f"unknown key {key!r}; use source, table or query")
+    for key in sorted(set(value) - {"source", "table", "query", "storage"}, key=str):
+        errors.add(f"source.{key}", f"unknown key {key!r}; use source, table, query or storage")
     source_id = value.get("source")
     source = None
     if isinstance(source_id, bool) or not isinstance(source_id, int):

@@ -331,6 +331,32 @@ def test_a_source_in_use_cannot_be_deleted(owner_client, sqlite_file):
     assert owner_client.delete(f"{SOURCES}{source['id']}/").status_code == 204
 
 
+def test_storage_is_given_with_the_source_and_live_is_refused_until_it_is_built(
+    owner_client, sqlite_file
+):
+    source = create_source(owner_client, f"sqlite:///{sqlite_file.name}")
+
+    def create(name, storage):
+        return owner_client.post(
+            PARENTS,
+            {
+                "name": name,
+                "key_column": "id",
+                "source": {"source": source["id"], "table": "customers", "storage": storage},
+            },
+            format="json",
+        )
+
+    imported = create("Copied", "imported")
+    assert imported.status_code == 201, imported.json()
+    assert imported.json()["storage"] == "imported"
+
+    live = create("Live", "live")
+    assert live.status_code == 400
+    assert '"live" is not available yet' in live.json()["source.storage"][0]
+    assert not ParentSegment.objects.filter(name="Live").exists()
+
+
 def test_an_incremental_refresh_reads_only_rows_past_the_cursor(owner_client, pg, refresh):
     url, connection = pg
     source = create_source(owner_client, url)
