@@ -113,9 +113,8 @@ def export_problems(
         try:
             _check_key(params, name, fields, columns)
             set_fields.add(params.key)
-            check_column_type(
-                name, params.key, fields[params.key], column_types.get(params.key, "")
-            )
+            key_field = _field(fields, name, params.key, field_name="export.key")
+            check_column_type(name, params.key, key_field, column_types.get(params.key, ""))
         except ConnectorError as error:
             problems.append(error)
     for column in columns:
