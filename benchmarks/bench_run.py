@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from customers import load_parent  # noqa: E402
+from customers import CONTACT_COLUMNS, EVERYONE, load_parent  # noqa: E402
 from database import REPOSITORY, describe_machine, max_rss_mib, set_up  # noqa: E402
 
 sys.path.insert(0, str(REPOSITORY))
@@ -46,17 +46,7 @@ from tests.salesforce_emulator.state import (  # noqa: E402
 
 MAPPING = {
     "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-        {"source": "signup_date", "output": "Birthdate"},
-        {"source": "lifetime_value", "output": "Lifetime_Value__c"},
-        {"source": "age", "output": "Age__c"},
-        {"source": "last_seen_at", "output": "Last_Seen_At__c"},
-        {"source": "consent", "output": "HasOptedOutOfEmail"},
-    ],
+    "columns": CONTACT_COLUMNS,
     "strings": [
         {
             "output": "Description",
@@ -71,7 +61,6 @@ MAPPING = {
         }
     ],
 }
-EVERYONE = {"type": "and", "conditions": [{"column": "age", "operator": "gte", "value": 18}]}
 
 
 def request_kind(method: str, path: str) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_run import MAPPING, EmulatorProcess  # noqa: E402
-from customers import load_parent  # noqa: E402
+from customers import EVERYONE, load_parent  # noqa: E402
 from database import REPOSITORY, describe_machine, max_rss_mib, set_up  # noqa: E402
 
 sys.path.insert(0, str(REPOSITORY))
@@ -54,7 +54,6 @@ SEGMENTS = {
         ],
     },
 }
-EVERYONE = {"type": "and", "conditions": [{"column": "age", "operator": "gte", "value": 18}]}
 
 
 def median_time(function, repeat: int = 3) -> tuple[float, object]:

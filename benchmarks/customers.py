@@ -16,6 +16,21 @@ COLUMNS = [
     {"name": "age", "type": "integer"},
     {"name": "last_seen_at", "type": "timestamp"},
 ]
+# The customer columns renamed to Contact fields, as the run benchmarks send them.
+CONTACT_COLUMNS = [
+    {"source": "customer_id", "output": "Customer_Key__c"},
+    {"source": "first_name", "output": "FirstName"},
+    {"source": "last_name", "output": "LastName"},
+    {"source": "email", "output": "Email"},
+    {"source": "signup_date", "output": "Birthdate"},
+    {"source": "lifetime_value", "output": "Lifetime_Value__c"},
+    {"source": "age", "output": "Age__c"},
+    {"source": "last_seen_at", "output": "Last_Seen_At__c"},
+    {"source": "consent", "output": "HasOptedOutOfEmail"},
+]
+# A rule every customer (ages 18 and up) matches: the whole table as a segment.
+EVERYONE = {"type": "and", "conditions": [{"column": "age", "operator": "gte", "value": 18}]}
+
 COUNTRIES = ["JP", "KR", "US", "DE", "FR", "GB", "BR", "IN"]
 PLANS = ["free", "basic", "pro", "enterprise"]
 
