@@ -15,13 +15,7 @@ from activations import beat
 from activations.scheduler import ActivationScheduler
 from common import schedules
 from config.celery import app as celery_app
-from tests.factories import (
-    make_activation,
-    make_connection,
-    make_parent_segment,
-    make_segment,
-    make_workspace,
-)
+from tests.activations.test_schedule_edges import make_scheduled
 
 # The scheduler commits and closes connections itself, as it does in a beat process.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,26 +83,6 @@ SCHEDULES = [
 ]
 
 
-def make_scheduled_activations(tz_name, start):
-    workspace = make_workspace()
-    segment = make_segment(parent=make_parent_segment(workspace=workspace))
-    connection = make_connection(workspace=workspace)
-    activations = []
-    with time_machine.travel(start, tick=False):
-        for index, (schedule_type, cron) in enumerate(SCHEDULES):
-            activation = make_activation(
-                segment=segment,
-                connection=connection,
-                name=f"{schedule_type} {cron} #{index}",
-                schedule_type=schedule_type,
-                cron=cron,
-                timezone=tz_name,
-            )
-            beat.sync_periodic_task(activation)
-            activations.append(activation)
-    return activations
-
-
 @pytest.mark.parametrize(
     ("tz_name", "start", "end"),
     [
@@ -141,7 +115,7 @@ def make_scheduled_activations(tz_name, start):
     ],
 )
 def test_beat_fires_exactly_the_runs_we_show_across_dst(tz_name, start, end):
-    activations = make_scheduled_activations(tz_name, start)
+    activations = make_scheduled(tz_name, start, SCHEDULES)
 
     fired = run_beat(start, end)
 
@@ -189,7 +163,7 @@ def test_the_dst_windows_hold_the_special_cases():
 
 def test_a_changed_schedule_is_picked_up_by_a_running_beat():
     start = datetime(2024, 6, 3, 8, 0, 10, tzinfo=UTC)
-    (activation, *_) = make_scheduled_activations("Europe/Berlin", start)  # hourly
+    (activation, *_) = make_scheduled("Europe/Berlin", start, SCHEDULES)  # hourly
     fired: list[datetime] = []
     with time_machine.travel(start, tick=False) as traveller:
         scheduler = RecordingScheduler(app=celery_app, max_interval=5)
@@ -216,7 +190,7 @@ def test_a_changed_schedule_is_picked_up_by_a_running_beat():
 
 def test_a_disabled_activation_is_not_fired_by_beat():
     start = datetime(2024, 6, 3, 8, 0, 10, tzinfo=UTC)
-    activations = make_scheduled_activations("Europe/Berlin", start)
+    activations = make_scheduled("Europe/Berlin", start, SCHEDULES)
     with time_machine.travel(start, tick=False):
         for activation in activations:
             activation.enabled = False
