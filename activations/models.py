@@ -264,9 +264,15 @@ class RunChunk(models.Model):
     """One recorded step of a resumable run (activations/steps.py): a chunk of rows as
     rendered when the run took its snapshot, and the Salesforce job sending it, stored
     before its upload starts. `rows` holds the rows still to send (the locked ones after a
-    lock retry)."""
+    lock retry). A truncate's delete steps (activations/prephase.py) are chunks of kind
+    "delete" holding record Ids; they are all done before the first rows chunk is sent."""
+
+    class Kind(models.TextChoices):
+        ROWS = "rows", "Rows"
+        DELETE = "delete", "Delete"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.ROWS)
     number = models.PositiveIntegerField()
     rows = models.JSONField(default=list)
     job_id = models.CharField(max_length=18, blank=True)
@@ -276,7 +282,9 @@ class RunChunk(models.Model):
     class Meta:
         ordering = ["run", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "number"], name="one_chunk_number_per_run")
+            models.UniqueConstraint(
+                fields=["run", "kind", "number"], name="one_chunk_number_per_run_and_kind"
+            )
         ]
 
     def __str__(self) -> str:

@@ -29,7 +29,7 @@ from connectors.models import Connection
 from segments import audience, refresh, sizes
 from segments.models import AudienceSize, Refresh
 
-from . import beat, fingerprints, guards, mapping, notifications, steps, streaming
+from . import beat, fingerprints, guards, mapping, notifications, prephase, steps, streaming
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -533,6 +533,7 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
         )
         total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
         recorder.restart_count(total)
+        prephase.before_chunks(run, connector, params, columns, recorder)
         steps.send_chunks(run, connector, params, columns, recorder)
         steps.forget_snapshot(run)
     except steps.Taken:

@@ -6,7 +6,7 @@ only ever talk to this interface, so a new destination needs no change outside c
 """
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -182,6 +182,29 @@ class Connector(abc.ABC):
 
     def run_step(self, params: ExportParams, columns: Sequence[str], rows, *, job_id, on_job):
         """Write one recorded chunk in one job (see connectors/salesforce/steps.py)."""
+        raise NotImplementedError
+
+    def pre_steps(self, params: ExportParams) -> str:
+        """What a recorded run does before its chunks (activations/prephase.py): "" for
+        nothing, "lookup" for one query job whose results the steps read (`start_query`,
+        `use_query`), "empty" for a query job listing every record (`listed_ids`) that
+        delete steps (`delete_step`) remove before the chunks are inserted."""
+        return ""
+
+    def start_query(self, params: ExportParams) -> str:
+        """Create the run's query job (see pre_steps); return its id."""
+        raise NotImplementedError
+
+    def use_query(self, params: ExportParams, columns: Sequence[str], job_id: str) -> None:
+        """Read the recorded query job `job_id` (a resumed run reads it again)."""
+        raise NotImplementedError
+
+    def listed_ids(self, params: ExportParams) -> Iterator[str]:
+        """The record ids the recorded query job listed ("empty")."""
+        raise NotImplementedError
+
+    def delete_step(self, params: ExportParams, ids: Sequence[str], *, job_id, on_job):
+        """Delete recorded ids in one job, reconciling a recorded `job_id` as run_step does."""
         raise NotImplementedError
 
     def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:

@@ -251,6 +251,13 @@ class BulkApi:
 
         `on_job(job_id)` is called as soon as the job exists. Needs API version 47.0 or later.
         """
+        job_id = self.start_query(soql)
+        if on_job:
+            on_job(job_id)
+        yield from self.query_results(job_id)
+
+    def start_query(self, soql: str) -> str:
+        """Create a query job (Salesforce starts it at once); returns its id."""
         job = self._json(
             "POST",
             self.path("jobs", "query"),
@@ -266,8 +273,11 @@ class BulkApi:
         job_id = job.get("id")
         if not job_id:
             raise ConnectorError("Salesforce created a query job without an id.")
-        if on_job:
-            on_job(job_id)
+        return job_id
+
+    def query_results(self, job_id: str) -> Iterator[dict[str, str]]:
+        """The rows of a query job, waited for; the results of a finished query job stay
+        available (for days), so a resumed run reads its recorded job's rows again."""
         job = self.wait_for_job(job_id, kind="query")
         if job.get("state") != "JobComplete":
             raise ConnectorError(

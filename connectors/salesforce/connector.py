@@ -1,6 +1,6 @@
 """SalesforceConnector: the Connector interface over our own Bulk API 2.0 client."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from connectors.base import (
     Connector,
@@ -17,9 +17,10 @@ from connectors.base import (
 from . import catalog, limits, steps, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import TERMINAL_STATES, BulkApi
-from .describe import check_export, export_problems, fetch_describe
+from .describe import check_export, export_problems, fetch_describe, looks_up_keys
 from .dryrun import DryRun
 from .http import RetryPolicy, error_message
+from .lookup import KeyLookup, lookup_soql
 from .permissions import check_hard_delete
 
 # The API version "Test connection" uses to check a pasted session id.
@@ -42,6 +43,9 @@ class SalesforceConnector(Connector):
         self._session: SalesforceSession | None = None
         self._describes: dict[tuple[str, str], dict] = {}
         self._checked: set[ExportParams] = set()
+        # A recorded run's query job (steps.pre_steps) and, for lookups, its key index.
+        self._query_job = ""
+        self._lookup: KeyLookup | None = None
 
     @property
     def session(self) -> SalesforceSession:
@@ -50,6 +54,9 @@ class SalesforceConnector(Connector):
         return self._session
 
     def close(self) -> None:
+        if self._lookup is not None:
+            self._lookup.close()
+            self._lookup = None
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -89,19 +96,91 @@ class SalesforceConnector(Connector):
         self._checked.add(params)
 
     def check_capacity(self, params: ExportParams, row_count: int) -> None:
-        """Fail before any job when the org's daily limits cannot carry `row_count` rows."""
-        if not row_count:
+        """Fail before any job when the org's daily limits cannot carry `row_count` rows and,
+        for truncate, the deletion of every record the object holds now (counted with one
+        cheap `SELECT COUNT()`)."""
+        truncate = params.mode == "truncate"
+        if not row_count and not truncate:
             return
-        found = limits.read_limits(
-            self.session, api_version=params.api_version, retry=export_policy(params)
+        policy = export_policy(params)
+        records = (
+            limits.count_records(
+                self.session,
+                api_version=params.api_version,
+                object_name=params.object_name,
+                retry=policy,
+            )
+            if truncate
+            else 0
         )
-        limits.check(found, limits.estimate(params, row_count))
+        if not row_count and not records:
+            return
+        found = limits.read_limits(self.session, api_version=params.api_version, retry=policy)
+        limits.check(found, limits.estimate(params, row_count, records_to_delete=records))
 
     def resumable(self, params: ExportParams) -> bool:
-        """Insert, upsert and update by Id run one job per chunk, nothing before: a run of
-        them can be recorded and resumed step by step (truncate and lookups cannot yet)."""
-        return params.mode == "append" or (
-            params.mode == "update" and (params.upsert or params.key == "Id")
+        """Every mode is written as recorded steps (steps.py): one job per chunk, after the
+        run's one recorded query job for truncate and for an update by another key."""
+        return params.mode in ("append", "update", "truncate")
+
+    def pre_steps(self, params: ExportParams) -> str:
+        """What a recorded run does before its chunks: "empty" (truncate: a query job lists
+        every record, delete steps remove them), "lookup" (update by another key: one query
+        job lists every key and Id, which the steps read), or "" (nothing)."""
+        if params.mode == "truncate":
+            return "empty"
+        return "lookup" if looks_up_keys(params) else ""
+
+    def start_query(self, params: ExportParams) -> str:
+        """Create the run's query job (see pre_steps); returns its id, to be recorded before
+        anything reads it."""
+        if params.mode == "truncate":
+            soql = f"SELECT Id FROM {params.object_name}"  # noqa: S608 (a checked object name)
+        else:
+            soql = lookup_soql(params.object_name, self._key_field(params)["name"])
+        return self._bulk(params).start_query(soql)
+
+    def use_query(self, params: ExportParams, columns: Sequence[str], job_id: str) -> None:
+        """The recorded query job the run's steps read (a resumed run reads it again rather
+        than running another: its results stay available)."""
+        self._query_job = job_id
+        if looks_up_keys(params) and self._lookup is None:
+            self._lookup = KeyLookup(
+                self._bulk(params),
+                object_name=params.object_name,
+                key_field=self._key_field(params),
+                columns=list(columns),
+                events=None,
+                job_id=job_id,
+            )
+
+    def listed_ids(self, params: ExportParams) -> Iterator[str]:
+        """The Ids the recorded query job listed (truncate), in its order."""
+        for record in self._bulk(params).query_results(self._query_job):
+            yield record.get("Id") or ""
+
+    def delete_step(
+        self,
+        params: ExportParams,
+        ids: Sequence[str],
+        *,
+        job_id: str,
+        on_job,
+        log=lambda message: None,
+        stop_requested=None,
+    ) -> steps.StepOutcome:
+        """One delete (hardDelete with params.hard_delete) job over recorded Ids; a recorded
+        `job_id` is reconciled as in run_step."""
+        operation = "hardDelete" if params.hard_delete else "delete"
+        return steps.run_step(
+            self._bulk(params, cancelled=stop_requested),
+            writer.Plan(params.object_name, operation),
+            columns=["Id"],
+            rows=[[record_id] for record_id in ids],
+            job_id=job_id,
+            on_job=on_job,
+            log=log,
+            key_case_sensitive=True,
         )
 
     def run_step(
@@ -119,14 +198,13 @@ class SalesforceConnector(Connector):
         plan = writer.plan_for(params)
         describe = self._describer(params)(params.object_name)
         key_field = next((f for f in describe["fields"] if f["name"] == plan.external_id_field), {})
-        bulk = BulkApi(
-            self.session,
-            api_version=params.api_version,
-            retry=export_policy(params),
-            cancelled=stop_requested,
-        )
+        prepare = None
+        if looks_up_keys(params):
+            if self._lookup is None:
+                raise ConnectorError("An update by a key other than Id needs its query job.")
+            prepare = self._lookup
         return steps.run_step(
-            bulk,
+            self._bulk(params, cancelled=stop_requested),
             plan,
             columns=columns,
             rows=rows,
@@ -134,6 +212,7 @@ class SalesforceConnector(Connector):
             on_job=on_job,
             log=log,
             key_case_sensitive=bool(key_field.get("caseSensitive")),
+            prepare=prepare,
         )
 
     def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
@@ -269,6 +348,18 @@ class SalesforceConnector(Connector):
             keys=keys,
             sink=sink,
         )
+
+    def _bulk(self, params: ExportParams, *, cancelled=None) -> BulkApi:
+        return BulkApi(
+            self.session,
+            api_version=params.api_version,
+            retry=export_policy(params),
+            cancelled=cancelled,
+        )
+
+    def _key_field(self, params: ExportParams) -> dict:
+        describe = self._describer(params)(params.object_name)
+        return next(f for f in describe["fields"] if f["name"].lower() == params.key.lower())
 
     def _describer(self, params: ExportParams):
         def describe_of(object_name: str) -> dict:

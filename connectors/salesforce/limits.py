@@ -39,24 +39,63 @@ class Needs:
         }
 
 
-def estimate(params: ExportParams, row_count: int) -> Needs:
-    """What writing `row_count` rows with these settings needs. Truncate's deletions are
-    not counted: how many records the object holds is only known once it is listed."""
-    batch_size = max(1, params.batch_size)
-    full_jobs, last_rows = divmod(row_count, batch_size)
-    jobs = full_jobs + (1 if last_rows else 0)
-    batches = full_jobs * math.ceil(batch_size / RECORDS_PER_BULK_BATCH) + math.ceil(
-        last_rows / RECORDS_PER_BULK_BATCH
-    )
+def estimate(params: ExportParams, row_count: int, *, records_to_delete: int = 0) -> Needs:
+    """What writing `row_count` rows with these settings needs; for truncate, also what
+    deleting `records_to_delete` records (the object's count now) needs: the query job
+    listing them (and its result pages) and the delete jobs."""
+    jobs, batches = _ingest(row_count, params.batch_size)
     query_jobs = int(params.mode == "truncate") + int(looks_up_keys(params))
     query_calls = query_jobs * CALLS_PER_QUERY_JOB
     if looks_up_keys(params):
         query_calls += math.ceil(max(row_count, 1) / QUERY_PAGE_RECORDS)
+    if params.mode == "truncate":
+        delete_jobs, delete_batches = _ingest(records_to_delete, params.batch_size)
+        jobs += delete_jobs
+        batches += delete_batches
+        # The COUNT() itself, and the listing's result pages.
+        query_calls += 1 + math.ceil(max(records_to_delete, 1) / QUERY_PAGE_RECORDS)
     return Needs(
         api_requests=jobs * CALLS_PER_INGEST_JOB + query_calls,
         bulk_batches=batches,
         query_jobs=query_jobs,
     )
+
+
+def _ingest(row_count: int, batch_size: int) -> tuple[int, int]:
+    """Ingest jobs and Bulk batches for `row_count` records in jobs of `batch_size`."""
+    batch_size = max(1, batch_size)
+    full_jobs, last_rows = divmod(row_count, batch_size)
+    jobs = full_jobs + (1 if last_rows else 0)
+    batches = full_jobs * math.ceil(batch_size / RECORDS_PER_BULK_BATCH) + math.ceil(
+        last_rows / RECORDS_PER_BULK_BATCH
+    )
+    return jobs, batches
+
+
+def count_records(
+    session: SalesforceSession, *, api_version: str, object_name: str, retry: RetryPolicy
+) -> int:
+    """How many records the object holds: `SELECT COUNT() FROM object` over REST answers
+    with `totalSize` alone (one API call, no query job)."""
+    response = session.request(
+        "GET",
+        f"/services/data/v{api_version}/query/",
+        retry=retry,
+        params={"q": f"SELECT COUNT() FROM {object_name}"},  # noqa: S608 (a checked name)
+        headers={"Accept": "application/json"},
+    )
+    if response.status_code != 200:
+        raise ConnectorError(
+            f"Salesforce refused to count the {object_name} records: {error_message(response)}",
+            retryable=True,
+        )
+    try:
+        total = response.json().get("totalSize")
+    except (ValueError, AttributeError):
+        total = None
+    if not isinstance(total, int):
+        raise ConnectorError(f"Salesforce sent an unreadable count of the {object_name} records.")
+    return total
 
 
 def read_limits(session: SalesforceSession, *, api_version: str, retry: RetryPolicy) -> dict:

@@ -56,14 +56,23 @@ def lookup_queries(object_name: str, key: str, literals: Iterable[str]) -> Itera
         yield prefix + ", ".join(batch) + ")"
 
 
+def lookup_soql(object_name: str, key: str) -> str:
+    """The one query of a run's key lookups: every record's Id and key."""
+    return f"SELECT Id, {key} FROM {object_name}"  # noqa: S608 (names checked by the describe)
+
+
 class KeyIndex:
     """Every record's key and Id, read with ONE query job per run and kept in an SQLite
     file on disk: a million keys cost one of the org's daily query jobs (not one per chunk)
-    and no memory to speak of."""
+    and no memory to speak of. With `job_id` (a recorded run's query job, see lookup_soql)
+    the rows of that job are read instead of running another."""
 
-    def __init__(self, bulk: BulkApi, *, object_name: str, key: str, normalized, events) -> None:
+    def __init__(
+        self, bulk: BulkApi, *, object_name: str, key: str, normalized, events, job_id: str = ""
+    ) -> None:
         self.bulk = bulk
-        self.soql = f"SELECT Id, {key} FROM {object_name}"  # noqa: S608 (checked names)
+        self.soql = lookup_soql(object_name, key)
+        self.job_id = job_id
         self.key = key
         self.normalized = normalized
         self.events = events
@@ -86,7 +95,10 @@ class KeyIndex:
         path = Path(self.directory.name) / "keys.sqlite3"
         database = sqlite3.connect(path, check_same_thread=False)
         database.execute("CREATE TABLE keys (key TEXT, id TEXT)")
-        records = self.bulk.query(self.soql, on_job=self.events.job_started)
+        if self.job_id:
+            records = self.bulk.query_results(self.job_id)
+        else:
+            records = self.bulk.query(self.soql, on_job=self.events.job_started)
         batch: list[tuple[str, str]] = []
         for record in records:
             value = record.get(self.key) or ""
@@ -112,7 +124,14 @@ class KeyLookup:
     no record or several."""
 
     def __init__(
-        self, bulk: BulkApi, *, object_name: str, key_field: dict, columns: Sequence[str], events
+        self,
+        bulk: BulkApi,
+        *,
+        object_name: str,
+        key_field: dict,
+        columns: Sequence[str],
+        events,
+        job_id: str = "",
     ) -> None:
         self.bulk = bulk
         self.object_name = object_name
@@ -123,7 +142,12 @@ class KeyLookup:
         self.sent_columns = ["Id"] + [column for column in columns if column != self.key]
         self.events = events
         self.index = KeyIndex(
-            bulk, object_name=object_name, key=self.key, normalized=self.normalized, events=events
+            bulk,
+            object_name=object_name,
+            key=self.key,
+            normalized=self.normalized,
+            events=events,
+            job_id=job_id,
         )
 
     def close(self) -> None:

@@ -69,10 +69,13 @@ def run_step(
     on_job: Callable[[str], None],
     log: Callable[[str], None],
     key_case_sensitive: bool,
+    prepare=None,
 ) -> StepOutcome:
     """One job over `rows` (a recorded `job_id` is reconciled first, see recorded_job).
-    Never raises ConnectorError: trouble fails the rows with the reason (a cancel while the
-    job was in flight aborts it and fails them as cancelled)."""
+    `prepare` rewrites the chunk first (the key lookup of an update by another key: the
+    same rows become the same Ids, from the run's one recorded query job). Never raises
+    ConnectorError: trouble fails the rows with the reason (a cancel while the job was in
+    flight aborts it and fails them as cancelled)."""
     writer = ChunkWriter(columns, by_name(columns))
     for values in rows:
         writer.add(values)
@@ -82,9 +85,19 @@ def run_step(
     outcome = StepOutcome()
     pending = chunk
     try:
-        pending, duplicates = without_duplicate_keys(
-            chunk, plan.key_column, case_sensitive=key_case_sensitive
+        if prepare is not None:
+            try:
+                pending, not_found = prepare(chunk)
+            except ConnectorError as exc:  # the lookup's query job could not be read
+                outcome.failed.extend(all_failed(chunk, f"Not sent: {exc.message}"))
+                return outcome
+            outcome.failed.extend(not_found)
+        unique, duplicates = without_duplicate_keys(
+            pending, plan.key_column, case_sensitive=key_case_sensitive
         )
+        if unique is not pending and pending is not chunk:
+            pending.close()
+        pending = unique
         outcome.failed.extend(duplicates)
         if not pending.row_count:
             return outcome
@@ -98,10 +111,8 @@ def run_step(
         outcome.failed.extend(row for row in finished.failed if id(row) not in locked_ids)
         if finished.locked:
             retry_chunk = originals_of(pending, [echo for _, echo in finished.locked])
-            outcome.locked = [
-                [row.get(column) or "" for column in retry_chunk.header]
-                for row in retry_chunk.rows()
-            ]
+            # In the run's columns (a looked-up chunk's rows are restored to their key).
+            outcome.locked = [retry_chunk.restore(row) for row in retry_chunk.rows()]
             outcome.locked_failures = [row for row, _ in finished.locked]
             retry_chunk.close()
     except _JobTrouble as trouble:

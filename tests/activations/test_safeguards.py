@@ -241,3 +241,38 @@ def test_the_limits_check_counts_only_rows_the_segment_holds(
     run = run_now(activation, django_capture_on_commit_callbacks)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
+
+
+def test_a_truncate_counts_its_deletes_and_refuses_an_org_with_too_few_calls(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    # 30 records to delete in 3 jobs of 10 (30 calls), 5 rows to insert in 1 job (10), the
+    # listing query job (6), its result page (1) and the COUNT() (1): about 48 calls. The
+    # inserts alone (with the query job) would need 16.
+    existing_contacts(salesforce_emulator, 30)
+    activation = truncate_activation(salesforce_emulator, rows=5)
+    salesforce_emulator.org.api_requests = salesforce_emulator.settings.daily_api_requests - 32
+
+    run = run_now(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.FAILED
+    assert "daily DailyApiRequests left and this run needs about 48, so nothing was sent" in (
+        run.error
+    )
+    assert len(salesforce_emulator.records("Contact")) == 30  # nothing deleted
+    assert salesforce_emulator.jobs == []
+    assert salesforce_emulator.query_jobs == []
+
+
+def test_a_truncate_with_enough_calls_for_its_deletes_runs(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    existing_contacts(salesforce_emulator, 30)
+    activation = truncate_activation(salesforce_emulator, rows=5)
+    salesforce_emulator.org.api_requests = salesforce_emulator.settings.daily_api_requests - 60
+
+    run = run_now(activation, django_capture_on_commit_callbacks)
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert len(salesforce_emulator.records("Contact")) == 5
+    assert run.progress["deleted"] == 30
