@@ -363,3 +363,62 @@ def test_sigterm_stops_a_run_between_two_steps_and_another_worker_finishes_it(
     keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
     assert len(keys) == rows  # none sent twice
     assert set(keys) == {f"C{number:04d}" for number in range(1, rows + 1)}
+
+
+@pytest.mark.redis
+def test_a_truncate_whose_worker_is_sigkilled_mid_deletes_deletes_each_record_once(
+    worker_processes, salesforce_emulator
+):
+    """SIGKILL while the delete jobs go out: the new worker resumes from the recorded
+    listing (no second query job) and its recorded delete jobs, then inserts."""
+    salesforce_emulator.settings.processing_delay = 0.3
+    rows, old = 500, 1_500
+    old_ids = salesforce_emulator.insert_records(
+        "Contact", [{"LastName": f"Old{number}"} for number in range(old)]
+    )
+    workspace = make_workspace()
+    parent = make_parent_segment(workspace=workspace)
+    make_profiles(parent, rows)
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
+        mode=Activation.Mode.TRUNCATE,
+        output_mapping=APPEND_MAPPING,
+        batch_size=250,
+        concurrency_mode=Activation.ConcurrencyMode.SERIAL,
+        retry_initial_delay=0,
+    )
+    start_worker(worker_processes, "first")
+    killed = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    send_to_workers(killed)
+    wait_for(
+        lambda: Run.objects.get(pk=killed.pk).progress.get("deleted", 0) >= 500,
+        seconds=120,
+        processes=worker_processes,
+        what="two delete jobs reported",
+    )
+    first_worker, _ = worker_processes.processes[0]
+    os.killpg(first_worker.pid, signal.SIGKILL)
+    first_worker.wait(timeout=10)
+    worker_processes.processes.pop(0)
+    killed.refresh_from_db()
+    assert killed.status == Run.Status.RUNNING
+    assert killed.progress["deleted"] < old
+
+    time.sleep(5)
+    start_worker(worker_processes, "second")
+    finished = wait_for(
+        lambda: Run.objects.filter(
+            pk=killed.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]
+        ).first(),
+        seconds=180,
+        processes=worker_processes,
+        what="the resumed truncate finished",
+    )
+    assert finished.status == Run.Status.SUCCEEDED, (finished.error, finished.log[-5:])
+    assert finished.progress["resumes"] == 1
+    keys = [record["Customer_Key__c"] for record in salesforce_emulator.records("Contact")]
+    assert sorted(keys) == sorted(f"C{number:04d}" for number in range(1, rows + 1))
+    binned = [record["Id"] for record in salesforce_emulator.recycle_bin("Contact")]
+    assert sorted(binned) == sorted(old_ids)  # every original record deleted, once
+    assert len(salesforce_emulator.query_jobs) == 1
