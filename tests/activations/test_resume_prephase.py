@@ -244,3 +244,58 @@ def test_an_update_by_key_killed_at_any_step_updates_each_record_once(
     recorded_before_kill = step != "query job created, its id not stored yet"
     assert len(salesforce_emulator.query_jobs) == (1 if recorded_before_kill else 2)
     assert run.progress["query_job"] in run.salesforce_job_ids
+
+
+def truncate_of(emulator, **fields) -> Activation:
+    return make_emulated_activation(
+        emulator,
+        rows=ROWS,
+        mode=Activation.Mode.TRUNCATE,
+        upsert=False,
+        key="",
+        output_mapping=MAPPING,
+        **fields,
+    )
+
+
+def test_a_recorded_truncate_inserts_nothing_when_a_record_cannot_be_deleted(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    salesforce_emulator.insert_records("Contact", [{"LastName": "Old 1"}, {"LastName": "Old 2"}])
+    salesforce_emulator.inject("unable_to_lock_row", times=None)
+    activation = truncate_of(salesforce_emulator, retry_limit=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL)
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.FAILED
+    assert run.error.startswith(
+        "Could not empty Contact before inserting: 2 of 2 records were not deleted "
+        "(first error: UNABLE_TO_LOCK_ROW:"
+    )
+    assert "No rows were inserted." in run.error
+    assert sorted(r["LastName"] for r in salesforce_emulator.records("Contact")) == [
+        "Old 1",
+        "Old 2",
+    ]
+    assert {job.operation for job in salesforce_emulator.jobs} == {"delete"}
+
+
+def test_a_recorded_truncate_deletes_again_the_records_that_were_locked(
+    salesforce_emulator, django_capture_on_commit_callbacks
+):
+    salesforce_emulator.insert_records("Contact", [{"LastName": "Old 1"}, {"LastName": "Old 2"}])
+    salesforce_emulator.inject("unable_to_lock_row", times=1)
+    activation = truncate_of(salesforce_emulator, retry_limit=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL)
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.progress["deleted"] == 2
+    # The locked record went out again in a second delete job.
+    assert [job.operation for job in salesforce_emulator.jobs].count("delete") == 2
+    assert len(salesforce_emulator.recycle_bin("Contact")) == 2
+    assert len(salesforce_emulator.records("Contact")) == ROWS
