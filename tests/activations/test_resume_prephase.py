@@ -12,7 +12,7 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
-from activations import runner, services
+from activations import prephase, runner, services
 from activations.models import Activation, Run, RunChunk
 from tests.activations.test_resume import WorkerKilled, kill_on
 from tests.activations.test_runner import make_emulated_activation
@@ -299,3 +299,36 @@ def test_a_recorded_truncate_deletes_again_the_records_that_were_locked(
     assert [job.operation for job in salesforce_emulator.jobs].count("delete") == 2
     assert len(salesforce_emulator.recycle_bin("Contact")) == 2
     assert len(salesforce_emulator.records("Contact")) == ROWS
+
+
+def test_a_shutdown_stops_a_truncate_between_two_delete_steps_and_it_is_finished_later(
+    salesforce_emulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    old_ids = salesforce_emulator.insert_records(
+        "Contact", [{"LastName": f"Old{number}"} for number in range(OLD_RECORDS)]
+    )
+    activation = truncate_of(salesforce_emulator)
+    store_outcome = prephase._store_outcome
+
+    def then_shutdown(run, chunk, outcome, params, recorder):
+        store_outcome(run, chunk, outcome, params, recorder)
+        recorder.shutdown_requested.set()  # what the heartbeat does on SIGTERM
+
+    monkeypatch.setattr(prephase, "_store_outcome", then_shutdown)
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    runner.execute_run(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED  # handed over, not failed
+    assert "stopped between two steps" in run.log[-1]["message"]
+    assert run.progress["deleted"] == 10  # one delete step done, no job in flight
+    assert len(salesforce_emulator.records("Contact")) == OLD_RECORDS - 10
+
+    monkeypatch.setattr(prephase, "_store_outcome", store_outcome)
+    runner.execute_run(run.pk)  # another worker takes it
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert sorted(r["Id"] for r in salesforce_emulator.recycle_bin("Contact")) == sorted(old_ids)
+    assert len(salesforce_emulator.records("Contact")) == ROWS
+    assert len(salesforce_emulator.query_jobs) == 1
