@@ -23,6 +23,12 @@ from . import guards, steps
 from .models import Run, RunChunk
 
 
+def deletes_ahead(run: Run) -> bool:
+    """Whether the run's deletions (if its mode has any) are still to be decided: False
+    once a truncate listed what it deletes (a resume then is past the guard)."""
+    return not run.progress.get("deletes_listed")
+
+
 def before_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
     """The recorded query job, and for truncate the delete steps; a no-op when the
     connector needs nothing before the chunks, or when it was all done before a resume."""

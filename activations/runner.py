@@ -436,7 +436,7 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         )
         connector.validate_export(params, columns)
         recorder.checkpoint()
-        before_writing(activation, connector, params)
+        before_writing(activation, connector, params, deleting=prephase.deletes_ahead(run))
         timestamp = _run_timestamp(run)
         # Days of within_last_days in the activation's zone, as its preview counts them.
         zone = streaming.zone_of(activation)
@@ -552,13 +552,18 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
     return {"status": None, "error": "", "rows_sent": rows_sent}
 
 
-def before_writing(activation: Activation, connector, params: ExportParams) -> None:
+def before_writing(
+    activation: Activation, connector, params: ExportParams, *, deleting: bool = True
+) -> None:
     """The last checks before anything is written or deleted: a destructive run whose
     segment came back empty or shrank too much is blocked, and the org must have the daily
-    limits the run needs. Each raises, so no job is created."""
+    limits the run needs. Each raises, so no job is created. A resumed truncate whose
+    deletions began (`deleting` False) is past the guard: its deletions are fixed by its
+    recorded listing, and stopping it now would leave the object emptied without its rows."""
     size = audience.size(activation.segment)
-    guards.check_destructive_run(activation, size=size)
-    connector.check_capacity(params, size)
+    if deleting:
+        guards.check_destructive_run(activation, size=size)
+    connector.check_capacity(params, size, deleting=deleting)
 
 
 def _run_timestamp(run: Run) -> datetime:

@@ -170,9 +170,13 @@ class Connector(abc.ABC):
         """Check the settings and output column names against the destination before any row
         moves; raise ConnectorError whose `field` names the column or setting at fault."""
 
-    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+    def check_capacity(
+        self, params: ExportParams, row_count: int, *, deleting: bool = True
+    ) -> None:
         """Before a run writes `row_count` rows: raise ConnectorError when the destination
-        cannot take them now (its daily limits, say). By default there is nothing to check."""
+        cannot take them now (its daily limits, say). `deleting` False: a resumed run whose
+        deletions are already listed (truncate), not to be counted again. By default there
+        is nothing to check."""
         return
 
     def resumable(self, params: ExportParams) -> bool:

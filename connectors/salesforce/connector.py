@@ -95,11 +95,13 @@ class SalesforceConnector(Connector):
             )
         self._checked.add(params)
 
-    def check_capacity(self, params: ExportParams, row_count: int) -> None:
+    def check_capacity(
+        self, params: ExportParams, row_count: int, *, deleting: bool = True
+    ) -> None:
         """Fail before any job when the org's daily limits cannot carry `row_count` rows and,
-        for truncate, the deletion of every record the object holds now (counted with one
-        cheap `SELECT COUNT()`)."""
-        truncate = params.mode == "truncate"
+        for truncate (unless a resumed one past its listing), the deletion of every record
+        the object holds now (counted with one cheap `SELECT COUNT()`)."""
+        truncate = params.mode == "truncate" and deleting
         if not row_count and not truncate:
             return
         policy = export_policy(params)

@@ -332,3 +332,42 @@ def test_a_shutdown_stops_a_truncate_between_two_delete_steps_and_it_is_finished
     assert sorted(r["Id"] for r in salesforce_emulator.recycle_bin("Contact")) == sorted(old_ids)
     assert len(salesforce_emulator.records("Contact")) == ROWS
     assert len(salesforce_emulator.query_jobs) == 1
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=STALE_AFTER)
+def test_a_truncate_resumed_after_its_deletes_inserts_its_snapshot_even_if_the_segment_shrank(
+    salesforce_emulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Past its listing a truncate is past the guard: blocking the resume would leave the
+    object emptied without the rows the run took to insert."""
+    salesforce_emulator.insert_records(
+        "Contact", [{"LastName": f"Old{number}"} for number in range(OLD_RECORDS)]
+    )
+    activation = truncate_of(salesforce_emulator)
+    Run.objects.create(
+        activation=activation,
+        status=Run.Status.SUCCEEDED,
+        rows_read=ROWS,
+        rows_succeeded=ROWS,
+        finished_at=timezone.now(),
+    )
+    target, call, after = TRUNCATE_STEPS["insert job created"]
+    restore = kill_on(monkeypatch, target, call=call, after=after)
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    with pytest.raises(WorkerKilled):
+        runner.execute_run(run.pk)
+    restore()
+    # Meanwhile the segment lost two thirds of its rows (a shrink the guard would block).
+    parent = activation.segment.parent_segment
+    parent.profiles.exclude(key__in=[f"C{number:04d}" for number in range(1, 11)]).delete()
+
+    salesforce_emulator.wait_for_jobs()
+    with (
+        time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        runner.mark_stale_runs()
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert len(salesforce_emulator.records("Contact")) == ROWS  # the snapshot's rows
