@@ -9,18 +9,20 @@ another worker, sending no row twice and losing none.
    job instead of sending the rows again.
 """
 
+import csv
+import io
 import logging
 import queue
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connectors.base import ExportParams
+from common import csvio
+from connectors.base import EncodedRows, ExportParams
 
 from .models import FailedRow, Run, RunChunk
 
@@ -48,46 +50,26 @@ class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
-def with_keys(activation, params, columns, source_rows, render):
-    """Rendered rows, each with its key appended as one more cell (the update key's value, or
-    in append mode the profile's key), so failed rows are stored with their key (a retry of
-    the failed rows finds them by it)."""
-    if params.mode == "update" and params.key in columns:
-        index = list(columns).index(params.key)
-        for values in render(source_rows):
-            yield [*values, values[index]]
-        return
-    profile_key = activation.segment.parent_segment.key_column
-    keys: deque = deque()
-
-    def tap(rows):
-        for row in rows:
-            value = row.get(profile_key)
-            keys.append("" if value is None else str(value))
-            yield row
-
-    for values in render(tap(source_rows)):
-        yield [*values, keys.popleft()]
-
-
 def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
-    """Store the rendered rows in chunks of `batch_size`, once: a snapshot cut short by a
-    dead worker is taken again from the start. Returns the number of rows."""
+    """Store the rows in chunks of `batch_size`, once: a snapshot cut short by a dead worker
+    is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines`
+    with_key gives it) or a list of cells, its key last either way. Returns the number of
+    rows."""
     if run.progress.get("snapshot"):
         return run.rows_read
     RunChunk.objects.filter(run=run).delete()
     total = 0
     number = 0
-    batch: list[list[str]] = []
+    batch: list[bytes] = []
 
-    def store(batch: list[list[str]]) -> None:
+    def store(batch: list[bytes]) -> None:
         nonlocal number
         number += 1
-        RunChunk.objects.create(run=run, number=number, rows=batch)
+        store_chunk(run, number, batch)
         recorder.checkpoint()
 
-    for values in rows:
-        batch.append(list(values))
+    for row in rows:
+        batch.append(row if isinstance(row, bytes) else csvio.encode_row(row))
         total += 1
         if len(batch) >= batch_size:
             store(batch)
@@ -104,6 +86,43 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
     run.refresh_from_db()
     recorder.log(f"Snapshot taken: {total:,} rows in {number} chunks.")
     return total
+
+
+# A chunk's rows are stored as one CSV text (each row's cells, then its key), which is what
+# the rows come as from the database and several times smaller than JSON lists of cells.
+# These functions are the only ones that know it (a chunk of lists still reads back).
+
+
+def store_chunk(run: Run, number: int, lines: list[bytes]) -> RunChunk:
+    """Store a chunk of CSV lines (cells, then the key)."""
+    return RunChunk.objects.create(run=run, number=number, rows=b"".join(lines).decode())
+
+
+def chunk_rows(chunk: RunChunk) -> list[list[str]]:
+    """The chunk's rows as lists of cells, each with its key last."""
+    if isinstance(chunk.rows, str):
+        return list(csv.reader(io.StringIO(chunk.rows, newline="")))
+    return chunk.rows
+
+
+def chunk_lines(chunk: RunChunk) -> list[bytes]:
+    """The chunk's rows as CSV lines without their key, ready for an upload."""
+    if isinstance(chunk.rows, str):
+        return [csvio.split_last(line)[0] for line in csv_records(chunk.rows.encode())]
+    return [csvio.encode_row(row[:-1]) for row in chunk.rows]
+
+
+def csv_records(text: bytes) -> list[bytes]:
+    """LF-terminated CSV text cut into its records (a quoted field may hold a line break)."""
+    records = []
+    pending = b""
+    for piece in text.split(b"\n")[:-1]:
+        pending += piece + b"\n"
+        # A record ends where the quotes seen so far are balanced.
+        if pending.count(b'"') % 2 == 0:
+            records.append(pending)
+            pending = b""
+    return records
 
 
 def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
@@ -150,7 +169,9 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             connector.run_step,
             params,
             columns,
-            [row[:-1] for row in chunk.rows],
+            EncodedRows(chunk_lines(chunk))
+            if connector.accepts_encoded_rows
+            else [row[:-1] for row in chunk_rows(chunk)],
             job_id=chunk.job_id,
             on_job=on_job,
             log=log,
@@ -221,7 +242,8 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
             rows_failed=F("rows_failed") + len(failed),
             heartbeat_at=timezone.now(),
         )
-        key_of = {tuple(row[:-1]): row[-1] for row in chunk.rows}
+        # Failed rows are known by their cells; the chunk's rows say whose they are.
+        key_of = {tuple(row[:-1]): row[-1] for row in chunk_rows(chunk)} if failed or retry else {}
         keys = [key_of.get(tuple(row.values), "") for row in failed]
         FailedRow.objects.bulk_create(
             [

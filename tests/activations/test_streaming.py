@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from activations import runner, services, streaming
+from activations import mapping, runner, services, streaming
 from activations.models import Activation, Run
 from common import csvio
 from connectors.base import EncodedRows
@@ -91,7 +91,21 @@ def python_path(activation: Activation, timestamp: datetime.datetime) -> list[by
         for profile in Profile.objects.filter(parent_segment=parent).order_by("key")
         if profile.attributes["country"] == "JP"
     ]
-    rendered = runner.render(activation, rows, timestamp=timestamp)
+    segment = activation.segment
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=parent.pk,
+        timestamp=timestamp,
+        timezone=activation.timezone,
+    )
+    rendered = mapping.render_rows(
+        activation.output_mapping,
+        columns=parent.columns,
+        rows=rows,
+        context=context,
+        null_value=activation.null_value,
+    )
     return [csvio.encode_row(row) for row in rendered]
 
 
@@ -198,3 +212,38 @@ def test_the_salesforce_connector_uploads_encoded_lines_as_they_are(salesforce_e
     uploads = [job.upload for job in salesforce_emulator.jobs]
     assert len(uploads) == 3  # 4 + 4 + 2 rows
     assert b"".join(upload.removeprefix(header) for upload in uploads) == b"".join(expected)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("mode", "keys"),
+    [
+        # Update mode: the update key's cell; append mode: the parent's key column (the
+        # mapping renames it here, so it is not the rows' first cell by chance).
+        (Activation.Mode.UPDATE, ["C0001", "C0002", "C0004", "C0005"]),
+        (Activation.Mode.APPEND, ["C0001", "C0002", "C0004", "C0005"]),
+    ],
+)
+def test_rows_with_their_key_are_the_same_rows_and_the_runs_key(salesforce_emulator, mode, keys):
+    mapping_without_key = {
+        "export_all_columns": False,
+        "columns": [{"source": "first_name", "output": "FirstName"}],
+    }
+    fields = {"mode": mode}
+    if mode == Activation.Mode.UPDATE:
+        fields.update(key="Customer_Key__c", output_mapping=MAPPING)
+    else:
+        fields.update(key="", upsert=False, output_mapping=mapping_without_key)
+    activation = make_streamed_activation(salesforce_emulator, rows=5, **fields)
+    timestamp = datetime.datetime(2026, 11, 25, 6, 20, 38, tzinfo=datetime.UTC)
+    plain = list(streaming.lines(activation, timestamp=timestamp))
+
+    keyed = list(streaming.lines(activation, timestamp=timestamp, with_key=True))
+    cells = list(streaming.cells(activation, timestamp=timestamp, with_key=True))
+
+    assert [csvio.split_last(line) for line in keyed] == list(zip(plain, keys, strict=True))
+    assert [row[-1] for row in cells] == keys
+    assert [csvio.encode_row(row[:-1]) for row in cells] == plain
+    if mode == Activation.Mode.APPEND:
+        # One output column, and its first row is a null: still a row of its own ("").
+        assert plain[0] == b'""\n'
