@@ -2,14 +2,15 @@
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/bench_sqlpipe.py [--rows N] [--run-rows N] [--database-url URL]
-        [--poll SECONDS] [--json PATH] [--skip-run]
+        [--poll SECONDS] [--json PATH] [--skip-run] [--python-path]
 
 Imports N customers, then prints side by side, each as our time divided by a reference's time
 measured in the same process just before (median of three):
 
-- read + render + encode of a whole-table segment and of a 30% segment: the old Python path
-  (`audience.iter_rows` → `runner.render` → `csvio.encode_row`) and the run's path today
-  (`activations.streaming.lines`, the lines also cut into job chunks as a run does), against
+- read + render + encode of a whole-table segment and of a 30% segment: the run's path
+  (`activations.streaming.lines`; then with the key cell a run snapshots, cut off again and
+  the lines cut into job chunks as a run does) and, with --python-path, the Python path runs
+  used before (`audience.iter_rows` → `mapping.render_rows` → `csvio.encode_row`), against
   the floor: on PostgreSQL `COPY (SELECT <the same mapped columns> … WHERE <the rules>) TO
   STDOUT WITH CSV`; on SQLite `csv.writer` over the ready tuples (fetched beforehand).
 - a whole upsert run (`runner.execute_run`) of --run-rows rows against the Salesforce emulator
@@ -72,11 +73,26 @@ class NullFile:
 
 
 def python_path(activation, timestamp) -> int:
-    from activations import runner
+    """What runs did before they read through the SQL path (--python-path)."""
+    from activations import mapping
     from common.csvio import encode_row
     from segments import audience
 
-    rows = runner.render(activation, audience.iter_rows(activation.segment), timestamp=timestamp)
+    segment = activation.segment
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=segment.parent_segment_id,
+        timestamp=timestamp,
+        timezone=activation.timezone or "UTC",
+    )
+    rows = mapping.render_rows(
+        activation.output_mapping,
+        columns=segment.parent_segment.columns,
+        rows=audience.iter_rows(segment),
+        context=context,
+        null_value=activation.null_value,
+    )
     return sum(len(encode_row(row)) for row in rows)
 
 
@@ -87,14 +103,17 @@ def streamed_lines(activation, timestamp) -> int:
 
 
 def streamed_chunks(activation, timestamp) -> int:
-    """The lines cut into job chunks (spooled files) and each chunk closed: a run's reading
-    side without the uploads."""
+    """A run's reading side without the uploads: the lines with their key cell (as a run
+    snapshots them), the key cut off each line, the lines cut into job chunks (spooled
+    files) and each chunk closed."""
     from activations import runner, streaming
+    from common.csvio import split_last
     from connectors.salesforce.chunks import split_lines
     from connectors.salesforce.writer import MAX_JOB_BYTES
 
     total = 0
-    lines = streaming.lines(activation, timestamp=timestamp)
+    keyed = streaming.lines(activation, timestamp=timestamp, with_key=True)
+    lines = (split_last(line)[0] for line in keyed)
     columns = runner.output_columns(activation)
     for chunk in split_lines(lines, columns, batch_size=10_000, max_bytes=MAX_JOB_BYTES):
         total += chunk.row_count
@@ -133,7 +152,7 @@ def csv_writer_floor(tuples) -> int:
     return len(tuples)
 
 
-def render_part(workspace, parent, connection_, results: dict) -> None:
+def render_part(workspace, parent, connection_, results: dict, *, python_too: bool) -> None:
     from django.db import connection
     from django.utils import timezone
 
@@ -174,8 +193,12 @@ def render_part(workspace, parent, connection_, results: dict) -> None:
             tuples = list(streaming.cells(activation, timestamp=timestamp))
             floor, _ = median_time(lambda tuples=tuples: csv_writer_floor(tuples))
             del tuples
-        old, old_bytes = median_time(lambda a=activation: python_path(a, timestamp))
         new, new_bytes = median_time(lambda a=activation: streamed_lines(a, timestamp))
+        old, old_bytes = (
+            median_time(lambda a=activation: python_path(a, timestamp))
+            if python_too
+            else (float("nan"), new_bytes)
+        )
         chunked, _ = median_time(lambda a=activation: streamed_chunks(a, timestamp))
         # A profile of the cursor path: the SELECT's cells fetched, nothing encoded.
         fetched, _ = median_time(
@@ -197,11 +220,11 @@ def render_part(workspace, parent, connection_, results: dict) -> None:
                 "rows": size,
                 "floor": floor_name,
                 "floor_seconds": round(floor, 3),
-                "python_path_seconds": round(old, 3),
+                "python_path_seconds": round(old, 3) if python_too else None,
                 "streamed_seconds": round(new, 3),
                 "streamed_into_chunks_seconds": round(chunked, 3),
                 "cells_fetched_seconds": round(fetched, 3),
-                "python_path_ratio": round(old / floor, 2),
+                "python_path_ratio": round(old / floor, 2) if python_too else None,
                 "streamed_ratio": round(new / floor, 2),
                 "streamed_into_chunks_ratio": round(chunked / floor, 2),
             }
@@ -350,6 +373,11 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.2, help="poll interval, both clients")
     parser.add_argument("--json", default="", help="write the figures here (default: print)")
     parser.add_argument("--skip-run", action="store_true", help="only the render figures")
+    parser.add_argument(
+        "--python-path",
+        action="store_true",
+        help="also the Python path runs used before (iter_rows, render_rows; slow)",
+    )
     arguments = parser.parse_args()
 
     emulator = None if arguments.skip_run else EmulatorProcess(processing_delay=0.05)
@@ -381,7 +409,7 @@ def main() -> None:
             username="unused@example.com",
             password="",
         )
-        render_part(workspace, parent, connection_, results)
+        render_part(workspace, parent, connection_, results, python_too=arguments.python_path)
         Activation.objects.filter(workspace=workspace).delete()
         connection_.delete()
         results["peak_rss_mib_after_render"] = round(max_rss_mib())
