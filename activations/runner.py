@@ -498,8 +498,13 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
     recorder.restart_count(run.rows_read)
     recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
     try:
-        with contextlib.closing(_snapshot_lines(activation, timestamp)) as rows:
-            total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
+        # The rows' key: update mode's key cell, else the parent's key as one more field.
+        key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
+        lines = _snapshot_lines(activation, timestamp, with_key=key_cell is None)
+        with contextlib.closing(lines) as rows:
+            total = steps.take_snapshot(
+                run, rows, batch_size=params.batch_size, recorder=recorder, key_cell=key_cell
+            )
         recorder.restart_count(total)
         steps.send_chunks(run, connector, params, columns, recorder)
         steps.forget_snapshot(run)
@@ -519,11 +524,13 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
     return {"status": None, "error": "", "rows_sent": rows_sent}
 
 
-def _snapshot_lines(activation: Activation, timestamp: datetime) -> Iterator[bytes]:
-    """The rows as CSV lines with their key last (PostgreSQL's COPY output, else csvio's),
-    read only if the snapshot is still to be taken (a resumed run sends its stored one,
-    whatever the mapping or the rows are now)."""
-    lines = streaming.lines(activation, timestamp=timestamp, with_key=True)
+def _snapshot_lines(
+    activation: Activation, timestamp: datetime, *, with_key: bool
+) -> Iterator[bytes]:
+    """The rows as CSV lines (PostgreSQL's COPY output, else csvio's), read only if the
+    snapshot is still to be taken (a resumed run sends its stored one, whatever the mapping
+    or the rows are now)."""
+    lines = streaming.lines(activation, timestamp=timestamp, with_key=with_key)
     try:
         yield from lines
     finally:

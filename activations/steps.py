@@ -50,11 +50,11 @@ class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
-def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
+def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | None = None) -> int:
     """Store the rows in chunks of `batch_size`, once: a snapshot cut short by a dead worker
-    is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines`
-    with_key gives it) or a list of cells, its key last either way. Returns the number of
-    rows."""
+    is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines` gives
+    it) or a list of cells; its key is its cell `key_cell` (update mode's key), else one more
+    cell at its end. Returns the number of rows."""
     if run.progress.get("snapshot"):
         return run.rows_read
     RunChunk.objects.filter(run=run).delete()
@@ -65,7 +65,7 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
     def store(batch: list[bytes]) -> None:
         nonlocal number
         number += 1
-        store_chunk(run, number, batch)
+        store_chunk(run, number, batch, key_cell=key_cell)
         recorder.checkpoint()
 
     for row in rows:
@@ -88,32 +88,44 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
     return total
 
 
-# A chunk's rows are stored as one CSV text (each row's cells, then its key), which is what
-# the rows come as from the database and several times smaller than JSON lists of cells.
-# These functions are the only ones that know it (a chunk of lists still reads back).
+# A chunk's rows are stored as one CSV text, as the rows come from the database (several
+# times smaller than JSON lists of cells), with where each row's key is: its cell `key_cell`
+# (update mode: the upload is the text as it is), or with `key_cell` None one more field at
+# the end of each line. These functions are the only ones that know it (a chunk of lists,
+# the key last, still reads back).
 
 
-def store_chunk(run: Run, number: int, lines: list[bytes]) -> RunChunk:
-    """Store a chunk of CSV lines (cells, then the key)."""
-    return RunChunk.objects.create(run=run, number=number, rows=b"".join(lines).decode())
+def store_chunk(run: Run, number: int, lines: list[bytes], *, key_cell: int | None) -> RunChunk:
+    """Store a chunk of CSV lines whose key is cell `key_cell`, or a last field."""
+    text = b"".join(lines).decode()
+    return RunChunk.objects.create(run=run, number=number, rows={"csv": text, "key_cell": key_cell})
 
 
 def chunk_rows(chunk: RunChunk) -> list[list[str]]:
     """The chunk's rows as lists of cells, each with its key last."""
-    if isinstance(chunk.rows, str):
-        return list(csv.reader(io.StringIO(chunk.rows, newline="")))
-    return chunk.rows
+    if isinstance(chunk.rows, list):
+        return chunk.rows
+    rows = csv.reader(io.StringIO(chunk.rows["csv"], newline=""))
+    key_cell = chunk.rows["key_cell"]
+    if key_cell is None:
+        return list(rows)
+    return [[*row, row[key_cell]] for row in rows]
 
 
 def chunk_lines(chunk: RunChunk) -> list[bytes]:
-    """The chunk's rows as CSV lines without their key, ready for an upload."""
-    if isinstance(chunk.rows, str):
-        return [csvio.split_last(line)[0] for line in csv_records(chunk.rows.encode())]
-    return [csvio.encode_row(row[:-1]) for row in chunk.rows]
+    """The chunk's rows as CSV lines without a key of their own, ready for an upload."""
+    if isinstance(chunk.rows, list):
+        return [csvio.encode_row(row[:-1]) for row in chunk.rows]
+    lines = csv_records(chunk.rows["csv"].encode())
+    if chunk.rows["key_cell"] is None:
+        return [csvio.split_last(line)[0] for line in lines]
+    return lines
 
 
 def csv_records(text: bytes) -> list[bytes]:
     """LF-terminated CSV text cut into its records (a quoted field may hold a line break)."""
+    if b'"' not in text:  # nothing quoted: a line is a record (CR would be quoted)
+        return text.splitlines(keepends=True)
     records = []
     pending = b""
     for piece in text.split(b"\n")[:-1]:

@@ -3,6 +3,7 @@
 Usage (from the repository root):
     .venv/bin/python benchmarks/bench_sqlpipe.py [--rows N] [--run-rows N] [--database-url URL]
         [--poll SECONDS] [--json PATH] [--skip-run] [--python-path]
+        [--profile]
 
 Imports N customers, then prints side by side, each as our time divided by a reference's time
 measured in the same process just before (median of three):
@@ -22,9 +23,13 @@ Everything measured goes to --json (default: printed at the end) beside the prin
 """
 
 import argparse
+import cProfile
 import csv
+import io
+import itertools
 import json
 import os
+import pstats
 import re
 import shutil
 import statistics
@@ -103,21 +108,27 @@ def streamed_lines(activation, timestamp) -> int:
 
 
 def streamed_chunks(activation, timestamp) -> int:
-    """A run's reading side without the uploads: the lines with their key cell (as a run
-    snapshots them), the key cut off each line, the lines cut into job chunks (spooled
-    files) and each chunk closed."""
-    from activations import runner, streaming
-    from common.csvio import split_last
+    """A run's reading side without the database writes and the uploads: the lines as a run
+    snapshots them (with a key field in append mode), joined into one text per chunk of
+    10,000, read back as the chunk's upload lines (`steps.chunk_lines`) and cut into job
+    files (spooled) as `run_step` does, each closed."""
+    from types import SimpleNamespace
+
+    from activations import runner, steps, streaming
     from connectors.salesforce.chunks import split_lines
     from connectors.salesforce.writer import MAX_JOB_BYTES
 
-    total = 0
-    keyed = streaming.lines(activation, timestamp=timestamp, with_key=True)
-    lines = (split_last(line)[0] for line in keyed)
     columns = runner.output_columns(activation)
-    for chunk in split_lines(lines, columns, batch_size=10_000, max_bytes=MAX_JOB_BYTES):
-        total += chunk.row_count
-        chunk.close()
+    key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
+    lines = streaming.lines(activation, timestamp=timestamp, with_key=key_cell is None)
+    total = 0
+    while batch := list(itertools.islice(lines, 10_000)):
+        stored = SimpleNamespace(rows={"csv": b"".join(batch).decode(), "key_cell": key_cell})
+        for chunk in split_lines(
+            steps.chunk_lines(stored), columns, batch_size=10_000, max_bytes=MAX_JOB_BYTES
+        ):
+            total += chunk.row_count
+            chunk.close()
     return total
 
 
@@ -311,9 +322,15 @@ def run_part(workspace, parent, arguments, emulator, results: dict) -> None:
             publish=False,
         )
         rss_before = max_rss_mib()
+        profile = cProfile.Profile() if arguments.profile and attempt == "timed" else None
         started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         run = runner.execute_run(run.pk)
         seconds["run"] = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+            print_profile(run, profile)
         if run.status != Run.Status.SUCCEEDED or run.rows_succeeded != size:
             sys.exit(f"run: {run.status} {run.rows_succeeded:,} rows: {run.error}")
     ratio = seconds["run"] / seconds["simple-salesforce"]
@@ -335,6 +352,20 @@ def run_part(workspace, parent, arguments, emulator, results: dict) -> None:
     Activation.objects.filter(workspace=workspace).delete()
     Connection.objects.filter(pk=connection_.pk).delete()
     shutil.rmtree(ready.parent)
+
+
+def print_profile(run, profile) -> None:
+    """Where the run's time went: its log lines at their offsets from the start (phases), and
+    the runner thread's functions by cumulative time (job threads are not profiled)."""
+    from datetime import datetime
+
+    start = datetime.fromisoformat(run.log[0]["at"])
+    for line in run.log:
+        offset = (datetime.fromisoformat(line["at"]) - start).total_seconds()
+        print(f"  {offset:7.2f} s  {line['message'][:100]}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+    print(out.getvalue(), flush=True)
 
 
 def time_now():
@@ -373,6 +404,9 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.2, help="poll interval, both clients")
     parser.add_argument("--json", default="", help="write the figures here (default: print)")
     parser.add_argument("--skip-run", action="store_true", help="only the render figures")
+    parser.add_argument(
+        "--profile", action="store_true", help="the timed run's phases and a cProfile"
+    )
     parser.add_argument(
         "--python-path",
         action="store_true",
