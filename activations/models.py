@@ -261,10 +261,10 @@ class FailedRow(models.Model):
 
 
 class RunChunk(models.Model):
-    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as
-    rendered when the run took its snapshot, and the Salesforce job sending it, stored
-    before its upload starts. `rows` holds the rows still to send (the locked ones after a
-    lock retry)."""
+    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as the
+    run's snapshot read them, and the Salesforce job sending it, stored before its upload
+    starts. `rows` holds the rows still to send (the locked ones after a lock retry), in the
+    form only `steps.store_chunk` / `chunk_rows` / `chunk_lines` know."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
     number = models.PositiveIntegerField()

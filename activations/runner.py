@@ -435,9 +435,9 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
                 return _write_steps(run, recorder, connector, params, columns, timestamp)
         # The rows as final cells from one SELECT, each with its key last (for the sync).
         keyed = streaming.cells(activation, timestamp=timestamp, limit=row_limit, with_key=True)
-        rendered = sync.select(keyed, checkpoint=recorder.checkpoint)
+        selected = sync.select(keyed, checkpoint=recorder.checkpoint)
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        result = connector.write(params, columns, recorder.counted(rendered), recorder)
+        result = connector.write(params, columns, recorder.counted(selected), recorder)
         result.rows_sent += fingerprints.after_write(
             sync, connector, params, recorder, recorder.counted, recorder.log
         )

@@ -1,7 +1,8 @@
 """Resumable runs: a run as recorded steps, so that a run whose worker died is resumed by
 another worker, sending no row twice and losing none.
 
-1. Snapshot: the segment's rows, rendered once, stored as RunChunk rows (one per job), so a
+1. Snapshot: the segment's rows as CSV lines from one SELECT (activations/streaming.py),
+   stored once as RunChunk rows (one per job, see `store_chunk`), so a
    resumed run sends the same rows in the same chunks whatever changed in the segment since.
 2. Per chunk: the job id is stored before its upload starts (connector `run_step` calls
    `on_job`); the outcomes (counts, failed rows) and the chunk's end are stored together in

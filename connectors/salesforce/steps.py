@@ -1,6 +1,6 @@
 """One recorded step of a resumable run: one ingest job over one chunk's rows.
 
-The runner stores each chunk (rows as rendered) and, through `on_job`, each job id BEFORE
+The runner stores each chunk (its rows as CSV) and, through `on_job`, each job id BEFORE
 the upload starts; a step given a recorded job id asks Salesforce what became of it instead
 of sending the rows again: a finished job's results are read, a job still processing is
 waited for, and an Open job (never closed, so nothing processed) is aborted and its rows
