@@ -245,7 +245,7 @@ def main() -> None:
             )
             tail = elapsed - (stopwatch.last_row_at - started)
             print(
-                f"    reading + rendering rows (and checkpoints) {stopwatch.seconds:.1f} s "
+                f"    reading the rows (CSV lines from one SELECT) {stopwatch.seconds:.1f} s "
                 f"({stopwatch.seconds / elapsed:.0%}); after the last row, waiting for the "
                 f"last jobs {tail:.1f} s; this process's CPU {cpu:.1f} s"
             )
