@@ -1,13 +1,12 @@
 """Dry run: what the next run of an activation would do now, without writing anything to
 Salesforce or changing anything of ours (no Run, no fingerprint). The rows go through the
-same render and selection as a run (activations/fingerprints.py); the connector then looks
-keys up with read-only query jobs, counts jobs and API calls, and reads the org's limits."""
+same SELECT (activations/streaming.py) and selection (activations/fingerprints.py) as a run;
+the connector then looks keys up with read-only query jobs, counts jobs and API calls, and
+reads the org's limits."""
 
 from django.utils import timezone
 
-from segments import audience
-
-from . import fingerprints, runner
+from . import fingerprints, runner, streaming
 from .models import Activation
 
 
@@ -26,22 +25,24 @@ def dry_run(activation: Activation) -> dict:
     params = runner.export_params(activation)
     decision = fingerprints.decide(activation, columns, retry_of=None)
     sync = fingerprints.RunSync.build(activation, columns, decision, run_id=None)
-    rows = sync.tap(audience.iter_rows(activation.segment))
-    rendered = runner.render(activation, rows, timestamp=timezone.now())
-    selected = sync.select(rendered, with_clears=False)
+    keyed = streaming.cells(activation, timestamp=timezone.now(), with_key=True)
+    selected = sync.select(keyed, with_clears=False)
 
     def leaving_to_delete():
         if sync.on_leave == Activation.OnLeave.DELETE:
             yield from sync.leavers()
 
-    plan = activation.connection.connector.dry_run(
-        params,
-        columns,
-        selected,
-        # Both are generators: read after `selected`, when the leavers are known.
-        clear_rows=sync.clear_rows(),
-        delete_keys=leaving_to_delete(),
-    )
+    try:
+        plan = activation.connection.connector.dry_run(
+            params,
+            columns,
+            selected,
+            # Both are generators: read after `selected`, when the leavers are known.
+            clear_rows=sync.clear_rows(),
+            delete_keys=leaving_to_delete(),
+        )
+    finally:
+        keyed.close()
     return {
         "sync": decision.sync,
         "sync_reason": decision.reason,

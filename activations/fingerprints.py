@@ -141,7 +141,6 @@ class RunSync:
     activation_id: int
     columns: list[str]
     key_index: int | None  # the update key's column; None in append/truncate mode
-    profile_key: str  # the parent segment's key column (append mode keys)
     keep: bool  # store fingerprints (incremental sync)
     on_leave: str
     only_keys: set[str] | None = None  # a retry: send just these keys
@@ -151,7 +150,6 @@ class RunSync:
     # True while a delete job runs: its outcome rows are one-cell rows [key].
     deleting: bool = False
     _stored_unchanged: int = 0
-    _profile_keys: deque = field(default_factory=deque)
     unmatched: int = 0
 
     # -- setting up --
@@ -194,7 +192,6 @@ class RunSync:
             activation_id=activation.pk,
             columns=columns,
             key_index=key_index,
-            profile_key=activation.segment.parent_segment.key_column,
             keep=keep,
             on_leave=(
                 activation.on_leave
@@ -208,27 +205,19 @@ class RunSync:
 
     # -- choosing rows --
 
-    def tap(self, rows: Iterable[dict]) -> Iterator[dict]:
-        """Pass segment rows (attributes) through, noting profile keys for append mode."""
-        if self.key_index is not None:
-            yield from rows
-            return
-        for row in rows:
-            value = row.get(self.profile_key)
-            self._profile_keys.append("" if value is None else str(value))
-            yield row
-
     def select(
-        self, rendered: Iterable[list[str]], *, checkpoint=None, with_clears: bool = True
-    ) -> Iterator[list[str]]:
-        """The rendered rows to send (each one of `tap`'s rows, in order): new, changed or
-        failed last time; in a retry, only the failed keys. Then, with on_leave "clear"
-        (and `with_clears`), the rows that left the segment, with their other fields
-        cleared."""
+        self, keyed: Iterable[Sequence[str]], *, checkpoint=None, with_clears: bool = True
+    ) -> Iterator[Sequence[str]]:
+        """The rows to send, from the segment's rows as `streaming.cells(with_key=True)`
+        gives them (the cells, then the row's key): new, changed or failed last time; in a
+        retry, only the failed keys. Each goes out without its key. Then, with on_leave
+        "clear" (and `with_clears`), the rows that left the segment, with their other
+        fields cleared."""
         skipped = 0
         retry = self.only_keys is not None
-        for values in rendered:
-            key = self.key_of(values)
+        for row in keyed:
+            values = row[:-1]
+            key = row[-1]
             stored = self.stored.pop(key, None) if key else None
             value_print = fingerprint(values)
             if retry:
@@ -250,11 +239,6 @@ class RunSync:
         self.store_unchanged()
         if with_clears and not retry:
             yield from self.clear_rows()
-
-    def key_of(self, values: Sequence[str]) -> str:
-        if self.key_index is not None:
-            return values[self.key_index]
-        return self._profile_keys.popleft() if self._profile_keys else ""
 
     def leavers(self) -> list[str]:
         """Keys of rows that left the segment (known to Salesforce, not read this run);

@@ -261,11 +261,12 @@ class FailedRow(models.Model):
 
 
 class RunChunk(models.Model):
-    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as
-    rendered when the run took its snapshot, and the Salesforce job sending it, stored
-    before its upload starts. `rows` holds the rows still to send (the locked ones after a
-    lock retry). A truncate's delete steps (activations/prephase.py) are chunks of kind
-    "delete" holding record Ids; they are all done before the first rows chunk is sent."""
+    """One recorded step of a resumable run (activations/steps.py): a chunk of rows as the
+    run's snapshot read them, and the Salesforce job sending it, stored before its upload
+    starts. `rows` holds the rows still to send (the locked ones after a lock retry), in the
+    form only `steps.store_chunk` / `chunk_rows` / `chunk_lines` know. A truncate's delete
+    steps (activations/prephase.py) are chunks of kind "delete" holding record Ids; they are
+    all done before the first rows chunk is sent."""
 
     class Kind(models.TextChoices):
         ROWS = "rows", "Rows"

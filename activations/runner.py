@@ -8,7 +8,7 @@ whose worker died is found by its stale heartbeat and resumed from its recorded 
 (auto-disable, mail) is flagged in `Run.progress` once done.
 """
 
-import itertools
+import contextlib
 import logging
 import threading
 import time
@@ -94,28 +94,6 @@ def output_columns(activation: Activation) -> list[str]:
     except InvalidInput as invalid:
         raise InvalidInput(invalid.prefixed("output_mapping")) from None
     return mapping.output_columns(activation.output_mapping, columns)
-
-
-def render(activation: Activation, rows: Iterable[dict], *, timestamp: datetime):
-    """Segment rows (attributes dicts) as final CSV cells, in Python: the run's row path
-    (incremental sync needs each row's attributes and cells), byte for byte what
-    activations.streaming gets from one SELECT (tests/segments/test_sql_corpus.py checks it).
-    `timestamp` is the run's export timestamp, the same for every row."""
-    segment = activation.segment
-    context = mapping.RenderContext(
-        segment_id=segment.pk,
-        segment_name=segment.name,
-        audience_id=segment.parent_segment_id,
-        timestamp=timestamp,
-        timezone=activation.timezone or "UTC",
-    )
-    return mapping.render_rows(
-        activation.output_mapping,
-        columns=segment.parent_segment.columns,
-        rows=rows,
-        context=context,
-        null_value=activation.null_value,
-    )
 
 
 # --- The run's record in the database ---------------------------------------------------
@@ -423,6 +401,7 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
     """The run's work; returns how it ended as keyword arguments for _finish."""
     activation = run.activation
     connector = None
+    keyed = None
     try:
         recorder.log("Started.")
         connector = activation.connection.connector
@@ -438,8 +417,6 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
         recorder.checkpoint()
         before_writing(activation, connector, params, deleting=prephase.deletes_ahead(run))
         timestamp = _run_timestamp(run)
-        # Days of within_last_days in the activation's zone, as its preview counts them.
-        zone = streaming.zone_of(activation)
         row_limit = run.progress.get("row_limit")
         if row_limit:
             # A test run: the first rows only, as a full send that keeps no fingerprints
@@ -451,21 +428,16 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
                 run_id=None,
             )
             recorder.log(f"Test run: the first {row_limit} rows only.")
-            source_rows = itertools.islice(
-                audience.iter_rows(activation.segment, zone=zone), row_limit
-            )
         else:
             sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
             if connector.resumable(params) and not sync.keep and sync.only_keys is None:
                 # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
                 return _write_steps(run, recorder, connector, params, columns, timestamp)
-            source_rows = audience.iter_rows(activation.segment, zone=zone)
-        rows = sync.tap(source_rows)
-        rendered = sync.select(
-            render(activation, rows, timestamp=timestamp), checkpoint=recorder.checkpoint
-        )
+        # The rows as final cells from one SELECT, each with its key last (for the sync).
+        keyed = streaming.cells(activation, timestamp=timestamp, limit=row_limit, with_key=True)
+        selected = sync.select(keyed, checkpoint=recorder.checkpoint)
         recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
-        result = connector.write(params, columns, recorder.counted(rendered), recorder)
+        result = connector.write(params, columns, recorder.counted(selected), recorder)
         result.rows_sent += fingerprints.after_write(
             sync, connector, params, recorder, recorder.counted, recorder.log
         )
@@ -510,6 +482,8 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
             "error": f"Internal error ({type(error).__name__}); see the worker log.",
         }
     finally:
+        if keyed is not None:
+            keyed.close()  # the server-side cursor, at once (a cancel, an error)
         if connector is not None:
             connector.close()
     return {"status": None, "error": "", "rows_sent": result.rows_sent}
@@ -524,14 +498,13 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
     recorder.restart_count(run.rows_read)
     recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
     try:
-        rows = steps.with_keys(
-            activation,
-            params,
-            columns,
-            audience.iter_rows(activation.segment, zone=streaming.zone_of(activation)),
-            lambda source: render(activation, source, timestamp=timestamp),
-        )
-        total = steps.take_snapshot(run, rows, batch_size=params.batch_size, recorder=recorder)
+        # The rows' key: update mode's key cell, else the parent's key as one more field.
+        key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
+        lines = _snapshot_lines(activation, timestamp, with_key=key_cell is None)
+        with contextlib.closing(lines) as rows:
+            total = steps.take_snapshot(
+                run, rows, batch_size=params.batch_size, recorder=recorder, key_cell=key_cell
+            )
         recorder.restart_count(total)
         prephase.before_chunks(run, connector, params, columns, recorder)
         steps.send_chunks(run, connector, params, columns, recorder)
@@ -550,6 +523,19 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
             "rows_sent": rows_sent,
         }
     return {"status": None, "error": "", "rows_sent": rows_sent}
+
+
+def _snapshot_lines(
+    activation: Activation, timestamp: datetime, *, with_key: bool
+) -> Iterator[bytes]:
+    """The rows as CSV lines (PostgreSQL's COPY output, else csvio's), read only if the
+    snapshot is still to be taken (a resumed run sends its stored one, whatever the mapping
+    or the rows are now)."""
+    lines = streaming.lines(activation, timestamp=timestamp, with_key=with_key)
+    try:
+        yield from lines
+    finally:
+        lines.close()
 
 
 def before_writing(

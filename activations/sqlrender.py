@@ -45,9 +45,14 @@ def select(
     null_value: str = "leave",
     empty_as_null: bool = False,
     limit: int | None = None,
+    with_key: bool = False,
+    key_index: int | None = None,
 ) -> sa.Select:
     """The SELECT of a segment's rows rendered through the mapping, in key order: one
     expression per output column, in `mapping.output_columns` order.
+
+    `with_key` adds a trailing cell, the row's key as a run records it: the cell of output
+    column `key_index` (update mode's key), or without one the parent's key column as text.
 
     Validates the mapping (InvalidInput) and `null_value` (ValueError) as render_rows does.
     `empty_as_null` turns empty cells into NULL, which PostgreSQL's COPY … CSV writes
@@ -84,6 +89,10 @@ def select(
         cells.append(sa.literal(mapping._build_string(builder["parts"], context), sa.String))
     if empty_as_null:
         cells = [_empty_as_null(cell) for cell in cells]
+    if with_key:
+        cells.append(
+            sa.cast(values.c.row_key, sa.String) if key_index is None else cells[key_index]
+        )
     statement = sa.select(*(cell.label(f"c{index}") for index, cell in enumerate(cells)))
     statement = statement.select_from(values).order_by(values.c.row_key)
     return statement if limit is None else statement.limit(limit)

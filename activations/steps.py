@@ -1,7 +1,8 @@
 """Resumable runs: a run as recorded steps, so that a run whose worker died is resumed by
 another worker, sending no row twice and losing none.
 
-1. Snapshot: the segment's rows, rendered once, stored as RunChunk rows (one per job), so a
+1. Snapshot: the segment's rows as CSV lines from one SELECT (activations/streaming.py),
+   stored once as RunChunk rows (one per job, see `store_chunk`), so a
    resumed run sends the same rows in the same chunks whatever changed in the segment since.
 2. Per chunk: the job id is stored before its upload starts (connector `run_step` calls
    `on_job`); the outcomes (counts, failed rows) and the chunk's end are stored together in
@@ -9,18 +10,20 @@ another worker, sending no row twice and losing none.
    job instead of sending the rows again.
 """
 
+import csv
+import io
 import logging
 import queue
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connectors.base import ExportParams
+from common import csvio
+from connectors.base import EncodedRows, ExportParams
 
 from .models import FailedRow, Run, RunChunk
 
@@ -48,46 +51,26 @@ class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
-def with_keys(activation, params, columns, source_rows, render):
-    """Rendered rows, each with its key appended as one more cell (the update key's value, or
-    in append mode the profile's key), so failed rows are stored with their key (a retry of
-    the failed rows finds them by it)."""
-    if params.mode == "update" and params.key in columns:
-        index = list(columns).index(params.key)
-        for values in render(source_rows):
-            yield [*values, values[index]]
-        return
-    profile_key = activation.segment.parent_segment.key_column
-    keys: deque = deque()
-
-    def tap(rows):
-        for row in rows:
-            value = row.get(profile_key)
-            keys.append("" if value is None else str(value))
-            yield row
-
-    for values in render(tap(source_rows)):
-        yield [*values, keys.popleft()]
-
-
-def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
-    """Store the rendered rows in chunks of `batch_size`, once: a snapshot cut short by a
-    dead worker is taken again from the start. Returns the number of rows."""
+def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | None = None) -> int:
+    """Store the rows in chunks of `batch_size`, once: a snapshot cut short by a dead worker
+    is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines` gives
+    it) or a list of cells; its key is its cell `key_cell` (update mode's key), else one more
+    cell at its end. Returns the number of rows."""
     if run.progress.get("snapshot"):
         return run.rows_read
     RunChunk.objects.filter(run=run).delete()
     total = 0
     number = 0
-    batch: list[list[str]] = []
+    batch: list[bytes] = []
 
-    def store(batch: list[list[str]]) -> None:
+    def store(batch: list[bytes]) -> None:
         nonlocal number
         number += 1
-        RunChunk.objects.create(run=run, number=number, rows=batch)
+        store_chunk(run, number, batch, key_cell=key_cell)
         recorder.checkpoint()
 
-    for values in rows:
-        batch.append(list(values))
+    for row in rows:
+        batch.append(row if isinstance(row, bytes) else csvio.encode_row(row))
         total += 1
         if len(batch) >= batch_size:
             store(batch)
@@ -104,6 +87,55 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder) -> int:
     run.refresh_from_db()
     recorder.log(f"Snapshot taken: {total:,} rows in {number} chunks.")
     return total
+
+
+# A chunk's rows are stored as one CSV text, as the rows come from the database (several
+# times smaller than JSON lists of cells), with where each row's key is: its cell `key_cell`
+# (update mode: the upload is the text as it is), or with `key_cell` None one more field at
+# the end of each line. These functions are the only ones that know it (a chunk of lists,
+# the key last, still reads back).
+
+
+def store_chunk(run: Run, number: int, lines: list[bytes], *, key_cell: int | None) -> RunChunk:
+    """Store a chunk of CSV lines whose key is cell `key_cell`, or a last field."""
+    text = b"".join(lines).decode()
+    return RunChunk.objects.create(run=run, number=number, rows={"csv": text, "key_cell": key_cell})
+
+
+def chunk_rows(chunk: RunChunk) -> list[list[str]]:
+    """The chunk's rows as lists of cells, each with its key last."""
+    if isinstance(chunk.rows, list):
+        return chunk.rows
+    rows = csv.reader(io.StringIO(chunk.rows["csv"], newline=""))
+    key_cell = chunk.rows["key_cell"]
+    if key_cell is None:
+        return list(rows)
+    return [[*row, row[key_cell]] for row in rows]
+
+
+def chunk_lines(chunk: RunChunk) -> list[bytes]:
+    """The chunk's rows as CSV lines without a key of their own, ready for an upload."""
+    if isinstance(chunk.rows, list):
+        return [csvio.encode_row(row[:-1]) for row in chunk.rows]
+    lines = csv_records(chunk.rows["csv"].encode())
+    if chunk.rows["key_cell"] is None:
+        return [csvio.split_last(line)[0] for line in lines]
+    return lines
+
+
+def csv_records(text: bytes) -> list[bytes]:
+    """LF-terminated CSV text cut into its records (a quoted field may hold a line break)."""
+    if b'"' not in text:  # nothing quoted: a line is a record (CR would be quoted)
+        return text.splitlines(keepends=True)
+    records = []
+    pending = b""
+    for piece in text.split(b"\n")[:-1]:
+        pending += piece + b"\n"
+        # A record ends where the quotes seen so far are balanced.
+        if pending.count(b'"') % 2 == 0:
+            records.append(pending)
+            pending = b""
+    return records
 
 
 def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
@@ -150,7 +182,9 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             connector.run_step,
             params,
             columns,
-            [row[:-1] for row in chunk.rows],
+            EncodedRows(chunk_lines(chunk))
+            if connector.accepts_encoded_rows
+            else [row[:-1] for row in chunk_rows(chunk)],
             job_id=chunk.job_id,
             on_job=on_job,
             log=log,
@@ -221,7 +255,8 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
             rows_failed=F("rows_failed") + len(failed),
             heartbeat_at=timezone.now(),
         )
-        key_of = {tuple(row[:-1]): row[-1] for row in chunk.rows}
+        # Failed rows are known by their cells; the chunk's rows say whose they are.
+        key_of = {tuple(row[:-1]): row[-1] for row in chunk_rows(chunk)} if failed or retry else {}
         keys = [key_of.get(tuple(row.values), "") for row in failed]
         FailedRow.objects.bulk_create(
             [

@@ -30,9 +30,11 @@ def statement(
     timestamp: datetime.datetime,
     for_copy: bool = False,
     limit: int | None = None,
+    with_key: bool = False,
     connection=None,
 ):
-    """The SELECT of the activation's rows as final cells, in key order.
+    """The SELECT of the activation's rows as final cells, in key order; `with_key` adds
+    each row's key as a trailing cell (see `key_index`).
 
     `within_last_days` counts days in the activation's time zone. Raises InvalidInput when
     the rules or the mapping no longer fit the parent segment's columns.
@@ -56,7 +58,18 @@ def statement(
         null_value=activation.null_value,
         empty_as_null=for_copy,
         limit=limit,
+        with_key=with_key,
+        key_index=key_index(activation, parent.columns) if with_key else None,
     )
+
+
+def key_index(activation: Activation, columns: list[dict]) -> int | None:
+    """The output column holding a row's key as a run records it (fingerprints, failed
+    rows): the update key's column in update mode; None for the parent's key column."""
+    if activation.mode != Activation.Mode.UPDATE:
+        return None
+    names = mapping.output_columns(activation.output_mapping, columns)
+    return names.index(activation.key) if activation.key in names else None
 
 
 def zone_of(activation: Activation) -> datetime.tzinfo:
@@ -68,13 +81,18 @@ def zone_of(activation: Activation) -> datetime.tzinfo:
 
 
 def cells(
-    activation: Activation, *, timestamp: datetime.datetime, limit: int | None = None
+    activation: Activation,
+    *,
+    timestamp: datetime.datetime,
+    limit: int | None = None,
+    with_key: bool = False,
 ) -> Iterator[tuple[str, ...]]:
-    """The rows as tuples of final cells, fetched FETCH_ROWS at a time (server-side cursor on
-    PostgreSQL, so memory does not grow with the segment). The statement is built before the
-    first row is asked for, so bad rules or mapping raise at once."""
+    """The rows as tuples of final cells (and the key last, `with_key`), fetched FETCH_ROWS
+    at a time (server-side cursor on PostgreSQL, so memory does not grow with the segment).
+    The statement is built before the first row is asked for, so bad rules or mapping raise
+    at once."""
     text, params = sqlexec.compile_statement(
-        statement(activation, timestamp=timestamp, limit=limit)
+        statement(activation, timestamp=timestamp, limit=limit, with_key=with_key)
     )
     return _fetch(text, params)
 
@@ -86,17 +104,20 @@ def _fetch(text: str, params: dict) -> Iterator[tuple[str, ...]]:
             yield from batch
 
 
-def lines(activation: Activation, *, timestamp: datetime.datetime) -> Iterator[bytes]:
+def lines(
+    activation: Activation, *, timestamp: datetime.datetime, with_key: bool = False
+) -> Iterator[bytes]:
     """The rows as CSV lines (bytes, LF-terminated), byte for byte what common.csvio writes
-    for `cells`. The statement is built before the first line is asked for."""
+    for `cells` (`with_key`: the key as a last field, see `csvio.split_last`). The statement is
+    built before the first line is asked for."""
     # COPY runs on a connection of its own, which sees committed rows only: inside a
     # transaction (a caller's atomic block, a test) the rows are read on this one instead.
     if default_connection.vendor == "postgresql" and not default_connection.in_atomic_block:
         text, params = sqlexec.compile_statement(
-            statement(activation, timestamp=timestamp, for_copy=True)
+            statement(activation, timestamp=timestamp, for_copy=True, with_key=with_key)
         )
         return _copy(text, params)
-    return _encoded(cells(activation, timestamp=timestamp))
+    return _encoded(cells(activation, timestamp=timestamp, with_key=with_key))
 
 
 def _encoded(rows: Iterator[tuple[str, ...]]) -> Iterator[bytes]:

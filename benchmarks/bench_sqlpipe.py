@@ -2,14 +2,16 @@
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/bench_sqlpipe.py [--rows N] [--run-rows N] [--database-url URL]
-        [--poll SECONDS] [--json PATH] [--skip-run]
+        [--poll SECONDS] [--json PATH] [--skip-run] [--python-path]
+        [--profile]
 
 Imports N customers, then prints side by side, each as our time divided by a reference's time
 measured in the same process just before (median of three):
 
-- read + render + encode of a whole-table segment and of a 30% segment: the old Python path
-  (`audience.iter_rows` → `runner.render` → `csvio.encode_row`) and the run's path today
-  (`activations.streaming.lines`, the lines also cut into job chunks as a run does), against
+- read + render + encode of a whole-table segment and of a 30% segment: the run's path
+  (`activations.streaming.lines`; then with the key cell a run snapshots, cut off again and
+  the lines cut into job chunks as a run does) and, with --python-path, the Python path runs
+  used before (`audience.iter_rows` → `mapping.render_rows` → `csvio.encode_row`), against
   the floor: on PostgreSQL `COPY (SELECT <the same mapped columns> … WHERE <the rules>) TO
   STDOUT WITH CSV`; on SQLite `csv.writer` over the ready tuples (fetched beforehand).
 - a whole upsert run (`runner.execute_run`) of --run-rows rows against the Salesforce emulator
@@ -21,9 +23,13 @@ Everything measured goes to --json (default: printed at the end) beside the prin
 """
 
 import argparse
+import cProfile
 import csv
+import io
+import itertools
 import json
 import os
+import pstats
 import re
 import shutil
 import statistics
@@ -72,11 +78,26 @@ class NullFile:
 
 
 def python_path(activation, timestamp) -> int:
-    from activations import runner
+    """What runs did before they read through the SQL path (--python-path)."""
+    from activations import mapping
     from common.csvio import encode_row
     from segments import audience
 
-    rows = runner.render(activation, audience.iter_rows(activation.segment), timestamp=timestamp)
+    segment = activation.segment
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=segment.parent_segment_id,
+        timestamp=timestamp,
+        timezone=activation.timezone or "UTC",
+    )
+    rows = mapping.render_rows(
+        activation.output_mapping,
+        columns=segment.parent_segment.columns,
+        rows=audience.iter_rows(segment),
+        context=context,
+        null_value=activation.null_value,
+    )
     return sum(len(encode_row(row)) for row in rows)
 
 
@@ -87,18 +108,27 @@ def streamed_lines(activation, timestamp) -> int:
 
 
 def streamed_chunks(activation, timestamp) -> int:
-    """The lines cut into job chunks (spooled files) and each chunk closed: a run's reading
-    side without the uploads."""
-    from activations import runner, streaming
+    """A run's reading side without the database writes and the uploads: the lines as a run
+    snapshots them (with a key field in append mode), joined into one text per chunk of
+    10,000, read back as the chunk's upload lines (`steps.chunk_lines`) and cut into job
+    files (spooled) as `run_step` does, each closed."""
+    from types import SimpleNamespace
+
+    from activations import runner, steps, streaming
     from connectors.salesforce.chunks import split_lines
     from connectors.salesforce.writer import MAX_JOB_BYTES
 
-    total = 0
-    lines = streaming.lines(activation, timestamp=timestamp)
     columns = runner.output_columns(activation)
-    for chunk in split_lines(lines, columns, batch_size=10_000, max_bytes=MAX_JOB_BYTES):
-        total += chunk.row_count
-        chunk.close()
+    key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
+    lines = streaming.lines(activation, timestamp=timestamp, with_key=key_cell is None)
+    total = 0
+    while batch := list(itertools.islice(lines, 10_000)):
+        stored = SimpleNamespace(rows={"csv": b"".join(batch).decode(), "key_cell": key_cell})
+        for chunk in split_lines(
+            steps.chunk_lines(stored), columns, batch_size=10_000, max_bytes=MAX_JOB_BYTES
+        ):
+            total += chunk.row_count
+            chunk.close()
     return total
 
 
@@ -133,7 +163,7 @@ def csv_writer_floor(tuples) -> int:
     return len(tuples)
 
 
-def render_part(workspace, parent, connection_, results: dict) -> None:
+def render_part(workspace, parent, connection_, results: dict, *, python_too: bool) -> None:
     from django.db import connection
     from django.utils import timezone
 
@@ -174,8 +204,12 @@ def render_part(workspace, parent, connection_, results: dict) -> None:
             tuples = list(streaming.cells(activation, timestamp=timestamp))
             floor, _ = median_time(lambda tuples=tuples: csv_writer_floor(tuples))
             del tuples
-        old, old_bytes = median_time(lambda a=activation: python_path(a, timestamp))
         new, new_bytes = median_time(lambda a=activation: streamed_lines(a, timestamp))
+        old, old_bytes = (
+            median_time(lambda a=activation: python_path(a, timestamp))
+            if python_too
+            else (float("nan"), new_bytes)
+        )
         chunked, _ = median_time(lambda a=activation: streamed_chunks(a, timestamp))
         # A profile of the cursor path: the SELECT's cells fetched, nothing encoded.
         fetched, _ = median_time(
@@ -197,11 +231,11 @@ def render_part(workspace, parent, connection_, results: dict) -> None:
                 "rows": size,
                 "floor": floor_name,
                 "floor_seconds": round(floor, 3),
-                "python_path_seconds": round(old, 3),
+                "python_path_seconds": round(old, 3) if python_too else None,
                 "streamed_seconds": round(new, 3),
                 "streamed_into_chunks_seconds": round(chunked, 3),
                 "cells_fetched_seconds": round(fetched, 3),
-                "python_path_ratio": round(old / floor, 2),
+                "python_path_ratio": round(old / floor, 2) if python_too else None,
                 "streamed_ratio": round(new / floor, 2),
                 "streamed_into_chunks_ratio": round(chunked / floor, 2),
             }
@@ -288,9 +322,15 @@ def run_part(workspace, parent, arguments, emulator, results: dict) -> None:
             publish=False,
         )
         rss_before = max_rss_mib()
+        profile = cProfile.Profile() if arguments.profile and attempt == "timed" else None
         started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         run = runner.execute_run(run.pk)
         seconds["run"] = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+            print_profile(run, profile)
         if run.status != Run.Status.SUCCEEDED or run.rows_succeeded != size:
             sys.exit(f"run: {run.status} {run.rows_succeeded:,} rows: {run.error}")
     ratio = seconds["run"] / seconds["simple-salesforce"]
@@ -312,6 +352,20 @@ def run_part(workspace, parent, arguments, emulator, results: dict) -> None:
     Activation.objects.filter(workspace=workspace).delete()
     Connection.objects.filter(pk=connection_.pk).delete()
     shutil.rmtree(ready.parent)
+
+
+def print_profile(run, profile) -> None:
+    """Where the run's time went: its log lines at their offsets from the start (phases), and
+    the runner thread's functions by cumulative time (job threads are not profiled)."""
+    from datetime import datetime
+
+    start = datetime.fromisoformat(run.log[0]["at"])
+    for line in run.log:
+        offset = (datetime.fromisoformat(line["at"]) - start).total_seconds()
+        print(f"  {offset:7.2f} s  {line['message'][:100]}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+    print(out.getvalue(), flush=True)
 
 
 def time_now():
@@ -350,6 +404,14 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.2, help="poll interval, both clients")
     parser.add_argument("--json", default="", help="write the figures here (default: print)")
     parser.add_argument("--skip-run", action="store_true", help="only the render figures")
+    parser.add_argument(
+        "--profile", action="store_true", help="the timed run's phases and a cProfile"
+    )
+    parser.add_argument(
+        "--python-path",
+        action="store_true",
+        help="also the Python path runs used before (iter_rows, render_rows; slow)",
+    )
     arguments = parser.parse_args()
 
     emulator = None if arguments.skip_run else EmulatorProcess(processing_delay=0.05)
@@ -381,7 +443,7 @@ def main() -> None:
             username="unused@example.com",
             password="",
         )
-        render_part(workspace, parent, connection_, results)
+        render_part(workspace, parent, connection_, results, python_too=arguments.python_path)
         Activation.objects.filter(workspace=workspace).delete()
         connection_.delete()
         results["peak_rss_mib_after_render"] = round(max_rss_mib())

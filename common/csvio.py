@@ -44,3 +44,24 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[str]], file: Binar
         file.write(encode_row(row))
         count += 1
     return count
+
+
+def split_last(line: bytes) -> tuple[bytes, str]:
+    """A line of `encode_row` (or of PostgreSQL's COPY … CSV) as the line of all its fields
+    but the last, and the last field's value (a run's key cell). A quoted field's quotes
+    come in pairs, so walking back from its closing quote, the first quote not doubled is
+    its opening one."""
+    if line.endswith(b'"\n'):
+        start = len(line) - 3
+        while True:
+            start = line.rindex(b'"', 0, start + 1)
+            if line[start - 1 : start] != b'"':
+                break
+            start -= 2
+        key = line[start + 1 : -2].replace(b'""', b'"').decode()
+        cut = start - 1
+    else:
+        cut = line.rfind(b",")
+        key = line[cut + 1 : -1].decode()
+    # A lone empty cell is written "" (an empty line would be no row at all).
+    return (line[:cut] + b"\n") if cut > 0 else b'""\n', key

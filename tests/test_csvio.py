@@ -87,3 +87,21 @@ def test_encoding_from_several_threads_does_not_mix_rows():
     assert results == {
         number: {f'{str(number) * 3},"x,{number}","q""{number}"\n'.encode()} for number in range(4)
     }
+
+
+@pytest.mark.parametrize(
+    ("cells", "last"),
+    [
+        (["a", "b"], "C0001"),
+        (["", ""], ""),
+        ([""], "key"),  # a lone empty cell stays ""
+        (['say "hi"', "x,y"], 'k"e,y'),
+        (["line\nbreak"], '"'),
+        (['ends with quote"'], '""'),
+        (["é"], "a\r\nb"),
+    ],
+)
+def test_split_last_gives_the_line_without_its_last_field_and_that_fields_value(cells, last):
+    line = csvio.encode_row([*cells, last])
+
+    assert csvio.split_last(line) == (csvio.encode_row(cells), last)

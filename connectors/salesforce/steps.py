@@ -1,6 +1,6 @@
 """One recorded step of a resumable run: one ingest job over one chunk's rows.
 
-The runner stores each chunk (rows as rendered) and, through `on_job`, each job id BEFORE
+The runner stores each chunk (its rows as CSV) and, through `on_job`, each job id BEFORE
 the upload starts; a step given a recorded job id asks Salesforce what became of it instead
 of sending the rows again: a finished job's results are read, a job still processing is
 waited for, and an Open job (never closed, so nothing processed) is aborted and its rows
@@ -9,7 +9,7 @@ sent in a new job. So a run resumed after its worker died sends no row twice."""
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.base import ConnectorError, FailedRow
+from connectors.base import ConnectorError, EncodedRows, FailedRow
 
 from . import results
 from .bulk import TERMINAL_STATES, BulkApi
@@ -64,7 +64,7 @@ def run_step(
     plan: Plan,
     *,
     columns: Sequence[str],
-    rows: Sequence[Sequence[str]],
+    rows: Sequence[Sequence[str]] | EncodedRows,
     job_id: str,
     on_job: Callable[[str], None],
     log: Callable[[str], None],
@@ -77,8 +77,10 @@ def run_step(
     ConnectorError: trouble fails the rows with the reason (a cancel while the job was in
     flight aborts it and fails them as cancelled)."""
     writer = ChunkWriter(columns, by_name(columns))
-    for values in rows:
-        writer.add(values)
+    # EncodedRows (CSV lines) are copied into the job's file as they are.
+    add = writer.add_line if isinstance(rows, EncodedRows) else writer.add
+    for row in rows:
+        add(row)
     chunk = writer.finish()
     sink = _StepSink(on_job, log)
     events = Events(sink)

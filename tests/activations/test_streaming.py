@@ -8,13 +8,17 @@ with `COPY (SELECT …) TO STDOUT` on a connection of its own, as a worker would
 import datetime
 
 import pytest
+import time_machine
+from django.test import override_settings
+from django.utils import timezone
 
-from activations import runner, services, streaming
+from activations import mapping, runner, services, streaming
 from activations.models import Activation, Run
 from common import csvio
 from connectors.base import EncodedRows
 from segments.models import Profile
-from tests.connectors.recording import RecordingSink
+from tests.activations.test_resume import WorkerKilled, kill_on
+from tests.connectors.recording import RecordingSink, speed_up
 from tests.factories import (
     make_activation,
     make_connection,
@@ -91,7 +95,21 @@ def python_path(activation: Activation, timestamp: datetime.datetime) -> list[by
         for profile in Profile.objects.filter(parent_segment=parent).order_by("key")
         if profile.attributes["country"] == "JP"
     ]
-    rendered = runner.render(activation, rows, timestamp=timestamp)
+    segment = activation.segment
+    context = mapping.RenderContext(
+        segment_id=segment.pk,
+        segment_name=segment.name,
+        audience_id=parent.pk,
+        timestamp=timestamp,
+        timezone=activation.timezone,
+    )
+    rendered = mapping.render_rows(
+        activation.output_mapping,
+        columns=parent.columns,
+        rows=rows,
+        context=context,
+        null_value=activation.null_value,
+    )
     return [csvio.encode_row(row) for row in rendered]
 
 
@@ -198,3 +216,73 @@ def test_the_salesforce_connector_uploads_encoded_lines_as_they_are(salesforce_e
     uploads = [job.upload for job in salesforce_emulator.jobs]
     assert len(uploads) == 3  # 4 + 4 + 2 rows
     assert b"".join(upload.removeprefix(header) for upload in uploads) == b"".join(expected)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("mode", "keys"),
+    [
+        # Update mode: the update key's cell; append mode: the parent's key column (the
+        # mapping renames it here, so it is not the rows' first cell by chance).
+        (Activation.Mode.UPDATE, ["C0001", "C0002", "C0004", "C0005"]),
+        (Activation.Mode.APPEND, ["C0001", "C0002", "C0004", "C0005"]),
+    ],
+)
+def test_rows_with_their_key_are_the_same_rows_and_the_runs_key(salesforce_emulator, mode, keys):
+    mapping_without_key = {
+        "export_all_columns": False,
+        "columns": [{"source": "first_name", "output": "FirstName"}],
+    }
+    fields = {"mode": mode}
+    if mode == Activation.Mode.UPDATE:
+        fields.update(key="Customer_Key__c", output_mapping=MAPPING)
+    else:
+        fields.update(key="", upsert=False, output_mapping=mapping_without_key)
+    activation = make_streamed_activation(salesforce_emulator, rows=5, **fields)
+    timestamp = datetime.datetime(2026, 11, 25, 6, 20, 38, tzinfo=datetime.UTC)
+    plain = list(streaming.lines(activation, timestamp=timestamp))
+
+    keyed = list(streaming.lines(activation, timestamp=timestamp, with_key=True))
+    cells = list(streaming.cells(activation, timestamp=timestamp, with_key=True))
+
+    assert [csvio.split_last(line) for line in keyed] == list(zip(plain, keys, strict=True))
+    assert [row[-1] for row in cells] == keys
+    assert [csvio.encode_row(row[:-1]) for row in cells] == plain
+    if mode == Activation.Mode.APPEND:
+        # One output column, and its first row is a null: still a row of its own ("").
+        assert plain[0] == b'""\n'
+
+
+@override_settings(RUN_STALE_AFTER_SECONDS=600)
+@pytest.mark.django_db
+def test_a_run_resumed_from_its_snapshot_uploads_the_same_bytes(
+    salesforce_emulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Quotes, commas and line breaks in the stored chunks survive a resume; the worker dies
+    # once the snapshot is stored, and the rows change before another worker resumes.
+    speed_up(monkeypatch)
+    activation = make_streamed_activation(
+        salesforce_emulator, rows=15, null_value="clear", concurrency_mode="serial"
+    )
+    restore = kill_on(monkeypatch, "activations.steps.take_snapshot", call=1, after=True)
+    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
+    with pytest.raises(WorkerKilled):
+        runner.execute_run(run.pk)
+    restore()
+    run.refresh_from_db()
+    timestamp = datetime.datetime.fromisoformat(run.progress["timestamp"])
+    expected = python_path(activation, timestamp)
+    Profile.objects.filter(key="C0002").update(attributes=attributes(3))
+
+    with (
+        time_machine.travel(timezone.now() + datetime.timedelta(seconds=601)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert runner.mark_stale_runs() == 0
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, (run.error, run.log)
+    header = csvio.encode_row(runner.output_columns(activation))
+    uploads = [job.upload.removeprefix(header) for job in salesforce_emulator.jobs]
+    assert b"".join(uploads) == b"".join(expected)
+    assert b',"Line\nbreak",' in b"".join(uploads)
