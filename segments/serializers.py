@@ -92,8 +92,10 @@ class SourceBackingField(serializers.JSONField):
         if parent.source_id is None:
             return None
         if parent.source_query:
-            return {"source": parent.source_id, "query": parent.source_query}
-        return {"source": parent.source_id, "table": parent.source_table}
+            found = {"source": parent.source_id, "query": parent.source_query}
+        else:
+            found = {"source": parent.source_id, "table": parent.source_table}
+        return {**found, "storage": parent.storage}
 
 
 class RefreshSettingsField(serializers.JSONField):
@@ -148,7 +150,9 @@ class ParentSegmentSerializer(StrictSerializer):
         allow_null=True,
         help_text=(
             'Rows from a source: {"source": <id>, "table": "schema.table"} or '
-            '{"source": <id>, "query": "SELECT …"}; null for CSV uploads.'
+            '{"source": <id>, "query": "SELECT …"}, with "storage": "imported" (the default: '
+            'copied by refreshes) or "live" (read in the source at each use); null for CSV '
+            "uploads."
         ),
     )
     storage = serializers.ChoiceField(choices=Storage.choices, required=False)

@@ -42,7 +42,7 @@ def test_owner_builds_a_parent_segment_from_a_source_and_activates_it(
     seen = form.locator("[data-row]").filter(has=page.locator('input[value="seen"]'))
     seen.get_by_role("button", name="Remove this column").click()
     form.get_by_label("Schedule").select_option("daily")
-    form.get_by_role("button", name="Create and refresh").click()
+    form.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_role("heading", name="Shop customers")).to_be_visible()
     expect(page.locator("#row-count")).to_have_text("2")
     history = page.locator("#refresh-history")
