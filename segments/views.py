@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from common import charts
@@ -277,6 +278,8 @@ def segment_sample(request: HttpRequest, pk: int) -> HttpResponse:
         error = ""
     except InvalidInput as invalid:
         rows, error = [], str(invalid)
+    except live.LiveSourceError as failed:
+        rows, error = [], failed.message
     return render(
         request,
         "segments/_audience_sample.html",
@@ -342,7 +345,11 @@ def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(
         Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
     )
-    return HttpResponse(f"{audience.size(segment):,}")
+    try:
+        return HttpResponse(f"{audience.size(segment):,}")
+    except live.LiveSourceError as failed:
+        # A live parent's source is down or its key not unique: say why instead of a 500.
+        return HttpResponse(format_html('<span title="{}">unavailable</span>', failed.message))
 
 
 @login_required
@@ -458,7 +465,12 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     except InvalidInput as error:
         return JsonResponse({"errors": error.errors}, status=400)
     unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
-    return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
+    try:
+        size = audience.size(unsaved)
+        total = live.count(parent, services.EMPTY_RULES) if live.is_live(parent) else None
+    except live.LiveSourceError as failed:
+        return JsonResponse({"errors": {"": [failed.message]}}, status=failed.status_code)
+    return JsonResponse({"size": size, "total": parent.row_count if total is None else total})
 
 
 OPERATOR_TEXT = {
