@@ -19,7 +19,7 @@ from common import csvio
 from common.validation import InvalidInput
 from segments import audience, live, refresh, sizes
 from segments import services as segment_services
-from segments.models import AudienceSize, ParentSegment, Profile
+from segments.models import AudienceSize, ParentSegment, Profile, Segment
 from segments.serializers import SegmentSerializer
 from sources.models import Source
 from tests.factories import (
@@ -291,7 +291,8 @@ def test_an_unreachable_source_fails_the_run_clearly(pg, salesforce_emulator, se
     assert run.status == Run.Status.FAILED
     assert "Reading the source 'Warehouse' live failed: unknown database" in run.error
     # A list of segments still answers: that segment's size is null.
-    assert SegmentSerializer(activation.segment).data["size"] is None
+    segment = Segment.objects.get(pk=activation.segment_id)
+    assert SegmentSerializer(segment).data["size"] is None
 
 
 def test_switching_to_live_drops_the_copy_and_refuses_uploads_and_refreshes(pg):
