@@ -84,7 +84,7 @@ def relation_of(parent: ParentSegment) -> browse.Relation:
 def from_clause(parent: ParentSegment):
     """The source's table or query as a subquery with the parent's columns, typed as ours.
 
-    Numbers are doubles, as a refresh stores them. Timestamps are read as UTC: the session's
+    Empty texts are nulls and numbers doubles, as a refresh stores them. Timestamps are read as UTC: the session's
     time zone is UTC (`_utc_session`). SQLite has
     no timestamp type: its text (ISO 8601, a space or a T, an offset or none meaning UTC) is
     normalised to the profile store's "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" here.
@@ -98,6 +98,9 @@ def from_clause(parent: ParentSegment):
         value = base.c[name]
         if source.kind == "sqlite" and column_type == "timestamp":
             value = _sqlite_timestamp(value)
+        elif column_type == "string":
+            # An empty text is a null, as in the CSV a refresh writes (rules and cells agree).
+            value = sa.func.nullif(value, "")
         elif source.kind != "sqlite" and column_type == "number":
             # A double, as the profile store keeps numbers: DECIMAL's "10.50" renders "10.5".
             value = sa.cast(value, sa.Double())
@@ -179,7 +182,10 @@ def _utc_session(connection) -> None:
 
 
 def check_keys(parent: ParentSegment, connection) -> None:
-    """Raise LiveKeyError when the key column has nulls or repeats a value in the source."""
+    """Raise LiveKeyError when the key column has nulls or repeats a value in the source.
+    A table whose primary key is the key column needs no look at its rows."""
+    if _key_is_primary(parent, connection):
+        return
     from_ = from_clause(parent)
     key = from_.c[parent.key_column]
     if connection.execute(sa.select(sa.literal(1)).where(key.is_(None)).limit(1)).first():
@@ -200,6 +206,18 @@ def check_keys(parent: ParentSegment, connection) -> None:
             f"The key column {parent.key_column!r} is not unique in the source: {examples}; "
             "a live parent segment needs one row per key."
         )
+
+
+def _key_is_primary(parent: ParentSegment, connection) -> bool:
+    # duckdb-engine's reflection fails on SQLAlchemy 2.1 (see sources/browse.py).
+    if not parent.source_table or parent.source.kind == "duckdb":
+        return False
+    schema, name = browse.split_table_name(parent.source_table)
+    try:
+        primary = sa.inspect(connection).get_pk_constraint(name, schema=schema)
+    except (SQLAlchemyError, NotImplementedError):
+        return False
+    return primary.get("constrained_columns") == [parent.key_column]
 
 
 def check_parent(parent: ParentSegment) -> None:
@@ -252,10 +270,23 @@ def rows_of(
             }
 
 
+# The driver's own type for a column type, whose values the profile store holds as they are.
+NATIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
+
+
 def _attribute(column_type: str, value):
-    """The value as the profile store holds it: the text a refresh writes, parsed back."""
-    if value is None:
-        return None
+    """The value as the profile store holds it: what a refresh stores, i.e. the text it
+    writes (sources/reading.py) parsed back by loading.parse_value. The common types take a
+    short cut to the same result (a run converts every cell of every row)."""
+    kind = type(value)
+    if value is None or kind is NATIVE.get(column_type):
+        return value
+    if column_type == "date" and kind is datetime.date:
+        return value.isoformat()
+    if column_type == "timestamp" and kind is datetime.datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
     return loading.parse_value(column_type, reading.cell_text(value))
 
 

@@ -188,6 +188,12 @@ def test_live_rows_are_typed_and_rendered_exactly_as_an_imported_copy(pg, salesf
     assert list(streaming.lines(live_activation, timestamp=timestamp)) == [
         csvio.encode_row(row) for row in live_cells
     ]
+    # Nulls (and empty texts, nulls once imported) as "#N/A" alike.
+    for activation in (live_activation, imported_activation):
+        activation.null_value = "clear"
+    live_cleared, imported_cleared = cells(live_activation), cells(imported_activation)
+    assert [row[:-1] for row in live_cleared] == [row[:-1] for row in imported_cleared]
+    assert live_cleared[0][1] == "#N/A"
 
 
 def test_a_run_reads_the_source_live_and_the_next_run_sees_the_change(pg, salesforce_emulator):
@@ -246,6 +252,27 @@ def test_the_dry_run_reads_the_source_live(pg, salesforce_emulator):
 
 
 # --- the key must be unique and present in the source ---------------------------------------
+
+
+def test_a_primary_key_needs_no_look_at_the_rows_and_a_query_is_checked(pg):
+    source, database = pg
+    database.execute("ALTER TABLE crm.customers ADD PRIMARY KEY (customer_id)")
+    parent = make_live_parent(source)
+    with live.connected(parent) as connection:
+        assert live._key_is_primary(parent, connection)
+
+    query = "SELECT * FROM crm.customers UNION ALL SELECT * FROM crm.customers"
+    with pytest.raises(InvalidInput) as refused:
+        segment_services.create_parent_segment(
+            workspace=source.workspace,
+            data={
+                "name": "Twice",
+                "key_column": "customer_id",
+                "columns": CUSTOMER_COLUMNS,
+                "source": {"source": source.pk, "query": query, "storage": "live"},
+            },
+        )
+    assert "'C0001' (2 rows)" in refused.value.errors["key_column"][0]
 
 
 def test_a_duplicated_or_missing_key_is_refused_when_the_live_parent_is_saved(pg):
