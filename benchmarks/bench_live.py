@@ -19,7 +19,6 @@ Both sides must give the same bytes (checked). Figures printed, then as JSON (--
 """
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -30,7 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_refresh import DEFAULT_SOURCE, load_source  # noqa: E402
-from bench_sqlpipe import SEGMENTS, median_time, python_path, streamed_lines  # noqa: E402
+from bench_sqlpipe import (  # noqa: E402
+    SEGMENTS,
+    median_time,
+    python_path,
+    streamed_lines,
+    upsert_activation,
+    write_results,
+)
 from customers import COLUMNS, CONTACT_COLUMNS  # noqa: E402
 from database import describe_machine, max_rss_mib, set_up  # noqa: E402
 
@@ -61,7 +67,6 @@ def make_parents(workspace, source) -> dict:
 
 
 def make_activation(workspace, connection_, parent, label: str):
-    from activations import services
     from segments.models import Segment
 
     segment = Segment.objects.create(
@@ -70,21 +75,7 @@ def make_activation(workspace, connection_, parent, label: str):
         name=f"{label} ({parent.storage})"[:60],
         rules=SEGMENTS[label],
     )
-    return services.create_activation(
-        workspace=workspace,
-        data={
-            "name": f"Send {segment.name}"[:100],
-            "segment": segment.pk,
-            "connection": connection_.pk,
-            "export": {
-                "object": "Contact",
-                "mode": "update",
-                "upsert": True,
-                "key": "Customer_Key__c",
-            },
-            "output_mapping": MAPPING,
-        },
-    )
+    return upsert_activation(segment, connection_, name=f"Send {segment.name}", mapping=MAPPING)
 
 
 def measure(activation, timestamp) -> dict:
@@ -184,12 +175,7 @@ def main() -> None:
             parent.delete()
         Workspace.objects.filter(pk=workspace.pk).delete()
         shutil.rmtree(workdir)
-    text = json.dumps(results, indent=2)
-    if arguments.json:
-        Path(arguments.json).write_text(text + "\n")
-        print(f"figures written to {arguments.json}")
-    else:
-        print(text)
+    write_results(results, arguments.json)
 
 
 if __name__ == "__main__":

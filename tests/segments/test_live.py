@@ -28,25 +28,24 @@ from tests.factories import (
     make_connection,
     make_segment,
     make_workspace,
+    output_mapping,
 )
 
 pytestmark = pytest.mark.django_db
 
 ROWS = 12
 JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-        {"source": "lifetime_value", "output": "Lifetime_Value__c"},
-        {"source": "signup_date", "output": "Birthdate"},
-        {"source": "last_seen_at", "output": "Last_Seen_At__c"},
-    ],
-    "strings": [{"output": "Description", "parts": [{"type": "segment_name"}]}],
-}
+MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("email", "Email"),
+    ("lifetime_value", "Lifetime_Value__c"),
+    ("signup_date", "Birthdate"),
+    ("last_seen_at", "Last_Seen_At__c"),
+    strings=[{"output": "Description", "parts": [{"type": "segment_name"}]}],
+    export_all_columns=False,
+)
 PG_TABLE = """
 CREATE SCHEMA crm;
 CREATE TABLE crm.customers (
@@ -338,35 +337,34 @@ def test_switching_to_live_drops_the_copy_and_refuses_uploads_and_refreshes(pg):
 # --- SQLite and DuckDB sources ---------------------------------------------------------------
 
 
-def sqlite_source(path) -> Source:
-    return Source.objects.create(
-        workspace=make_workspace(), name="Local", url=f"sqlite:///{path.name}", kind="sqlite"
-    )
-
-
-def test_a_live_sqlite_source_gives_size_and_preview_now(sqlite_file, salesforce_emulator):
-    source = sqlite_source(sqlite_file)
+def file_activation(kind: str, url: str, *, table: str, rules: dict, columns: list[str]):
+    """An activation previewing `columns` of a live parent over a file source's table."""
+    source = Source.objects.create(workspace=make_workspace(), name=kind, url=url, kind=kind)
     parent = segment_services.create_parent_segment(
         workspace=source.workspace,
         data={
-            "name": "SQLite customers",
+            "name": f"{kind} customers",
             "key_column": "id",
-            "source": {"source": source.pk, "table": "customers", "storage": "live"},
+            "source": {"source": source.pk, "table": table, "storage": "live"},
         },
     )
-    segment = make_segment(parent=parent, name="With e-mail", rules=_has_email())
-    activation = make_activation(
+    segment = make_segment(parent=parent, name="Chosen", rules=rules)
+    return make_activation(
         segment=segment,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "id", "output": "Customer_Key__c"},
-                {"source": "seen", "output": "Last_Seen__c"},
-                {"source": "vip", "output": "VIP__c"},
-            ],
-            "strings": [],
-        },
+        output_mapping=output_mapping(*((name, f"{name.title()}__c") for name in columns)),
     )
+
+
+def test_a_live_sqlite_source_gives_size_and_preview_now(sqlite_file):
+    has_email = {"type": "and", "conditions": [{"column": "email", "operator": "is_not_null"}]}
+    activation = file_activation(
+        "sqlite",
+        f"sqlite:///{sqlite_file.name}",
+        table="customers",
+        rules=has_email,
+        columns=["id", "seen", "vip"],
+    )
+    segment = activation.segment
 
     assert audience.size(segment) == 1
     assert list(audience.iter_rows(segment))[0]["seen"] == "2024-05-01T09:30:00Z"
@@ -383,41 +381,18 @@ def test_a_live_sqlite_source_gives_size_and_preview_now(sqlite_file, salesforce
     assert services.preview(activation)[1][1] == ["3", "2024-06-01T08:00:00.500Z", "false"]
 
 
-def _has_email():
-    return {"type": "and", "conditions": [{"column": "email", "operator": "is_not_null"}]}
-
-
 def test_a_live_duckdb_source_gives_size_and_preview_now(duckdb_file):
     import duckdb
 
-    source = Source.objects.create(
-        workspace=make_workspace(),
-        name="Lake",
-        url=f"duckdb:///{duckdb_file.name}",
-        kind="duckdb",
-    )
-    parent = segment_services.create_parent_segment(
-        workspace=source.workspace,
-        data={
-            "name": "DuckDB customers",
-            "key_column": "id",
-            "source": {"source": source.pk, "table": "main.customers", "storage": "live"},
-        },
-    )
     vip = {"type": "and", "conditions": [{"column": "vip", "operator": "eq", "value": True}]}
-    segment = make_segment(parent=parent, name="VIPs", rules=vip)
-    activation = make_activation(
-        segment=segment,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "id", "output": "Customer_Key__c"},
-                {"source": "amount", "output": "Amount__c"},
-                {"source": "seen", "output": "Last_Seen__c"},
-            ],
-            "strings": [],
-        },
+    activation = file_activation(
+        "duckdb",
+        f"duckdb:///{duckdb_file.name}",
+        table="main.customers",
+        rules=vip,
+        columns=["id", "amount", "seen"],
     )
+    segment = activation.segment
 
     assert audience.size(segment) == 1
     assert list(audience.iter_rows(segment))[0]["seen"] == "2024-05-01T09:30:00Z"
