@@ -98,8 +98,9 @@ def from_clause(parent: ParentSegment):
         value = base.c[name]
         if source.kind == "sqlite" and column_type == "timestamp":
             value = _sqlite_timestamp(value)
-        elif column_type == "string":
+        elif column_type == "string" and name != parent.key_column:
             # An empty text is a null, as in the CSV a refresh writes (rules and cells agree).
+            # Not the key's (check_keys refuses it empty): its index gives the rows' order.
             value = sa.func.nullif(value, "")
         elif source.kind != "sqlite" and column_type == "number":
             # A double, as the profile store keeps numbers: DECIMAL's "10.50" renders "10.5".
@@ -188,7 +189,10 @@ def check_keys(parent: ParentSegment, connection) -> None:
         return
     from_ = from_clause(parent)
     key = from_.c[parent.key_column]
-    if connection.execute(sa.select(sa.literal(1)).where(key.is_(None)).limit(1)).first():
+    missing = key.is_(None)
+    if parent.column_types()[parent.key_column] == "string":
+        missing = sa.or_(missing, key == "")
+    if connection.execute(sa.select(sa.literal(1)).where(missing).limit(1)).first():
         raise LiveKeyError(
             f"The key column {parent.key_column!r} is empty in some rows of the source; "
             "every row of a live parent segment needs a key."

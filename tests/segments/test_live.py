@@ -287,10 +287,12 @@ def test_a_duplicated_or_missing_key_is_refused_when_the_live_parent_is_saved(pg
     assert not ParentSegment.objects.exists()
 
     database.execute("DELETE FROM crm.customers WHERE customer_id = 'C0003'")
-    database.execute("INSERT INTO crm.customers (customer_id) VALUES (NULL)")
-    with pytest.raises(InvalidInput) as refused:
-        make_live_parent(source)
-    assert "empty in some rows" in refused.value.errors["key_column"][0]
+    for empty in (None, ""):
+        database.execute("DELETE FROM crm.customers WHERE customer_id IS NULL OR customer_id = ''")
+        database.execute("INSERT INTO crm.customers (customer_id) VALUES (%s)", [empty])
+        with pytest.raises(InvalidInput) as refused:
+            make_live_parent(source)
+        assert "empty in some rows" in refused.value.errors["key_column"][0]
 
 
 def test_a_key_duplicated_after_creation_fails_the_run_with_the_reason(pg, salesforce_emulator):
