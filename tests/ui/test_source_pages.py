@@ -148,6 +148,11 @@ def test_a_live_parent_segment_from_a_source_is_read_there_and_never_refreshed(
     assert "cy@example.com" in page
     assert '<span class="stat-value" id="row-count">3</span>' in page
 
+    assert (
+        'title="Read from the source at each run">live</span>'
+        in client.get("/audience/").content.decode()
+    )
+
     refused = client.post(f"/audience/{parent.pk}/refresh/", follow=True).content.decode()
     assert "nothing to refresh" in refused
     assert not parent.refreshes.exists()
