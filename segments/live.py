@@ -84,10 +84,10 @@ def relation_of(parent: ParentSegment) -> browse.Relation:
 def from_clause(parent: ParentSegment):
     """The source's table or query as a subquery with the parent's columns, typed as ours.
 
-    Empty texts are nulls and numbers doubles, as a refresh stores them. Timestamps are read as UTC: the session's
-    time zone is UTC (`_utc_session`). SQLite has
-    no timestamp type: its text (ISO 8601, a space or a T, an offset or none meaning UTC) is
-    normalised to the profile store's "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" here.
+    Empty texts are nulls and numbers doubles, as a refresh stores them. Timestamps are read
+    as UTC: the session's time zone is UTC (`_utc_session`). SQLite has no timestamp type: its
+    text (ISO 8601, a space or a T, an offset or none meaning UTC) is normalised to the
+    profile store's "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" here (to the millisecond).
     """
     source = parent.source
     names = parent.column_names
