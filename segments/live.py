@@ -261,7 +261,15 @@ def rows_of(
 ) -> Iterator[dict]:
     """The rows of the live parent matching `tree` (the first `limit`), as attributes."""
     rows = parent_rows(parent, tree, zone=zone)
-    statement = rows.select(*(rows.from_.c[name] for name in parent.column_names))
+    # Dates and timestamps come as our text, formatted by the source (cheaper than Python),
+    # where sql.iso_utc_text knows the dialect; elsewhere _attribute formats them.
+    as_text = AS_TEXT if parent.source.kind in TEXT_DIALECTS else ()
+    statement = rows.select(
+        *(
+            rows.source.text(name, column_type) if column_type in as_text else rows.from_.c[name]
+            for name, column_type in parent.column_types().items()
+        )
+    )
     if limit is not None:
         statement = statement.limit(limit)
     types = [column["type"] for column in parent.columns]
@@ -275,7 +283,16 @@ def rows_of(
 
 
 # The driver's own type for a column type, whose values the profile store holds as they are.
-NATIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
+NATIVE = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "date": str,
+    "timestamp": str,
+}
+AS_TEXT = ("date", "timestamp")
+TEXT_DIALECTS = ("postgresql", "duckdb", "sqlite")
 
 
 def _attribute(column_type: str, value):
