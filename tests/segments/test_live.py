@@ -357,52 +357,62 @@ def file_activation(kind: str, url: str, *, table: str, rules: dict, columns: li
     )
 
 
-def test_a_live_sqlite_source_gives_size_and_preview_now(sqlite_file):
-    has_email = {"type": "and", "conditions": [{"column": "email", "operator": "is_not_null"}]}
-    activation = file_activation(
-        "sqlite",
-        f"sqlite:///{sqlite_file.name}",
-        table="customers",
-        rules=has_email,
-        columns=["id", "seen", "vip"],
-    )
-    segment = activation.segment
-
-    assert audience.size(segment) == 1
-    assert list(audience.iter_rows(segment))[0]["seen"] == "2024-05-01T09:30:00Z"
-    assert services.preview(activation)[1] == [["1", "2024-05-01T09:30:00Z", "true"]]
-
-    with contextlib.closing(sqlite3.connect(sqlite_file)) as writer:
+def write_sqlite(path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as writer:
         writer.execute(
             "INSERT INTO customers VALUES (3, 'bo@example.com', 2, 0, '2000-01-01', "
             "'2024-06-01T10:00:00.5+02:00')"
         )
         writer.commit()
 
-    assert audience.size(segment) == 2
-    assert services.preview(activation)[1][1] == ["3", "2024-06-01T08:00:00.500Z", "false"]
 
-
-def test_a_live_duckdb_source_gives_size_and_preview_now(duckdb_file):
+def write_duckdb(path) -> None:
     import duckdb
 
-    vip = {"type": "and", "conditions": [{"column": "vip", "operator": "eq", "value": True}]}
+    with contextlib.closing(duckdb.connect(str(path))) as writer:
+        writer.execute("UPDATE customers SET vip = true, amount = 7 WHERE id = 2")
+
+
+HAS_EMAIL = {"type": "and", "conditions": [{"column": "email", "operator": "is_not_null"}]}
+VIP = {"type": "and", "conditions": [{"column": "vip", "operator": "eq", "value": True}]}
+# kind: (file fixture, table, rules, preview columns, the preview, a change, the new row)
+FILE_SOURCES = {
+    "sqlite": (
+        "sqlite_file",
+        "customers",
+        HAS_EMAIL,
+        ["id", "seen", "vip"],
+        ["1", "2024-05-01T09:30:00Z", "true"],
+        write_sqlite,
+        # SQLite's timestamp text with an offset, read in UTC.
+        ["3", "2024-06-01T08:00:00.500Z", "false"],
+    ),
+    "duckdb": (
+        "duckdb_file",
+        "main.customers",
+        VIP,
+        ["id", "amount", "seen"],
+        ["1", "2.25", "2024-05-01T09:30:00Z"],
+        write_duckdb,
+        ["2", "7", ""],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", FILE_SOURCES)
+def test_a_live_file_source_gives_size_and_preview_now(kind, request):
+    fixture, table, rules, columns, first, change, added = FILE_SOURCES[kind]
+    path = request.getfixturevalue(fixture)
     activation = file_activation(
-        "duckdb",
-        f"duckdb:///{duckdb_file.name}",
-        table="main.customers",
-        rules=vip,
-        columns=["id", "amount", "seen"],
+        kind, f"{kind}:///{path.name}", table=table, rules=rules, columns=columns
     )
     segment = activation.segment
 
     assert audience.size(segment) == 1
     assert list(audience.iter_rows(segment))[0]["seen"] == "2024-05-01T09:30:00Z"
-    assert services.preview(activation)[1] == [["1", "2.25", "2024-05-01T09:30:00Z"]]
+    assert services.preview(activation)[1] == [first]
 
-    writer = duckdb.connect(str(duckdb_file))
-    writer.execute("UPDATE customers SET vip = true, amount = 7 WHERE id = 2")
-    writer.close()
+    change(path)
 
     assert audience.size(segment) == 2
-    assert services.preview(activation)[1][1] == ["2", "7", ""]
+    assert services.preview(activation)[1] == [first, added]

@@ -7,7 +7,15 @@ The source is a real PostgreSQL database of our own on 127.0.0.1:5432."""
 import pytest
 
 from segments.models import ParentSegment, Profile
-from tests.api.contract.helpers import API, CUSTOMERS_CSV, create, upload
+from tests.api.contract.helpers import (
+    API,
+    CUSTOMERS_CSV,
+    condition,
+    create,
+    create_activation,
+    upload,
+)
+from tests.factories import output_mapping
 
 CUSTOMERS = """
 CREATE TABLE customers (customer_id text, email text, country text, age integer);
@@ -118,28 +126,14 @@ def test_size_and_preview_follow_the_source_at_once(client, source, database, co
         {
             "parent_segment": parent["id"],
             "name": "Japan",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
+            "rules": condition("country", "eq", "JP"),
         },
     )
-    activation = create(
+    activation = create_activation(
         client,
-        "activations",
-        {
-            "name": "Japan to Contacts",
-            "segment": japan["id"],
-            "connection": connection["id"],
-            "export": {"mode": "append", "object": "Contact"},
-            "output_mapping": {
-                "export_all_columns": False,
-                "columns": [
-                    {"source": "customer_id", "output": "LastName"},
-                    {"source": "email", "output": "Email"},
-                ],
-            },
-        },
+        japan,
+        connection,
+        output_mapping=output_mapping(("customer_id", "LastName"), ("email", "Email")),
     )
     preview = f"{API}/activations/{activation['id']}/preview/"
 
