@@ -26,7 +26,7 @@ from common.validation import InvalidInput
 from connectors.base import ConnectorError, ExportParams
 from connectors.base import FailedRow as FailedOutcome
 from connectors.models import Connection
-from segments import audience, refresh, sizes
+from segments import audience, live, refresh, sizes
 from segments.models import AudienceSize, Refresh
 
 from . import beat, fingerprints, guards, mapping, notifications, prephase, steps, streaming
@@ -384,6 +384,8 @@ def _check_fresh_data(activation, recorder: RunRecorder) -> None:
     parent = activation.segment.parent_segment
     if parent.source_id is None:
         return
+    if live.is_live(parent):  # nothing to refresh: the rows are read in the source now
+        return recorder.log(f"Reading the rows live from the source {parent.source.name}.")
     if activation.refresh_before_run:
         recorder.log(f"Refreshing the parent segment {parent.name} from its source first.")
         refresh.refresh_before_run(parent)
@@ -469,6 +471,13 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
                 "status": Run.Status.FAILED,
                 "error": recorder.scrub(error.message),
                 "config_error": not error.retryable,
+            }
+        if isinstance(error, live.LiveSourceError):  # unreadable source, duplicate keys
+            config_error = isinstance(error, live.LiveKeyError)
+            return {
+                "status": Run.Status.FAILED,
+                "error": error.message,
+                "config_error": config_error,
             }
         if isinstance(error, InvalidInput):
             message = (

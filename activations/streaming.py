@@ -4,7 +4,8 @@ activations.sqlrender for the mapping) whose values are the final CSV cells.
 On PostgreSQL the CSV lines come from `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)`, read on a
 connection of their own (the run's connection keeps storing counts and heartbeats meanwhile;
 a COPY in progress holds its connection) and handed on as they arrive, never decoded. Elsewhere a server-side cursor fetches the cells
-and common.csvio encodes them. The preview runs the same SELECT with a LIMIT.
+and common.csvio encodes them. The preview runs the same SELECT with a LIMIT. A live
+parent segment's SELECT runs in its source instead (segments/live.py), COPY on PostgreSQL.
 """
 
 import datetime
@@ -15,7 +16,7 @@ import psycopg
 from django.db import connection as default_connection
 
 from common import csvio
-from segments import sqlexec
+from segments import live, sqlexec
 
 from . import mapping, sqlrender
 from .models import Activation
@@ -41,7 +42,10 @@ def statement(
     """
     segment = activation.segment
     parent = segment.parent_segment
-    rows = sqlexec.segment_rows(segment, zone=zone_of(activation), connection=connection)
+    if live.is_live(parent):  # the SELECT runs in the source (segments/live.py)
+        rows = live.segment_rows(segment, zone=zone_of(activation))
+    else:
+        rows = sqlexec.segment_rows(segment, zone=zone_of(activation), connection=connection)
     context = mapping.RenderContext(
         segment_id=segment.pk,
         segment_name=segment.name,
@@ -91,9 +95,10 @@ def cells(
     at a time (server-side cursor on PostgreSQL, so memory does not grow with the segment).
     The statement is built before the first row is asked for, so bad rules or mapping raise
     at once."""
-    text, params = sqlexec.compile_statement(
-        statement(activation, timestamp=timestamp, limit=limit, with_key=with_key)
-    )
+    select = statement(activation, timestamp=timestamp, limit=limit, with_key=with_key)
+    if live.is_live(activation.segment.parent_segment):
+        return live.cells(activation.segment.parent_segment, select)
+    text, params = sqlexec.compile_statement(select)
     return _fetch(text, params)
 
 
@@ -110,6 +115,11 @@ def lines(
     """The rows as CSV lines (bytes, LF-terminated), byte for byte what common.csvio writes
     for `cells` (`with_key`: the key as a last field, see `csvio.split_last`). The statement is
     built before the first line is asked for."""
+    parent = activation.segment.parent_segment
+    if live.is_live(parent) and parent.source.kind == "postgresql":
+        return live.copy_lines(
+            parent, statement(activation, timestamp=timestamp, for_copy=True, with_key=with_key)
+        )
     # COPY runs on a connection of its own, which sees committed rows only: inside a
     # transaction (a caller's atomic block, a test) the rows are read on this one instead.
     if default_connection.vendor == "postgresql" and not default_connection.in_atomic_block:

@@ -163,11 +163,33 @@ def csv_writer_floor(tuples) -> int:
     return len(tuples)
 
 
+def upsert_activation(segment, connection_, *, name: str, mapping: dict = MAPPING, **export):
+    """An upsert of Contacts by Customer_Key__c sending `segment` through `mapping`."""
+    from activations import services
+
+    return services.create_activation(
+        workspace=segment.workspace,
+        data={
+            "name": name[:100],
+            "segment": segment.pk,
+            "connection": connection_.pk,
+            "export": {
+                "object": "Contact",
+                "mode": "update",
+                "upsert": True,
+                "key": "Customer_Key__c",
+                **export,
+            },
+            "output_mapping": mapping,
+        },
+    )
+
+
 def render_part(workspace, parent, connection_, results: dict, *, python_too: bool) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from activations import services, streaming
+    from activations import streaming
     from segments import audience
     from segments.models import Segment
 
@@ -180,21 +202,7 @@ def render_part(workspace, parent, connection_, results: dict, *, python_too: bo
         segment = Segment.objects.create(
             workspace=workspace, parent_segment=parent, name=label[:50], rules=rules
         )
-        activation = services.create_activation(
-            workspace=workspace,
-            data={
-                "name": f"Render {label}"[:100],
-                "segment": segment.pk,
-                "connection": connection_.pk,
-                "export": {
-                    "object": "Contact",
-                    "mode": "update",
-                    "upsert": True,
-                    "key": "Customer_Key__c",
-                },
-                "output_mapping": MAPPING,
-            },
-        )
+        activation = upsert_activation(segment, connection_, name=f"Render {label}")
         size = audience.size(segment)
         if connection.vendor == "postgresql":
             floor_name = "COPY (SELECT <mapped columns>) TO STDOUT"
@@ -269,22 +277,7 @@ def run_part(workspace, parent, arguments, emulator, results: dict) -> None:
     )
 
     def make_activation(name):
-        return services.create_activation(
-            workspace=workspace,
-            data={
-                "name": name,
-                "segment": segment.pk,
-                "connection": connection_.pk,
-                "export": {
-                    "object": "Contact",
-                    "mode": "update",
-                    "upsert": True,
-                    "key": "Customer_Key__c",
-                    "batch_size": 10_000,
-                },
-                "output_mapping": MAPPING,
-            },
-        )
+        return upsert_activation(segment, connection_, name=name, batch_size=10_000)
 
     # The ready CSV simple-salesforce uploads: the same rows, rendered once, untimed.
     activation = make_activation("Ready file")
@@ -465,10 +458,15 @@ def main() -> None:
         shutil.rmtree(workdir)
         if emulator is not None:
             emulator.stop()
+    write_results(results, arguments.json)
+
+
+def write_results(results: dict, path: str) -> None:
+    """The figures as JSON, to `path` or printed."""
     text = json.dumps(results, indent=2)
-    if arguments.json:
-        Path(arguments.json).write_text(text + "\n")
-        print(f"figures written to {arguments.json}")
+    if path:
+        Path(path).write_text(text + "\n")
+        print(f"figures written to {path}")
     else:
         print(text)
 

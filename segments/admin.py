@@ -5,9 +5,19 @@ from .models import ParentSegment, Profile, Refresh, Segment
 
 @admin.register(ParentSegment)
 class ParentSegmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "workspace", "key_column", "row_count", "updated_at"]
-    list_filter = ["workspace"]
+    list_display = [
+        "name",
+        "workspace",
+        "key_column",
+        "source",
+        "storage",
+        "row_count",
+        "updated_at",
+    ]
+    list_filter = ["workspace", "storage"]
     search_fields = ["name"]
+    # Live needs a source and a unique key: changed through the API or UI, which check them.
+    readonly_fields = ["storage"]
 
 
 @admin.register(Profile)

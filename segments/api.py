@@ -13,7 +13,7 @@ from common.api.filters import IdFilter
 from common.api.parsers import CSVUploadParser
 from common.api.schema import ERROR_SCHEMA
 from common.uploads import upload_limit_message
-from segments import inference, refresh, services
+from segments import inference, live, refresh, services
 from segments.loading import MODES
 from segments.models import ParentSegment, Refresh, Segment
 from segments.serializers import (
@@ -178,8 +178,11 @@ class ParentSegmentViewSet(WorkspaceScopedModelViewSet):
     @extend_schema(request=None, responses={202: RefreshSerializer})
     @action(detail=True, methods=["post"], url_path="refresh")
     def refresh(self, request, pk=None):
-        """Queue a refresh from the parent's source (409 while one is queued or running)."""
+        """Queue a refresh from the parent's source (409 while one is queued or running, or
+        for a live parent, which is read in its source at each use)."""
         parent = self.get_object()
+        if live.is_live(parent):
+            raise Conflict(live.REFRESH_REFUSED)
         try:
             queued = refresh.request_refresh(parent)
         except refresh.RefreshRefused as refused:

@@ -1,11 +1,12 @@
-"""A segment's audience: its profiles as a queryset, its size, and its rows as a stream."""
+"""A segment's audience: its profiles as a queryset, its size, and its rows as a stream
+(read in the source for a live parent: segments/live.py)."""
 
 import datetime
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from . import sqlexec
+from . import live, sqlexec
 from .models import Profile, Segment
 
 
@@ -24,7 +25,9 @@ def profiles_of(segment: Segment, *, zone: datetime.tzinfo | None = None) -> Que
 
 
 def size(segment: Segment) -> int:
-    """The number of matching profiles, counted by the database."""
+    """The number of matching profiles, counted by the database (a live parent's source)."""
+    if live.is_live(segment.parent_segment):
+        return live.size(segment)
     return profiles_of(segment).count()
 
 
@@ -44,6 +47,10 @@ def iter_rows(
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
+    if live.is_live(segment.parent_segment):
+        # One streamed SELECT in the source (segments/live.py), already in key order.
+        yield from live.iter_rows(segment, zone=zone)
+        return
     matching = profiles_of(segment, zone=zone).values_list("attributes", flat=True)
     keys = (
         Profile.objects.filter(parent_segment_id=segment.parent_segment_id)

@@ -42,6 +42,7 @@ def checked_backing_fields(
         _checked_storage(data["storage"], "storage", fields, errors)
     if "refresh" in data:
         fields.update(_checked_refresh(data["refresh"], errors, current))
+    _check_live(fields, current, errors)
     if "notify_emails" in data:
         fields["notify_emails"] = _checked_emails(data["notify_emails"], errors)
     errors.raise_if_any()
@@ -51,15 +52,28 @@ def checked_backing_fields(
 def _checked_storage(value, path: str, fields: dict, errors: ErrorCollector) -> None:
     if value not in Storage.values:
         errors.add(path, f"must be one of: {', '.join(Storage.values)}")
-    elif value == Storage.LIVE:
-        # Computing sizes, previews and runs in the source is not built yet: say so rather
-        # than copy the rows while claiming not to.
-        errors.add(
-            path,
-            '"live" is not available yet: use "imported" (the rows are copied by each refresh)',
-        )
     else:
         fields["storage"] = value
+
+
+def _check_live(fields: dict, current: ParentSegment | None, errors) -> None:
+    """A live parent reads its source at each use: it needs one, and it is never refreshed."""
+
+    def now(name, default):
+        return fields.get(name, getattr(current, name) if current is not None else default)
+
+    if now("storage", Storage.IMPORTED) != Storage.LIVE:
+        return
+    if now("source", None) is None and not errors.errors:
+        errors.add(
+            "source.storage", '"live" needs a source: {"source": <id>, "table" | "query": …}'
+        )
+    if now("refresh_schedule_type", "none") != "none":
+        errors.add(
+            "refresh.schedule.type",
+            "a live parent segment is read in its source at each use and never refreshed: "
+            'use "none"',
+        )
 
 
 def _checked_source(value, workspace, errors: ErrorCollector) -> dict:

@@ -7,7 +7,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from common.api.serializers import StrictSerializer
-from segments import audience, backing, rules
+from segments import audience, backing, live, rules
 from segments.models import ColumnType, ParentSegment, Refresh, Storage
 from workspaces.fields import WorkspaceField, WorkspaceRelatedField
 
@@ -92,8 +92,10 @@ class SourceBackingField(serializers.JSONField):
         if parent.source_id is None:
             return None
         if parent.source_query:
-            return {"source": parent.source_id, "query": parent.source_query}
-        return {"source": parent.source_id, "table": parent.source_table}
+            found = {"source": parent.source_id, "query": parent.source_query}
+        else:
+            found = {"source": parent.source_id, "table": parent.source_table}
+        return {**found, "storage": parent.storage}
 
 
 class RefreshSettingsField(serializers.JSONField):
@@ -148,7 +150,9 @@ class ParentSegmentSerializer(StrictSerializer):
         allow_null=True,
         help_text=(
             'Rows from a source: {"source": <id>, "table": "schema.table"} or '
-            '{"source": <id>, "query": "SELECT …"}; null for CSV uploads.'
+            '{"source": <id>, "query": "SELECT …"}, with "storage": "imported" (the default: '
+            'copied by refreshes) or "live" (read in the source at each use); null for CSV '
+            "uploads."
         ),
     )
     storage = serializers.ChoiceField(choices=Storage.choices, required=False)
@@ -220,9 +224,18 @@ class SegmentSerializer(StrictSerializer):
             '{"column", "operator", "value"}; an empty "and" group matches every row.'
         ),
     )
-    size = serializers.SerializerMethodField(help_text="How many profiles match, counted now.")
+    size = serializers.SerializerMethodField(
+        help_text=(
+            "How many profiles match, counted now (for a live parent, in its source; null "
+            "when that source cannot be read)."
+        )
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def get_size(self, segment) -> int:
-        return audience.size(segment)
+    def get_size(self, segment) -> int | None:
+        try:
+            return audience.size(segment)
+        except live.LiveSourceError:
+            # One unreadable source must not fail a whole list of segments.
+            return None

@@ -9,7 +9,7 @@ from django.db.models import ProtectedError
 from common import names
 from common.validation import ErrorCollector, InvalidInput
 
-from . import backing, loading, refresh, rules
+from . import backing, live, loading, refresh, rules
 from .models import ColumnType, ParentSegment, Profile, Segment
 
 COLUMN_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -18,6 +18,8 @@ MAX_COLUMNS = 500
 NAME_MAX_LENGTH = 200
 FOLDER_MAX_LENGTH = 200
 EMPTY_RULES = {"type": "and", "conditions": []}
+# A change of these makes a live parent's source and key be checked again.
+LIVE_CHECKED_KEYS = {"source", "storage", "key_column", "columns"}
 
 
 def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
@@ -35,6 +37,9 @@ def create_parent_segment(*, workspace, data: dict) -> ParentSegment:
     fields = _checked_parent_fields(data, current=None)
     backing.check_cursor_column(backing_fields, fields["columns"])
     _check_name_free(ParentSegment, workspace, fields["name"], None)
+    candidate = ParentSegment(workspace=workspace, **fields, **backing_fields)
+    if live.is_live(candidate):
+        live.check_parent(candidate)  # readable, one row per key
     with _unique_name(fields["name"], ParentSegment), transaction.atomic():
         parent = ParentSegment.objects.create(workspace=workspace, **fields, **backing_fields)
         refresh.sync_schedule(parent)
@@ -62,8 +67,15 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
             fields["columns"],
         )
         _check_name_free(ParentSegment, parent.workspace, fields["name"], parent.pk)
+        was_live = live.is_live(parent)
         for name, value in {**fields, **backing_fields}.items():
             setattr(parent, name, value)
+        if live.is_live(parent) and LIVE_CHECKED_KEYS & data.keys():
+            live.check_parent(parent)
+        if live.is_live(parent) and not was_live:
+            # Live means no copy: the rows an earlier refresh or upload copied go.
+            parent.profiles.all().delete()
+            parent.row_count = 0
         parent.save()
         refresh.sync_schedule(parent)
         return parent
@@ -127,6 +139,8 @@ def import_profiles_file(
     """
     if mode not in loading.MODES:
         raise InvalidInput({"mode": [f"must be one of: {', '.join(loading.MODES)}"]})
+    if live.is_live(parent_segment):
+        raise live.NotCopied(live.UPLOAD_REFUSED)
     return loading.import_profiles(
         parent_segment=parent_segment, file=file, mode=mode, allow_empty=allow_empty
     )

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from common import charts
@@ -21,7 +22,7 @@ from sources.models import Source
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import audience, backing, inference, refresh, rules, services, sizes
+from . import audience, backing, inference, live, refresh, rules, services, sizes
 from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadForm
 from .models import ParentSegment, Profile, Refresh, Segment
 
@@ -62,12 +63,23 @@ def sample_text(value):
 
 def render_parent_detail(request, parent, upload_form, *, import_result=None, status=200):
     names = parent.column_names
-    sample = [
-        [sample_text(profile.attributes.get(name)) for name in names]
-        for profile in Profile.objects.filter(parent_segment=parent).order_by("pk")[:SAMPLE_ROWS]
-    ]
+    row_count, live_error = parent.row_count, ""
+    if live.is_live(parent):
+        # Read in the source now: the first rows and the count.
+        try:
+            row_count = live.count(parent, services.EMPTY_RULES)
+            found = list(live.rows_of(parent, services.EMPTY_RULES, limit=SAMPLE_ROWS))
+        except live.LiveSourceError as error:
+            found, live_error = [], error.message
+    else:
+        profiles = Profile.objects.filter(parent_segment=parent).order_by("pk")[:SAMPLE_ROWS]
+        found = [profile.attributes for profile in profiles]
+    sample = [[sample_text(attributes.get(name)) for name in names] for attributes in found]
     context = {
         "parent": parent,
+        "is_live": live.is_live(parent),
+        "row_count": row_count,
+        "live_error": live_error,
         "sample_rows": sample,
         "segments": parent.segments.all(),
         "upload_form": upload_form,
@@ -266,6 +278,8 @@ def segment_sample(request: HttpRequest, pk: int) -> HttpResponse:
         error = ""
     except InvalidInput as invalid:
         rows, error = [], str(invalid)
+    except live.LiveSourceError as failed:
+        rows, error = [], failed.message
     return render(
         request,
         "segments/_audience_sample.html",
@@ -331,7 +345,11 @@ def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(
         Segment.objects.visible_to(request.user).select_related("parent_segment"), pk=pk
     )
-    return HttpResponse(f"{audience.size(segment):,}")
+    try:
+        return HttpResponse(f"{audience.size(segment):,}")
+    except live.LiveSourceError as failed:
+        # A live parent's source is down or its key not unique: say why instead of a 500.
+        return HttpResponse(format_html('<span title="{}">unavailable</span>', failed.message))
 
 
 @login_required
@@ -447,7 +465,12 @@ def audience_size(request: HttpRequest) -> JsonResponse:
     except InvalidInput as error:
         return JsonResponse({"errors": error.errors}, status=400)
     unsaved = Segment(workspace=parent.workspace, parent_segment=parent, rules=rule_tree)
-    return JsonResponse({"size": audience.size(unsaved), "total": parent.row_count})
+    try:
+        size = audience.size(unsaved)
+        total = live.count(parent, services.EMPTY_RULES) if live.is_live(parent) else None
+    except live.LiveSourceError as failed:
+        return JsonResponse({"errors": {"": [failed.message]}}, status=failed.status_code)
+    return JsonResponse({"size": size, "total": parent.row_count if total is None else total})
 
 
 OPERATOR_TEXT = {
@@ -519,17 +542,22 @@ def parent_from_source(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         require_write(request, workspace)
         form = ParentSegmentForm(request.POST)
+        storage = values.get("storage", "imported")
         if form.is_valid() and source is not None:
             data = {
                 **form.payload(),
                 "source": {
                     "source": source.pk,
                     **({"query": query} if query else {"table": table}),
+                    "storage": storage,
                 },
                 "refresh": {
                     "mode": values.get("refresh_mode", "replace"),
                     "schedule": {
-                        "type": values.get("schedule_type", "none"),
+                        # A live parent is never refreshed: its schedule field is hidden.
+                        "type": "none"
+                        if storage == "live"
+                        else values.get("schedule_type", "none"),
                         "cron": values.get("cron", ""),
                         "timezone": values.get("timezone", "") or "UTC",
                     },
@@ -540,10 +568,12 @@ def parent_from_source(request: HttpRequest) -> HttpResponse:
             except InvalidInput as error:
                 form.show_service_errors(error)
             else:
-                refresh.request_refresh(parent)
-                messages.success(
-                    request, f"Parent segment “{parent.name}” created; its first refresh is queued."
-                )
+                if live.is_live(parent):
+                    done = "its rows are read live from the source"
+                else:
+                    refresh.request_refresh(parent)
+                    done = "its first refresh is queued"
+                messages.success(request, f"Parent segment “{parent.name}” created; {done}.")
                 return redirect("segments:parent-detail", pk=parent.pk)
     elif source is not None and (table or query):
         try:
@@ -585,6 +615,8 @@ def parent_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     parent = get_object_or_404(ParentSegment.objects.visible_to(request.user), pk=pk)
     require_write(request, parent.workspace)
     try:
+        if live.is_live(parent):
+            raise refresh.RefreshRefused(live.REFRESH_REFUSED)
         queued = refresh.request_refresh(parent)
     except refresh.RefreshRefused as refused:
         messages.error(request, str(refused))

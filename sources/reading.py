@@ -166,3 +166,9 @@ def _cell(value) -> str:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
+
+
+def cell_text(value) -> str:
+    """A value as a refresh writes it into its CSV: live parent segments read rows this way
+    too, so their values parse exactly as an imported copy's would."""
+    return _cell(value)

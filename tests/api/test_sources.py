@@ -172,7 +172,11 @@ def test_parent_segment_from_a_table_infers_columns_and_refreshes(owner_client, 
     assert response.status_code == 201, response.json()
     parent = response.json()
     assert parent["columns"][0] == {"name": "id", "type": "string"}
-    assert parent["source"] == {"source": source["id"], "table": "crm.customers"}
+    assert parent["source"] == {
+        "source": source["id"],
+        "table": "crm.customers",
+        "storage": "imported",
+    }
     assert parent["refresh"]["schedule"]["type"] == "daily"
     assert parent["storage"] == "imported"
 
@@ -331,9 +335,7 @@ def test_a_source_in_use_cannot_be_deleted(owner_client, sqlite_file):
     assert owner_client.delete(f"{SOURCES}{source['id']}/").status_code == 204
 
 
-def test_storage_is_given_with_the_source_and_live_is_refused_until_it_is_built(
-    owner_client, sqlite_file
-):
+def test_storage_is_given_with_the_source(owner_client, sqlite_file):
     source = create_source(owner_client, f"sqlite:///{sqlite_file.name}")
 
     def create(name, storage):
@@ -352,9 +354,13 @@ def test_storage_is_given_with_the_source_and_live_is_refused_until_it_is_built(
     assert imported.json()["storage"] == "imported"
 
     live = create("Live", "live")
-    assert live.status_code == 400
-    assert '"live" is not available yet' in live.json()["source.storage"][0]
-    assert not ParentSegment.objects.filter(name="Live").exists()
+    assert live.status_code == 201, live.json()
+    assert live.json()["source"]["storage"] == "live"
+
+    unknown = create("Other", "cached")
+    assert unknown.status_code == 400
+    assert "must be one of: imported, live" in unknown.json()["source.storage"][0]
+    assert not ParentSegment.objects.filter(name="Other").exists()
 
 
 def test_an_incremental_refresh_reads_only_rows_past_the_cursor(owner_client, pg, refresh):

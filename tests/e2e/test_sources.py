@@ -42,7 +42,7 @@ def test_owner_builds_a_parent_segment_from_a_source_and_activates_it(
     seen = form.locator("[data-row]").filter(has=page.locator('input[value="seen"]'))
     seen.get_by_role("button", name="Remove this column").click()
     form.get_by_label("Schedule").select_option("daily")
-    form.get_by_role("button", name="Create and refresh").click()
+    form.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_role("heading", name="Shop customers")).to_be_visible()
     expect(page.locator("#row-count")).to_have_text("2")
     history = page.locator("#refresh-history")
@@ -82,3 +82,31 @@ def test_owner_builds_a_parent_segment_from_a_source_and_activates_it(
     assert contacts["1"]["LastName"] == "ann@example.com"
     assert list(contacts) == ["1"]
     assert parent.refreshes.count() == 2  # the activation asked for fresh data
+
+
+def test_owner_builds_a_live_parent_segment_whose_refresh_settings_hide(
+    page, site, marketer, sqlite_file
+):
+    from sources.models import Source
+
+    source = Source.objects.create(
+        workspace=marketer["workspace"],
+        name="Shop database",
+        url=f"sqlite:///{sqlite_file.name}",
+        kind="sqlite",
+    )
+    sign_in(page, site)
+    page.goto(f"{site.url}/audience/new/from-source/?source={source.pk}&table=main.customers")
+    form = page.locator("#parent-source-form")
+    form.get_by_label("Name", exact=True).fill("Live shop")
+    form.get_by_label("Key column").fill("id")
+    expect(form.get_by_label("Schedule")).to_be_visible()
+    form.get_by_label("Live (read from the source at each run)").check()
+    expect(form.get_by_label("Schedule")).to_be_hidden()
+    form.get_by_role("button", name="Create", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Live shop")).to_be_visible()
+    expect(page.locator("#storage")).to_have_text("Live (read from the source at each run)")
+    expect(page.locator("#row-count")).to_have_text("2")
+    expect(page.get_by_role("button", name="Refresh now")).to_have_count(0)
+    assert ParentSegment.objects.get(name="Live shop").storage == "live"

@@ -99,3 +99,60 @@ def test_csv_inference_fills_the_new_parent_segment_form(client, team):
     assert '<option value="date" selected>' in page
     assert '<option value="integer" selected>' in page
     assert "key candidates: member_id" in page
+
+
+def test_a_live_parent_segment_from_a_source_is_read_there_and_never_refreshed(
+    client, team, sqlite_file, django_capture_on_commit_callbacks
+):
+    import sqlite3
+
+    workspace, owner, _ = team
+    source = Source.objects.create(
+        workspace=workspace, name="Shop", url=f"sqlite:///{sqlite_file.name}", kind="sqlite"
+    )
+    client.force_login(owner)
+    form = client.get("/audience/new/from-source/", {"source": source.pk, "table": "customers"})
+    assert "Imported (copied on refresh)" in form.content.decode()
+    assert "Live (read from the source at each run)" in form.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/audience/new/from-source/",
+            {
+                "source": source.pk,
+                "table": "customers",
+                "name": "Live shop",
+                "key_column": "id",
+                "description": "",
+                "column_name": ["id", "email"],
+                "column_type": ["integer", "string"],
+                "storage": "live",
+                # Hidden for "live": whatever the browser still sends is not a schedule.
+                "schedule_type": "daily",
+                "timezone": "UTC",
+            },
+        )
+    parent = ParentSegment.objects.get()
+    assert response.status_code == 302, response.content.decode()
+    assert (parent.storage, parent.refresh_schedule_type) == ("live", "none")
+    assert not parent.refreshes.exists()
+
+    page = client.get(f"/audience/{parent.pk}/").content.decode()
+    assert "Live (read from the source at each run)" in page
+    assert "Refresh now" not in page
+    assert "ann@example.com" in page
+    assert '<span class="stat-value" id="row-count">2</span>' in page
+
+    with sqlite3.connect(sqlite_file) as writer:
+        writer.execute("INSERT INTO customers (id, email) VALUES (3, 'cy@example.com')")
+    page = client.get(f"/audience/{parent.pk}/").content.decode()
+    assert "cy@example.com" in page
+    assert '<span class="stat-value" id="row-count">3</span>' in page
+
+    assert (
+        'title="Read from the source at each run">live</span>'
+        in client.get("/audience/").content.decode()
+    )
+
+    refused = client.post(f"/audience/{parent.pk}/refresh/", follow=True).content.decode()
+    assert "nothing to refresh" in refused
+    assert not parent.refreshes.exists()
