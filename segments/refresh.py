@@ -1,8 +1,10 @@
 """Refreshing a source-backed parent segment: the source's rows copied into its profiles.
 
-The rows stream from the source as CSV lines (sources/reading.py; PostgreSQL's own COPY) into
-the same atomic import as an uploaded file (segments/loading.py), so a refresh that fails,
-at the source or on a bad row, leaves the previous rows exactly as they were. Each refresh is
+From PostgreSQL into PostgreSQL the source's typed rows are copied as they are and turned
+into profiles in SQL (loading.import_copied, segments/copying.py); otherwise they stream as CSV
+lines (sources/reading.py) into the same checked import as an uploaded file. Both end in the
+import's atomic write, so a refresh that fails, at the source or on a bad row, leaves the
+previous rows exactly as they were. Each refresh is
 a `Refresh` row: queued by `request_refresh`, claimed and run by `execute_refresh` in a worker
 (segments.refresh_parent_segment), scheduled through beat (segments.refresh_scheduled).
 """

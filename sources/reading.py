@@ -1,8 +1,10 @@
-"""Streaming a source's rows as CSV lines (header first), the input of the profile import.
+"""Streaming a source's rows for a refresh: as CSV lines (header first), the input of the
+checked profile import, or, from PostgreSQL, as raw `COPY … TO STDOUT` blocks for a COPY into
+another PostgreSQL database (with the columns' types, `postgresql_types`).
 
-Memory stays flat: PostgreSQL writes the CSV itself (`COPY (SELECT …) TO STDOUT`, read in
-blocks); other databases are read with a server-side cursor where the driver has one, a
-batch of rows at a time, each row encoded as it passes.
+Memory stays flat: PostgreSQL writes the CSV or COPY text itself (`COPY (SELECT …) TO
+STDOUT`, read in blocks); other databases are read with a server-side cursor where the driver
+has one, a batch of rows at a time, each row encoded as it passes.
 """
 
 import contextlib
