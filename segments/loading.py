@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, ProgrammingError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from . import copying
 from .models import ColumnType, ParentSegment, Profile
@@ -140,9 +140,8 @@ def import_copied(
     The same guarantees as import_profiles: rows the CSV path would refuse (a null or empty
     key, a key too long, a value a column cannot hold; `plan.problems`) and duplicate keys are
     errors naming the row (numbered as lines of a CSV with a header), and then nothing
-    changes; the write is atomic; a replace by no rows is refused. Duplicate keys are found
-    by the unique key of the profiles when the write meets them, so that a good refresh does
-    not pay a check of its own.
+    changes; the write is atomic; a replace by no rows is refused. Over existing rows only
+    the rows that changed are written (see _write_copied_rows).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -156,26 +155,19 @@ def import_copied(
                 copy.write(block)
         staged = cursor.cursor.rowcount
         _report_problems(cursor, plan, errors)
+        if not result.error_count and _has_duplicate_keys(cursor, plan):
+            _report_duplicate_keys(cursor, plan.key_column, errors, rows=_copied_keys(plan))
         _refuse_emptying(current, mode, staged, False, errors)
         if result.error_count:
             return result
-        try:
-            with transaction.atomic():
-                parent = _locked_unchanged(parent_segment, plan.columns, plan.key_column, errors)
-                if parent is None:
-                    return result
-                # Floats as their shortest exact text, whatever the server's setting.
-                cursor.execute("SET LOCAL extra_float_digits = 3")
-                parent.row_count = _write_copied_rows(cursor, parent, plan, mode, staged)
-                parent.save(update_fields=["row_count", "updated_at"])
-        except (IntegrityError, ProgrammingError) as error:
-            # unique_violation (replace) or an upsert meeting one key twice: duplicate keys.
-            if getattr(error.__cause__, "sqlstate", None) not in ("23505", "21000"):
-                raise
-            _report_duplicate_keys(cursor, plan.key_column, errors, rows=_copied_keys(plan))
-            if not result.error_count:
-                raise
-            return result
+        with transaction.atomic():
+            parent = _locked_unchanged(parent_segment, plan.columns, plan.key_column, errors)
+            if parent is None:
+                return result
+            # Floats as their shortest exact text, whatever the server's setting.
+            cursor.execute("SET LOCAL extra_float_digits = 3")
+            parent.row_count = _write_copied_rows(cursor, parent, plan, mode, staged)
+            parent.save(update_fields=["row_count", "updated_at"])
         _analyze(cursor)
     return _imported(result, staged, parent_segment, parent)
 
@@ -602,23 +594,43 @@ def _report_problems(cursor, plan, errors: _ErrorList) -> None:
     errors.merge([RowError(*row) for row in cursor.fetchall()], count)
 
 
+def _has_duplicate_keys(cursor, plan) -> bool:
+    # Cheaper than the report's join, which runs only when this finds some.
+    cursor.execute(f"SELECT count(*) > count(DISTINCT {plan.key}) FROM {COPY_TABLE}")  # noqa: S608
+    return cursor.fetchone()[0]
+
+
 def _copied_keys(plan) -> str:
     return f"(SELECT {COPY_LINE} AS line, {plan.key} AS key FROM {COPY_TABLE})"  # noqa: S608
 
 
 def _write_copied_rows(cursor, parent: ParentSegment, plan, mode: str, staged: int) -> int:
+    """Write the staged rows; return the parent's new row count.
+
+    Into an empty parent, one INSERT. Over existing rows, a row whose stored attributes are
+    already the same text is not rewritten (a daily refresh of a table that moved a little
+    writes a little), and a replace deletes the keys the source no longer has."""
     profile = connection.ops.quote_name(Profile._meta.db_table)
+    parent_id = int(parent.pk)
     # No parameters: the plan's SQL may hold a % (column names are literals in it).
     insert = (
         f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
-        f"SELECT {int(parent.pk)}, {plan.key}, {plan.attributes} FROM {COPY_TABLE}"
+        f"SELECT {parent_id}, {plan.key}, {plan.attributes} FROM {COPY_TABLE}"
     )
-    if mode == "replace":
-        cursor.execute(f"DELETE FROM {profile} WHERE parent_segment_id = {int(parent.pk)}")  # noqa: S608
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {profile} WHERE parent_segment_id = {parent_id})")  # noqa: S608
+    if not cursor.fetchone()[0]:
         cursor.execute(insert)
         return staged
+    if mode == "replace":
+        cursor.execute(
+            f"DELETE FROM {profile} WHERE parent_segment_id = {parent_id} "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {COPY_TABLE} WHERE {plan.key} = {profile}.key)"
+        )
     cursor.execute(
         f"{insert} ON CONFLICT (parent_segment_id, key) "
-        "DO UPDATE SET attributes = excluded.attributes"
+        "DO UPDATE SET attributes = excluded.attributes "
+        f"WHERE {profile}.attributes::text <> excluded.attributes::text"
     )
+    if mode == "replace":
+        return staged
     return Profile.objects.filter(parent_segment=parent).count()

@@ -147,6 +147,38 @@ def test_a_refresh_copies_every_type_as_the_checked_path_stores_it(pg):
     assert '"exact": 123456789012345678' in texts["e"]
 
 
+def test_a_refresh_over_existing_rows_stores_what_the_checked_path_stores(pg):
+    source, source_db = pg
+    relation = Relation(table="public.every_type")
+    fast, reference = make_parent(source, relation), make_parent(source, relation)
+    assert refresh.refresh_now(fast).status == Refresh.Status.SUCCEEDED
+    assert checked(reference).ok
+    source_db.execute("UPDATE every_type SET count = 99, ratio = 2.5 WHERE id = 'a'")
+    source_db.execute("DELETE FROM every_type WHERE id = 'b'")
+    source_db.execute("INSERT INTO every_type (id, name) VALUES ('new', 'New')")
+    # A value whose jsonb equals the stored one but whose text does not (12.0 is not 12).
+    source_db.execute("UPDATE every_type SET exact = 12 WHERE id = 'h'")
+
+    def version(key):  # the row's version: a row not rewritten keeps it
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xmin::text FROM segments_profile WHERE parent_segment_id = %s AND key = %s",
+                [fast.pk, key],
+            )
+            return cursor.fetchone()[0]
+
+    unchanged = version("c")
+    done = refresh.refresh_now(fast)
+    assert (done.status, done.rows_imported) == (Refresh.Status.SUCCEEDED, 8)
+    assert checked(reference).ok
+    assert stored(fast) == stored(reference)
+    assert [key for key, _ in stored(fast)] == ["a", "c", "d", "e", "f", "g", "h", "new"]
+    assert '"exact": 12,' in dict(stored(fast))["h"]
+    assert version("c") == unchanged
+    fast.refresh_from_db()
+    assert fast.row_count == 8
+
+
 @pytest.mark.parametrize("key_column", ["count", "big", "born", "seen", "local_seen", "name"])
 def test_keys_of_every_kind_are_the_checked_path_keys(pg, key_column):
     source, _ = pg
