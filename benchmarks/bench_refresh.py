@@ -12,7 +12,10 @@ is `--database-url` (default: a temporary SQLite file). Measured:
 - floor: `COPY (SELECT …) TO STDOUT` from the source streamed into `COPY … FROM STDIN` of a
   table with the same columns in the service's database (PostgreSQL only): the bare transfer;
 - refresh: `segments.refresh.refresh_now` (replace into an empty parent, then replace over the
-  N rows), which reads with COPY and writes through segments.loading.import_profiles.
+  N rows), which copies the source's typed rows into a staging table (COPY TO + COPY FROM) and
+  builds the profiles in SQL (segments.loading.import_copied, segments/copying.py);
+- with --checked, also the checked path the copy replaced: the rows as CSV lines
+  (sources.reading.csv_lines) through segments.loading.import_profiles, over the N rows.
 """
 
 import argparse
@@ -95,13 +98,14 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--source-url", default=DEFAULT_SOURCE)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--checked", action="store_true", help="time the checked CSV path too")
     arguments = parser.parse_args()
 
     # The source is on this machine: a loopback address the service refuses unless listed.
     os.environ["SOURCE_ALLOWED_HOSTS"] = "127.0.0.1:5432,localhost:5432"
     workdir = Path(tempfile.mkdtemp(prefix="bench_refresh_"))
     set_up(arguments.database_url, workdir=workdir)
-    from segments import refresh, services
+    from segments import services
     from sources.models import Source
     from workspaces.models import Workspace
 
@@ -129,19 +133,22 @@ def main() -> None:
             "source": {"source": source.pk, "table": "public.customers"},
         },
     )
+    runs = [
+        ("refresh into an empty parent", refresh_now),
+        ("refresh over existing rows", refresh_now),
+    ]
+    if arguments.checked:
+        runs.append(("checked CSV path, over the rows", checked_path))
     try:
-        for label in ("refresh into an empty parent", "refresh over existing rows"):
+        for label, run in runs:
             if arguments.tracemalloc:
                 tracemalloc.start()
             rss_before = max_rss_mib()
             started = time.perf_counter()
-            done = refresh.refresh_now(parent)
+            rows = run(parent)
             elapsed = time.perf_counter() - started
-            if done.status != "succeeded":
-                sys.exit(f"refresh failed: {done.error}")
             line = (
-                f"{label:34} {done.rows_imported:>10,} rows in {elapsed:7.1f} s = "
-                f"{done.rows_imported / elapsed:>9,.0f} rows/s"
+                f"{label:34} {rows:>10,} rows in {elapsed:7.1f} s = {rows / elapsed:>9,.0f} rows/s"
             )
             if floor_seconds:
                 line += f"; {elapsed / floor_seconds:.1f}x the floor"
@@ -156,6 +163,29 @@ def main() -> None:
         parent.delete()
         workspace.delete()
         shutil.rmtree(workdir)
+
+
+def refresh_now(parent) -> int:
+    from segments import refresh
+
+    done = refresh.refresh_now(parent)
+    if done.status != "succeeded":
+        sys.exit(f"refresh failed: {done.error}")
+    return done.rows_imported
+
+
+def checked_path(parent) -> int:
+    """The source's rows as CSV lines through the checked import: the path a refresh takes
+    from other databases, or when a column's declared type differs from the source's."""
+    from segments import loading, refresh
+    from sources import reading
+
+    relation = refresh.relation_of(parent)
+    with reading.csv_lines(parent.source, relation, parent.columns) as (lines, _):
+        result = loading.import_profiles(parent_segment=parent, file=lines, mode="replace")
+    if not result.ok:
+        sys.exit(f"import failed: {result.errors[:5]}")
+    return result.rows_imported
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from common.forms import ServiceErrorsMixin
 from .models import ColumnType, ParentSegment
 from .services import EMPTY_RULES
 
+CURSOR_TYPES = (ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.INTEGER)
+
 
 class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
     """Name, description and key column; the typed columns come as repeated row inputs."""
@@ -19,7 +21,22 @@ class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
         max_length=100, help_text="The column that identifies a customer; one of the columns."
     )
 
-    field_paths = {"name": "name", "description": "description", "key_column": "key_column"}
+    # Shown for a parent read from a source only (templates include it there).
+    cursor_column = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Cursor column (incremental refresh)",
+        help_text="With a cursor, each refresh reads only the rows whose value is above the "
+        "highest one the last refresh saw, and merges them by key.",
+        widget=forms.Select,
+    )
+
+    field_paths = {
+        "name": "name",
+        "description": "description",
+        "key_column": "key_column",
+        "refresh.cursor_column": "cursor_column",
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -39,6 +56,14 @@ class ParentSegmentForm(ServiceErrorsMixin, forms.Form):
                 for column in self.initial.get("columns", [])
             ]
         self.column_errors: list[str] = []
+        # The columns a cursor can follow: they grow as rows change (timestamps, dates, ids).
+        self.fields["cursor_column"].widget.choices = [
+            ("", "None: read every row at each refresh")
+        ] + [
+            (row["name"], f"{row['name']} ({row['type']})")
+            for row in self.column_rows
+            if row["type"] in CURSOR_TYPES
+        ]
 
     def payload(self) -> dict:
         return {

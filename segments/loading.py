@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from . import copying
 from .models import ColumnType, ParentSegment, Profile
 
 MODES = ("replace", "upsert")
@@ -115,30 +116,94 @@ def import_profiles(
     with connection.cursor() as cursor, _staging_table(cursor):
         staged = _stage_rows(cursor, current, file, errors)
         _report_duplicate_keys(cursor, key_column, errors)
-        if not result.error_count and mode == "replace" and not staged and not allow_empty:
-            errors.add(
-                0,
-                "",
-                f"the file has a header but no rows: replacing would delete all "
-                f"{current.row_count:,} rows of {current.name!r}. Confirm with allow_empty "
-                "(the API's allow_empty=true, the upload form's checkbox) to empty it.",
-            )
+        _refuse_emptying(current, mode, staged, allow_empty, errors)
         if result.error_count:
             return result
         with transaction.atomic():
-            # Serialises imports into the same parent (SQLite's write transaction already
-            # excludes other writers).
-            parent = ParentSegment.objects.select_for_update().get(pk=parent_segment.pk)
-            if (parent.columns, parent.key_column) != (columns, key_column):
-                errors.add(0, "", "the parent segment's columns changed during the import")
+            parent = _locked_unchanged(parent_segment, columns, key_column, errors)
+            if parent is None:
                 return result
             parent.row_count = _write_staged_rows(cursor, parent, mode, staged)
             parent.save(update_fields=["row_count", "updated_at"])
-        if connection.vendor == "postgresql":
-            # Fresh statistics for the new rows: with stale ones PostgreSQL believes the parent
-            # has a few rows and sorts all of them for every window of audience.iter_rows
-            # (a million-row parent streamed 50 times slower; see benchmarks/README.md).
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(Profile._meta.db_table)}")
+        _analyze(cursor)
+    return _imported(result, staged, parent_segment, parent)
+
+
+def import_copied(
+    *, parent_segment: ParentSegment, blocks: Iterable[bytes], plan, mode: str = "replace"
+) -> ImportResult:
+    """Load the rows of a PostgreSQL source into the parent's rows, PostgreSQL to PostgreSQL:
+    `blocks` are the source's `COPY … TO STDOUT` output of the parent's columns (text format),
+    copied as they are into a staging table typed as `plan` says (segments/copying.py), whose
+    SQL then builds each row's key and attributes as import_profiles stores them.
+
+    The same guarantees as import_profiles: rows the CSV path would refuse (a null or empty
+    key, a key too long, a value a column cannot hold; `plan.problems`) and duplicate keys are
+    errors naming the row (numbered as lines of a CSV with a header), and then nothing
+    changes; the write is atomic; a replace by no rows is refused. Over existing rows only
+    the rows that changed are written (see _write_copied_rows).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    result = ImportResult()
+    errors = _ErrorList(result)
+    current = ParentSegment.objects.get(pk=parent_segment.pk)
+    with connection.cursor() as cursor, _copy_table(cursor, plan):
+        # Its own transaction: a source failing mid-stream aborts the COPY and nothing else.
+        with transaction.atomic(), cursor.cursor.copy(f"COPY {COPY_TABLE} FROM STDIN") as copy:
+            for block in blocks:
+                copy.write(block)
+        staged = cursor.cursor.rowcount
+        _report_problems(cursor, plan, errors)
+        if not result.error_count and _has_duplicate_keys(cursor, plan):
+            _report_duplicate_keys(cursor, plan.key_column, errors, rows=_copied_keys(plan))
+        _refuse_emptying(current, mode, staged, False, errors)
+        if result.error_count:
+            return result
+        with transaction.atomic():
+            parent = _locked_unchanged(parent_segment, plan.columns, plan.key_column, errors)
+            if parent is None:
+                return result
+            # Floats as their shortest exact text, whatever the server's setting.
+            cursor.execute("SET LOCAL extra_float_digits = 3")
+            parent.row_count = _write_copied_rows(cursor, parent, plan, mode, staged)
+            parent.save(update_fields=["row_count", "updated_at"])
+        _analyze(cursor)
+    return _imported(result, staged, parent_segment, parent)
+
+
+def _refuse_emptying(current, mode: str, staged: int, allow_empty: bool, errors) -> None:
+    if errors.result.error_count or mode != "replace" or staged or allow_empty:
+        return
+    errors.add(
+        0,
+        "",
+        f"the file has a header but no rows: replacing would delete all "
+        f"{current.row_count:,} rows of {current.name!r}. Confirm with allow_empty "
+        "(the API's allow_empty=true, the upload form's checkbox) to empty it.",
+    )
+
+
+def _locked_unchanged(parent_segment, columns, key_column, errors) -> ParentSegment | None:
+    """The parent locked for the write, or None (an error added) when its columns changed
+    since the import began. The lock serialises imports into the same parent (SQLite's write
+    transaction already excludes other writers)."""
+    parent = ParentSegment.objects.select_for_update().get(pk=parent_segment.pk)
+    if (parent.columns, parent.key_column) != (columns, key_column):
+        errors.add(0, "", "the parent segment's columns changed during the import")
+        return None
+    return parent
+
+
+def _analyze(cursor) -> None:
+    if connection.vendor == "postgresql":
+        # Fresh statistics for the new rows: with stale ones PostgreSQL believes the parent
+        # has a few rows and sorts all of them for every window of audience.iter_rows
+        # (a million-row parent streamed 50 times slower; see benchmarks/README.md).
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Profile._meta.db_table)}")
+
+
+def _imported(result: ImportResult, staged: int, parent_segment, parent) -> ImportResult:
     result.rows_imported = staged
     parent_segment.row_count = parent.row_count
     parent_segment.updated_at = parent.updated_at
@@ -403,24 +468,29 @@ def _key_text(value) -> str:
     return str(value)
 
 
-@contextlib.contextmanager
 def _staging_table(cursor):
     """A fresh temporary table for the rows of one file, dropped afterwards."""
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
     attributes_type = "jsonb" if connection.vendor == "postgresql" else "text"
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {STAGING_TABLE} "
-        f"(line integer NOT NULL, key varchar({KEY_MAX_LENGTH}) NOT NULL, "
-        f"attributes {attributes_type})"
+    return _temporary_table(
+        cursor,
+        STAGING_TABLE,
+        f"line integer NOT NULL, key varchar({KEY_MAX_LENGTH}) NOT NULL, "
+        f"attributes {attributes_type}",
     )
+
+
+@contextlib.contextmanager
+def _temporary_table(cursor, name: str, columns: str):
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
     try:
         yield
     except BaseException:
         # In a transaction the error aborted, the drop fails too; the original error matters.
         with contextlib.suppress(DatabaseError):
-            cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+            cursor.execute(f"DROP TABLE {name}")
         raise
-    cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+    cursor.execute(f"DROP TABLE {name}")
 
 
 def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
@@ -448,11 +518,14 @@ def _stage_rows(cursor, parent: ParentSegment, file, errors: _ErrorList) -> int:
     return staged
 
 
-def _report_duplicate_keys(cursor, key_column: str, errors: _ErrorList) -> None:
-    """Add an error for every row whose key appeared on an earlier line."""
+def _report_duplicate_keys(
+    cursor, key_column: str, errors: _ErrorList, rows: str = STAGING_TABLE
+) -> None:
+    """Add an error for every row whose key appeared on an earlier line (`rows`: a table or
+    subquery with the staged rows' line and key)."""
     duplicates = (
-        f"SELECT staged.line, staged.key, first.line FROM {STAGING_TABLE} staged "  # noqa: S608
-        f"JOIN (SELECT key, MIN(line) AS line FROM {STAGING_TABLE} GROUP BY key "
+        f"SELECT staged.line, staged.key, first.line FROM {rows} staged "  # noqa: S608
+        f"JOIN (SELECT key, MIN(line) AS line FROM {rows} first GROUP BY key "
         "HAVING COUNT(*) > 1) first ON staged.key = first.key AND staged.line > first.line"
     )
     cursor.execute(f"SELECT COUNT(*) FROM ({duplicates}) counted")  # noqa: S608
@@ -488,4 +561,76 @@ def _write_staged_rows(cursor, parent: ParentSegment, mode: str, staged: int) ->
         "DO UPDATE SET attributes = excluded.attributes",
         [parent.pk],
     )
+    return Profile.objects.filter(parent_segment=parent).count()
+
+
+# --- PostgreSQL to PostgreSQL (import_copied) --------------------------------------------------
+
+# The source's rows as they came: columns c0, c1, … typed as the plan says.
+COPY_TABLE = "segments_copy_row"
+# A staged row's line: its row number after a header line, in the order COPY wrote them.
+COPY_LINE = f"row_number() OVER (ORDER BY {COPY_TABLE}.ctid) + 1"
+
+
+def _copy_table(cursor, plan):
+    columns = ", ".join(f"c{index} {sql_type}" for index, sql_type in enumerate(plan.staged_types))
+    return _temporary_table(cursor, COPY_TABLE, columns)
+
+
+def _report_problems(cursor, plan, errors: _ErrorList) -> None:
+    """Add an error for each staged row the CSV path would refuse (its first problem)."""
+    if not plan.problems:
+        return
+    condition = copying.any_problem(plan)
+    cursor.execute(f"SELECT count(*) FROM {COPY_TABLE} WHERE {condition}")  # noqa: S608
+    (count,) = cursor.fetchone()
+    if not count:
+        return
+    cursor.execute(
+        f"SELECT line, {copying.problem_columns(plan)}, {copying.problem_messages(plan)} "  # noqa: S608
+        f"FROM (SELECT {COPY_LINE} AS line, * FROM {COPY_TABLE}) {COPY_TABLE} "
+        f"WHERE {condition} ORDER BY line LIMIT {MAX_REPORTED_ERRORS}"
+    )
+    errors.merge([RowError(*row) for row in cursor.fetchall()], count)
+
+
+def _has_duplicate_keys(cursor, plan) -> bool:
+    # Cheaper than the report's join, which runs only when this finds some.
+    cursor.execute(f"SELECT count(*) > count(DISTINCT {plan.key}) FROM {COPY_TABLE}")  # noqa: S608
+    return cursor.fetchone()[0]
+
+
+def _copied_keys(plan) -> str:
+    return f"(SELECT {COPY_LINE} AS line, {plan.key} AS key FROM {COPY_TABLE})"  # noqa: S608
+
+
+def _write_copied_rows(cursor, parent: ParentSegment, plan, mode: str, staged: int) -> int:
+    """Write the staged rows; return the parent's new row count.
+
+    Into an empty parent, one INSERT. Over existing rows, a row whose stored attributes are
+    already the same text is not rewritten (a daily refresh of a table that moved a little
+    writes a little), and a replace deletes the keys the source no longer has."""
+    profile = connection.ops.quote_name(Profile._meta.db_table)
+    parent_id = int(parent.pk)
+    # No parameters: the plan's SQL may hold a % (column names are literals in it).
+    insert = (
+        f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
+        f"SELECT {parent_id}, {plan.key}, {plan.attributes} FROM {COPY_TABLE}"
+    )
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {profile} WHERE parent_segment_id = {parent_id})")  # noqa: S608
+    if not cursor.fetchone()[0]:
+        cursor.execute(insert)
+        return staged
+    if mode == "replace":
+        cursor.execute(
+            f"DELETE FROM {profile} WHERE parent_segment_id = {parent_id} "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {COPY_TABLE} WHERE {plan.key} = {profile}.key)"
+        )
+    cursor.execute(
+        f"{insert} ON CONFLICT (parent_segment_id, key) "
+        "DO UPDATE SET attributes = excluded.attributes "
+        f"WHERE {profile}.attributes::text <> excluded.attributes::text"
+    )
+    if mode == "replace":
+        return staged
     return Profile.objects.filter(parent_segment=parent).count()

@@ -92,8 +92,10 @@ class Profile(models.Model):
     as ISO 8601 strings (timestamps in UTC with a `Z`), so they sort as text too.
     """
 
+    # No index of its own: the unique (parent_segment, key) index serves every lookup by
+    # parent, and a second index on one repeated value slowed bulk writes (benchmarks/README.md).
     parent_segment = models.ForeignKey(
-        ParentSegment, on_delete=models.CASCADE, related_name="profiles"
+        ParentSegment, on_delete=models.CASCADE, related_name="profiles", db_index=False
     )
     key = models.CharField(max_length=255)
     attributes = models.JSONField(default=dict)

@@ -1,8 +1,10 @@
 """Refreshing a source-backed parent segment: the source's rows copied into its profiles.
 
-The rows stream from the source as CSV lines (sources/reading.py; PostgreSQL's own COPY) into
-the same atomic import as an uploaded file (segments/loading.py), so a refresh that fails,
-at the source or on a bad row, leaves the previous rows exactly as they were. Each refresh is
+From PostgreSQL into PostgreSQL the source's typed rows are copied as they are and turned
+into profiles in SQL (loading.import_copied, segments/copying.py); otherwise they stream as CSV
+lines (sources/reading.py) into the same checked import as an uploaded file. Both end in the
+import's atomic write, so a refresh that fails, at the source or on a bad row, leaves the
+previous rows exactly as they were. Each refresh is
 a `Refresh` row: queued by `request_refresh`, claimed and run by `execute_refresh` in a worker
 (segments.refresh_parent_segment), scheduled through beat (segments.refresh_scheduled).
 """
@@ -12,14 +14,14 @@ import logging
 from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from common import beat, schedules
 from sources.browse import Relation, SourceError
-from sources.reading import csv_lines, max_value
+from sources.reading import copy_rows, csv_lines, max_value, postgresql_types
 
-from . import loading
+from . import copying, loading
 from .models import ParentSegment, Refresh
 
 logger = logging.getLogger(__name__)
@@ -111,19 +113,44 @@ def _copy_rows(parent: ParentSegment, mode: str) -> tuple[int, int, str]:
             high = max_value(parent.source, relation, cursor_column)
             if parent.refresh_cursor_value:
                 after = (cursor_column, parent.refresh_cursor_value)
-        with csv_lines(parent.source, relation, parent.columns, after=after) as (lines, counter):
-            result = loading.import_profiles(parent_segment=parent, file=lines, mode=mode)
+        result, rows_read = _import(parent, relation, mode, after)
     except SourceError as error:
         return 0, 0, f"reading the source failed: {error}"
     if not result.ok:
         shown = "; ".join(str(e) for e in result.errors[:MAX_ERRORS_KEPT])
         more = result.error_count - min(result.error_count, MAX_ERRORS_KEPT)
         suffix = f" (and {more} more)" if more > 0 else ""
-        return counter.rows, 0, f"the source's rows do not fit the columns: {shown}{suffix}"
+        return rows_read, 0, f"the source's rows do not fit the columns: {shown}{suffix}"
     if cursor_column and high is not None:
         ParentSegment.objects.filter(pk=parent.pk).update(refresh_cursor_value=high)
         parent.refresh_cursor_value = high
-    return counter.rows, result.rows_imported, ""
+    return rows_read, result.rows_imported, ""
+
+
+def _import(parent: ParentSegment, relation: Relation, mode: str, after):
+    """(the import's result, the rows read): COPY from PostgreSQL to PostgreSQL when the
+    columns allow it, else the source's rows as CSV lines through the checked import."""
+    plan = _copy_plan(parent, relation)
+    if plan is not None:
+        names = parent.column_names
+        with copy_rows(parent.source, relation, names, after=after) as (blocks, counter):
+            result = loading.import_copied(
+                parent_segment=parent, blocks=blocks, plan=plan, mode=mode
+            )
+    else:
+        with csv_lines(parent.source, relation, parent.columns, after=after) as (lines, counter):
+            result = loading.import_profiles(parent_segment=parent, file=lines, mode=mode)
+    return result, counter.rows
+
+
+def _copy_plan(parent: ParentSegment, relation: Relation) -> copying.CopyPlan | None:
+    """The plan of a PostgreSQL-to-PostgreSQL copy (segments/copying.py), or None for the
+    checked CSV path: another database on either side, or a column whose source type does
+    not match its declared type."""
+    if connection.vendor != "postgresql" or parent.source.kind != "postgresql":
+        return None
+    types = postgresql_types(parent.source, relation, parent.column_names)
+    return copying.plan(parent.columns, parent.key_column, types)
 
 
 def notify_refresh_failed(refresh: Refresh) -> bool:

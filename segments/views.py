@@ -124,8 +124,15 @@ def parent_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = ParentSegmentForm(request.POST)
         if form.is_valid():
+            data = form.payload()
+            if parent.source_id:
+                # The refresh settings as they are, with the cursor column chosen here.
+                data["refresh"] = {
+                    **backing.refresh_settings(parent),
+                    "cursor_column": form.cleaned_data["cursor_column"],
+                }
             try:
-                services.update_parent_segment(parent, data=form.payload())
+                services.update_parent_segment(parent, data=data)
             except InvalidInput as error:
                 form.show_service_errors(error)
             else:
@@ -138,6 +145,7 @@ def parent_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "description": parent.description,
                 "key_column": parent.key_column,
                 "columns": parent.columns,
+                "cursor_column": parent.refresh_cursor_column,
             }
         )
     return render(
@@ -553,6 +561,7 @@ def parent_from_source(request: HttpRequest) -> HttpResponse:
                 },
                 "refresh": {
                     "mode": values.get("refresh_mode", "replace"),
+                    "cursor_column": form.cleaned_data["cursor_column"],
                     "schedule": {
                         # A live parent is never refreshed: its schedule field is hidden.
                         "type": "none"

@@ -1,8 +1,10 @@
-"""Streaming a source's rows as CSV lines (header first), the input of the profile import.
+"""Streaming a source's rows for a refresh: as CSV lines (header first), the input of the
+checked profile import, or, from PostgreSQL, as raw `COPY … TO STDOUT` blocks for a COPY into
+another PostgreSQL database (with the columns' types, `postgresql_types`).
 
-Memory stays flat: PostgreSQL writes the CSV itself (`COPY (SELECT …) TO STDOUT`, read in
-blocks); other databases are read with a server-side cursor where the driver has one, a
-batch of rows at a time, each row encoded as it passes.
+Memory stays flat: PostgreSQL writes the CSV or COPY text itself (`COPY (SELECT …) TO
+STDOUT`, read in blocks); other databases are read with a server-side cursor where the driver
+has one, a batch of rows at a time, each row encoded as it passes.
 """
 
 import contextlib
@@ -40,23 +42,99 @@ def csv_lines(source, relation: browse.Relation, columns: list[dict], *, after=N
 
     Raises browse.SourceError (a message safe to show) when the source fails.
     """
+    counter = LineCounter()
+    with _reading(source) as connection:
+        if source.kind == "postgresql":
+            lines = _postgresql_lines(connection, source, relation, columns, counter, after)
+        else:
+            lines = _generic_lines(connection, source, relation, columns, counter, after)
+        yield _safe(lines, source), counter
+
+
+# The PostgreSQL types a refresh can copy as they are (the OIDs of the row description; a
+# domain is described by its base type). Every other type is "other".
+POSTGRESQL_TYPES = {
+    16: "boolean",
+    20: "bigint",
+    21: "smallint",
+    23: "integer",
+    700: "real",
+    701: "double precision",
+    1700: "numeric",
+    25: "text",
+    1043: "varchar",
+    1082: "date",
+    1114: "timestamp",
+    1184: "timestamptz",
+}
+
+
+def postgresql_types(source, relation: browse.Relation, names: list[str]) -> list[str] | None:
+    """The PostgreSQL type of each of the relation's columns `names` (a name of
+    POSTGRESQL_TYPES, else "other"); None for a source that is not PostgreSQL."""
+    if source.kind != "postgresql":
+        return None
+    statement = browse.select_all(source, relation, names).limit(0)
+
+    def work(connection):
+        description = connection.execute(statement).cursor.description
+        return [POSTGRESQL_TYPES.get(column.type_code, "other") for column in description]
+
+    return browse.run(source, work)
+
+
+@contextlib.contextmanager
+def copy_rows(source, relation: browse.Relation, names: list[str], *, after=None):
+    """PostgreSQL sources: yield (an iterator of blocks of `COPY … TO STDOUT` output in
+    PostgreSQL's text format, a LineCounter) of the relation's columns `names`, never decoded:
+    the blocks go as they are into a `COPY … FROM STDIN` of another PostgreSQL database.
+    `after` as for csv_lines. Raises browse.SourceError when the source fails."""
+    counter = LineCounter()
+    with _reading(source) as connection:
+        statement = _filtered(browse.select_all(source, relation, names), after)
+        yield _safe(_copy_blocks(connection, statement, counter), source), counter
+
+
+def _copy_blocks(connection, statement, counter) -> Iterator[bytes]:
+    _postgresql_session(connection)
+    cursor = connection.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY ({_sql(connection, statement)}) TO STDOUT") as copy:
+        for block in copy:
+            yield bytes(block)
+    counter.rows = cursor.rowcount
+
+
+@contextlib.contextmanager
+def _reading(source):
+    """A read-only connection to the source for a refresh; SourceError when it fails."""
     try:
         # The read lasts as long as the import it feeds: it has a timeout of its own.
         engine = access.engine_for(source, timeout=settings.SOURCE_REFRESH_TIMEOUT)
     except InvalidInput as error:
         raise browse.SourceError(browse.error_message(source, error)) from None
-    counter = LineCounter()
     try:
         with engine.connect() as connection:
-            if source.kind == "postgresql":
-                lines = _postgresql_lines(connection, source, relation, columns, counter, after)
-            else:
-                lines = _generic_lines(connection, source, relation, columns, counter, after)
-            yield _safe(lines, source), counter
+            yield connection
     except (SQLAlchemyError, OSError) as error:
         raise browse.SourceError(browse.error_message(source, error)) from None
     finally:
         engine.dispose()
+
+
+def _postgresql_session(connection) -> None:
+    """Output that reads back the same anywhere: UTF-8, ISO dates, timestamps with their UTC
+    offset, floats with every digit (the shortest text that reads back exactly)."""
+    connection.exec_driver_sql("SET LOCAL client_encoding = 'UTF8'")
+    connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+    connection.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
+    connection.exec_driver_sql("SET LOCAL IntervalStyle = 'iso_8601'")
+    connection.exec_driver_sql("SET LOCAL extra_float_digits = 3")
+
+
+def _sql(connection, statement) -> str:
+    return str(
+        statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    )
 
 
 def _safe(lines: Iterator[bytes], source) -> Iterator[bytes]:
@@ -81,10 +159,8 @@ def _postgresql_lines(connection, source, relation, columns, counter, after) -> 
             for c in columns
         ]
     )
-    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-    connection.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
-    connection.exec_driver_sql("SET LOCAL IntervalStyle = 'iso_8601'")
+    sql = _sql(connection, statement)
+    _postgresql_session(connection)
     cursor = connection.connection.dbapi_connection.cursor()
     yield _header(names)
     with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:

@@ -45,17 +45,27 @@ def test_an_editor_cannot_create_a_source(client, team, sqlite_file):
     assert not Source.objects.exists()
 
 
-def test_a_parent_segment_from_a_source_with_a_dropped_column_and_refresh_history(
-    client, team, sqlite_file, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def shop(client, team, sqlite_file):
+    """The SQLite source of the workspace, its owner logged in."""
     workspace, owner, _ = team
-    source = Source.objects.create(
+    client.force_login(owner)
+    return Source.objects.create(
         workspace=workspace, name="Shop", url=f"sqlite:///{sqlite_file.name}", kind="sqlite"
     )
-    client.force_login(owner)
-    inferred = client.get(
+
+
+def infer(client, source):
+    return client.get(
         "/audience/new/from-source/", {"source": source.pk, "table": "main.customers"}
     )
+
+
+def test_a_parent_segment_from_a_source_with_a_dropped_column_and_refresh_history(
+    client, shop, django_capture_on_commit_callbacks
+):
+    source = shop
+    inferred = infer(client, source)
     assert inferred.status_code == 200
     assert 'value="seen"' in inferred.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -156,3 +166,81 @@ def test_a_live_parent_segment_from_a_source_is_read_there_and_never_refreshed(
     refused = client.post(f"/audience/{parent.pk}/refresh/", follow=True).content.decode()
     assert "nothing to refresh" in refused
     assert not parent.refreshes.exists()
+
+
+def test_the_cursor_column_is_chosen_on_create_and_edit_and_its_last_value_shown(
+    client, shop, django_capture_on_commit_callbacks
+):
+    source = shop
+    page = infer(client, source).content.decode()
+    assert "Cursor column (incremental refresh)" in page
+    # Only the columns that grow as rows change are offered: integers, dates, timestamps.
+    offered = page.split('name="cursor_column"')[1].split("</select>")[0]
+    assert 'value="id"' in offered
+    assert 'value="born"' in offered
+    assert 'value="seen"' in offered
+    assert 'value="email"' not in offered
+    assert 'value="vip"' not in offered
+
+    form = {
+        "source": source.pk,
+        "table": "main.customers",
+        "name": "Recent customers",
+        "key_column": "id",
+        "description": "",
+        "column_name": ["id", "email", "seen"],
+        "column_type": ["integer", "string", "timestamp"],
+        "refresh_mode": "replace",
+        "schedule_type": "daily",
+        "timezone": "Asia/Tokyo",
+    }
+    refused = client.post("/audience/new/from-source/", {**form, "cursor_column": "born"})
+    assert refused.status_code == 400
+    assert "&#x27;born&#x27; is not one of the columns" in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/audience/new/from-source/", {**form, "cursor_column": "seen"})
+    assert response.status_code == 302, response.content.decode()
+    parent = ParentSegment.objects.get()
+    assert parent.refresh_cursor_column == "seen"
+    assert parent.refreshes.get().status == Refresh.Status.SUCCEEDED
+    parent.refresh_from_db()
+    assert parent.refresh_cursor_value == "2024-05-01 09:30:00"
+    detail = client.get(f"/audience/{parent.pk}/").content.decode()
+    assert 'Incremental by <span class="mono">seen</span>' in detail
+    assert 'the rows above <span class="mono">2024-05-01 09:30:00</span>' in detail
+
+    # The edit page shows the choice and changes it; the other refresh settings stay.
+    edit = client.get(f"/audience/{parent.pk}/edit/").content.decode()
+    assert '<option value="seen" selected>seen (timestamp)</option>' in edit
+    response = client.post(
+        f"/audience/{parent.pk}/edit/",
+        {
+            "name": parent.name,
+            "description": "",
+            "key_column": "id",
+            "column_name": ["id", "email", "seen"],
+            "column_type": ["integer", "string", "timestamp"],
+            "cursor_column": "id",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    parent.refresh_from_db()
+    assert (parent.refresh_cursor_column, parent.refresh_cursor_value) == ("id", "")
+    assert (parent.refresh_schedule_type, parent.refresh_timezone) == ("daily", "Asia/Tokyo")
+    detail = client.get(f"/audience/{parent.pk}/").content.decode()
+    assert "the next refresh reads every row" in detail
+
+    # No cursor: every refresh reads every row again.
+    client.post(
+        f"/audience/{parent.pk}/edit/",
+        {
+            "name": parent.name,
+            "key_column": "id",
+            "column_name": ["id", "email", "seen"],
+            "column_type": ["integer", "string", "timestamp"],
+            "cursor_column": "",
+        },
+    )
+    parent.refresh_from_db()
+    assert parent.refresh_cursor_column == ""
+    assert 'id="refresh-cursor"' not in client.get(f"/audience/{parent.pk}/").content.decode()
