@@ -2,10 +2,16 @@
 
 import os
 
+import hypothesis
 import pytest
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The generated API and UI tests: no deadline (a request may touch the database), no example
+# database, and no health check (the fixtures are slow on purpose).
+hypothesis.settings.register_profile(
+    "requests", deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
 pytest_plugins = ["tests.salesforce_emulator.fixtures", "tests.sources.fixtures"]
 
 
@@ -23,3 +29,18 @@ def connection(workspace):
     from tests.factories import make_connection
 
     return make_connection(workspace=workspace)
+
+
+@pytest.fixture
+def keep_the_test_transaction_open():
+    """For tests calling the real WSGI handler: it closes the database connection after each
+    request when it is not in autocommit mode, which it never is inside a test's transaction;
+    Django's own test client disconnects these receivers for the same reason."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -27,6 +27,27 @@ CUSTOMER_COLUMNS = columns(
 )
 
 
+# Every rule operator, in the editor's order.
+RULE_OPERATORS = [
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "contains",
+    "starts_with",
+    "is_null",
+    "is_not_null",
+    "before",
+    "after",
+    "within_last_days",
+]
+
+
 def output_mapping(*columns: tuple[str, str], **rest) -> dict:
     """An activation's output mapping: (source, output) column pairs, then the other keys
     given (`strings`, `export_all_columns`), as the API takes it."""

@@ -11,6 +11,7 @@ from connectors.base import ConnectorError
 from connectors.salesforce.connector import SalesforceConnector
 from segments.loading import import_profiles
 from tests.api.conftest import client_for
+from tests.api.contract.helpers import ACTIVATION_FIELDS
 from tests.factories import (
     make_activation,
     make_connection,
@@ -123,21 +124,7 @@ def test_reading_returns_the_same_payload(activation, owner_client):
     assert body["connection"] == activation.connection_id
     assert body["export"]["object"] == "Contact"
     assert body["schedule"]["next_runs"] == []
-    assert set(body) >= {
-        "id",
-        "workspace",
-        "name",
-        "description",
-        "segment",
-        "connection",
-        "enabled",
-        "export",
-        "output_mapping",
-        "schedule",
-        "notifications",
-        "created_at",
-        "updated_at",
-    }
+    assert set(body) >= ACTIVATION_FIELDS | {"workspace", "created_at", "updated_at"}
 
 
 def test_nested_errors_carry_their_path(segment, connection, owner_client):

@@ -14,7 +14,8 @@ def now_stamp() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-JOB_INFO_KEYS = ["id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state"]
+JOB_INFO_KEYS = ("id", "operation", "object", "createdById", "createdDate")
+JOB_INFO_KEYS += ("systemModstamp", "state")
 
 
 def job_info_start(job) -> dict:

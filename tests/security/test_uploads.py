@@ -6,10 +6,8 @@ import io
 import tracemalloc
 
 import pytest
-from django.core import signals
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -52,18 +50,7 @@ def post_through_wsgi(path: str, body_file, length: int, token: str) -> tuple[st
     return status[0], b"".join(chunks)
 
 
-@pytest.fixture
-def _keep_the_test_transaction_open():
-    # The real WSGI handler closes the database connection around a request that is not in
-    # autocommit mode (a test's transaction); Django's test client disconnects these too.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
-
-@pytest.mark.usefixtures("_keep_the_test_transaction_open")
+@pytest.mark.usefixtures("keep_the_test_transaction_open")
 def test_a_very_long_line_is_a_400_naming_it_and_memory_stays_flat(team, tmp_path):
     parent = team["parent"]
     line_bytes = 48 * 1024 * 1024  # the report's 1 GB line, scaled down

@@ -105,6 +105,20 @@ def condition(column, operator, value=None, *, with_value=True) -> dict:
 SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token", "session_id")
 
 
+# What every activation the API answers has.
+ACTIVATION_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "segment",
+    "connection",
+    "enabled",
+    "export",
+    "output_mapping",
+    "schedule",
+    "notifications",
+}
+
 EXPORT_KEYS = {
     "mode",
     "object",

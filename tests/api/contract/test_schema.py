@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
+    ACTIVATION_FIELDS,
     API,
     CONTACT_MAPPING,
     EXPORT_KEYS,
@@ -42,17 +43,7 @@ def test_schema_documents_the_nested_activation_objects(openapi):
     assert schedule["properties"]["next_runs"]["readOnly"] is True
     assert schedule["properties"]["next_runs"]["items"]["format"] == "date-time"
     assert set(notifications["properties"]) == {"emails", "on"}
-    assert set(activation["required"]) >= {
-        "id",
-        "name",
-        "segment",
-        "connection",
-        "enabled",
-        "export",
-        "output_mapping",
-        "schedule",
-        "notifications",
-    }
+    assert set(activation["required"]) >= ACTIVATION_FIELDS - {"description"}
 
 
 def test_schema_documents_the_rule_tree(openapi):
