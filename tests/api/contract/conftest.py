@@ -1,12 +1,15 @@
 """The contract tests' fixtures: a team with its owner logged in by token, and the
 objects most tests start from, created through the API."""
 
+import functools
+
 import pytest
 from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
     API,
     CUSTOMERS_CSV,
+    activation_errors,
     create,
     create_activation,
     login,
@@ -100,3 +103,17 @@ def openapi(db):
     response = APIClient().get(f"{API}/schema/", {"format": "json"})
     assert response.status_code == 200
     return response.json()
+
+
+@pytest.fixture
+def new_activation(client, everyone, connection):
+    """Creates an activation of Everyone through the connection, with minimal_activation's
+    fields and the changes given; answers its body."""
+    return functools.partial(create_activation, client, everyone, connection)
+
+
+@pytest.fixture
+def refused_activation(client, everyone, connection):
+    """Posts an activation of Everyone through the connection that the API must refuse;
+    answers its errors by field."""
+    return functools.partial(activation_errors, client, everyone, connection)

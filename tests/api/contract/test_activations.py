@@ -70,8 +70,8 @@ def test_activation_without_export_object_names_export_object(client, everyone, 
     assert "export.object" in response.json()
 
 
-def test_activation_export_mode_defaults_to_append(client, everyone, connection):
-    body = create_activation(client, everyone, connection, export={"object": "Lead"})
+def test_activation_export_mode_defaults_to_append(new_activation):
+    body = new_activation(export={"object": "Lead"})
 
     assert body["export"]["mode"] == "append"
 
@@ -141,16 +141,16 @@ def test_activation_full_payload_round_trips(client, everyone, connection):
     ]
 
 
-def test_activation_answer_can_be_sent_back_with_put(client, everyone, connection):
-    body = create_activation(client, everyone, connection)
+def test_activation_answer_can_be_sent_back_with_put(new_activation, client):
+    body = new_activation()
 
     response = client.put(f"{API}/activations/{body['id']}/", body, format="json")
 
     assert response.status_code == 200, response.json()
 
 
-def test_activation_delete_answers_204(client, everyone, connection):
-    body = create_activation(client, everyone, connection)
+def test_activation_delete_answers_204(new_activation, client):
+    body = new_activation()
 
     response = client.delete(f"{API}/activations/{body['id']}/")
 
@@ -158,11 +158,8 @@ def test_activation_delete_answers_204(client, everyone, connection):
     assert client.get(f"{API}/activations/{body['id']}/").status_code == 404
 
 
-def test_output_column_errors_name_the_column_by_index(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_output_column_errors_name_the_column_by_index(refused_activation):
+    errors = refused_activation(
         output_mapping=output_mapping(
             ("email", "Email"),
             ("first_name", "FirstName"),
@@ -175,11 +172,8 @@ def test_output_column_errors_name_the_column_by_index(client, everyone, connect
 
 
 @pytest.mark.parametrize("output", ["", "1stName", "First-Name", "Name__", "_Name", "Na__me__c__"])
-def test_output_names_must_be_salesforce_api_names(client, everyone, connection, output):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_output_names_must_be_salesforce_api_names(refused_activation, output):
+    errors = refused_activation(
         output_mapping={
             "export_all_columns": False,
             "columns": [
@@ -192,11 +186,8 @@ def test_output_names_must_be_salesforce_api_names(client, everyone, connection,
     assert "output_mapping.columns[1].output" in errors
 
 
-def test_duplicate_output_names_are_refused(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_duplicate_output_names_are_refused(refused_activation):
+    errors = refused_activation(
         output_mapping=output_mapping(
             ("email", "Email"), ("first_name", "Email"), export_all_columns=False
         ),
@@ -205,11 +196,8 @@ def test_duplicate_output_names_are_refused(client, everyone, connection):
     assert list(errors) == ["output_mapping.columns[1].output"]
 
 
-def test_a_string_may_not_reuse_an_output_name(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_a_string_may_not_reuse_an_output_name(refused_activation):
+    errors = refused_activation(
         output_mapping=output_mapping(
             ("email", "Email"), strings=[concat("Email", "x")], export_all_columns=False
         ),
@@ -218,11 +206,8 @@ def test_a_string_may_not_reuse_an_output_name(client, everyone, connection):
     assert list(errors) == ["output_mapping.strings[0].output"]
 
 
-def test_unknown_source_columns_are_refused(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_unknown_source_columns_are_refused(refused_activation):
+    errors = refused_activation(
         output_mapping=output_mapping(("shoe_size", "Shoe__c"), export_all_columns=False),
     )
 
@@ -230,11 +215,8 @@ def test_unknown_source_columns_are_refused(client, everyone, connection):
     assert "shoe_size" in errors["output_mapping.columns[0].source"][0]
 
 
-def test_output_name_defaults_to_the_source_name(client, everyone, connection):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_output_name_defaults_to_the_source_name(new_activation, client):
+    body = new_activation(
         output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
     )
 
@@ -258,11 +240,8 @@ def test_upsert_outside_update_mode_is_refused(client, everyone, connection):
     assert "export.upsert" in errors
 
 
-def test_hard_delete_outside_truncate_mode_is_refused(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_hard_delete_outside_truncate_mode_is_refused(refused_activation):
+    errors = refused_activation(
         export={"mode": "append", "object": "Contact", "hard_delete": True},
     )
 
@@ -270,11 +249,8 @@ def test_hard_delete_outside_truncate_mode_is_refused(client, everyone, connecti
 
 
 @pytest.mark.parametrize("version", ["32.0", "40.0", "40.9"])
-def test_api_versions_below_41_are_refused_clearly(client, everyone, connection, version):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_api_versions_below_41_are_refused_clearly(refused_activation, version):
+    errors = refused_activation(
         export={"mode": "append", "object": "Contact", "api_version": version},
     )
 
@@ -283,11 +259,8 @@ def test_api_versions_below_41_are_refused_clearly(client, everyone, connection,
 
 
 @pytest.mark.parametrize("version", ["41.0", "59.0", "62.0"])
-def test_api_versions_from_41_are_accepted(client, everyone, connection, version):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_api_versions_from_41_are_accepted(new_activation, version):
+    body = new_activation(
         export={"mode": "append", "object": "Contact", "api_version": version},
     )
 
@@ -313,14 +286,14 @@ def test_api_versions_from_41_are_accepted(client, everyone, connection, version
         ({"mode": "append", "object": "Contact", "colour": "red"}, "export.colour"),
     ],
 )
-def test_bad_export_settings_are_named_by_path(client, everyone, connection, export, path):
-    errors = activation_errors(client, everyone, connection, export=export)
+def test_bad_export_settings_are_named_by_path(refused_activation, export, path):
+    errors = refused_activation(export=export)
 
     assert path in errors, errors
 
 
-def test_a_rejected_activation_changes_nothing(client, everyone, connection):
-    body = create_activation(client, everyone, connection)
+def test_a_rejected_activation_changes_nothing(new_activation, client):
+    body = new_activation()
 
     response = client.patch(
         f"{API}/activations/{body['id']}/",
@@ -339,8 +312,8 @@ def test_a_rejected_activation_changes_nothing(client, everyone, connection):
         ({"emails": [], "on": "sometimes"}, "notifications.on"),
     ],
 )
-def test_bad_notifications_are_named_by_path(client, everyone, connection, notifications, path):
-    errors = activation_errors(client, everyone, connection, notifications=notifications)
+def test_bad_notifications_are_named_by_path(refused_activation, notifications, path):
+    errors = refused_activation(notifications=notifications)
 
     assert path in errors, errors
 

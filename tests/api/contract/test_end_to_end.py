@@ -8,7 +8,6 @@ from tests.api.contract.helpers import (
     API,
     CONTACT_MAPPING,
     UPSERT_CONTACTS,
-    activation_errors,
     contacts,
     create,
     create_activation,
@@ -231,11 +230,8 @@ def test_a_connection_read_can_be_sent_back_with_put_keeping_its_secrets(client,
     assert response.json()["security_token"] is True
 
 
-def test_a_string_part_keeps_its_spaces(client, everyone, connection):
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_a_string_part_keeps_its_spaces(new_activation, client):
+    activation = new_activation(
         output_mapping={
             "export_all_columns": False,
             "strings": [
@@ -261,11 +257,8 @@ def test_a_string_part_keeps_its_spaces(client, everyone, connection):
 @pytest.mark.parametrize(
     ("sent", "stored"), [(59, "59.0"), (59.0, "59.0"), ("59", "59.0"), ("v60.0", "60.0")]
 )
-def test_an_api_version_is_read_in_its_common_spellings(client, everyone, connection, sent, stored):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_an_api_version_is_read_in_its_common_spellings(new_activation, sent, stored):
+    body = new_activation(
         export={"mode": "append", "object": "Contact", "api_version": sent},
     )
 
@@ -273,11 +266,8 @@ def test_an_api_version_is_read_in_its_common_spellings(client, everyone, connec
 
 
 @pytest.mark.parametrize("sent", [40, "40", 32.0, "v32.0"])
-def test_an_old_api_version_in_any_spelling_names_the_minimum(client, everyone, connection, sent):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_an_old_api_version_in_any_spelling_names_the_minimum(refused_activation, sent):
+    errors = refused_activation(
         export={"mode": "append", "object": "Contact", "api_version": sent},
     )
 
@@ -285,20 +275,17 @@ def test_an_old_api_version_in_any_spelling_names_the_minimum(client, everyone, 
 
 
 @pytest.mark.parametrize("sent", ["latest", "59.0.1", "", True, [59]])
-def test_a_malformed_api_version_is_a_400(client, everyone, connection, sent):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_a_malformed_api_version_is_a_400(refused_activation, sent):
+    errors = refused_activation(
         export={"mode": "append", "object": "Contact", "api_version": sent},
     )
 
     assert list(errors) == ["export.api_version"]
 
 
-def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, connection):
+def test_deleting_a_segment_used_by_activations_is_a_409(new_activation, client, everyone):
     for _ in range(2):
-        create_activation(client, everyone, connection)
+        new_activation()
 
     response = client.delete(f"{API}/segments/{everyone['id']}/")
 
@@ -308,11 +295,8 @@ def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, conne
     }
 
 
-def test_output_mapping_is_answered_in_its_full_shape(client, everyone, connection):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_output_mapping_is_answered_in_its_full_shape(new_activation):
+    body = new_activation(
         output_mapping={
             "columns": [{"source": "email"}, {"source": "last_name", "output": "LastName"}]
         },

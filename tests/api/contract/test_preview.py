@@ -74,13 +74,10 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
 
 
 def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
-    client, everyone, connection, time_machine
+    new_activation, client, time_machine
 ):
     time_machine.move_to(datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC), tick=False)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = new_activation(
         output_mapping=output_mapping(
             ("customer_id", "Customer_Key__c"),
             strings=[

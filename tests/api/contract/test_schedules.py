@@ -252,11 +252,8 @@ def test_an_unknown_schedule_type_is_a_400_on_schedule_type(client, everyone, co
     assert "schedule.type" in errors
 
 
-def test_a_negative_delay_is_a_400_on_schedule_delay_seconds(client, everyone, connection):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_a_negative_delay_is_a_400_on_schedule_delay_seconds(refused_activation):
+    errors = refused_activation(
         schedule={"type": "daily", "timezone": "UTC", "delay_seconds": -5},
     )
 

@@ -11,7 +11,6 @@ from tests.api.contract.helpers import (
     CONTACT_MAPPING,
     EXPORT_KEYS,
     SECRET_FIELDS,
-    activation_errors,
     create,
     create_activation,
     emulator_connection,
@@ -19,7 +18,7 @@ from tests.api.contract.helpers import (
     run_to_the_end,
     upload,
 )
-from tests.factories import output_mapping
+from tests.factories import RULE_OPERATORS, output_mapping
 
 
 def test_schema_documents_the_nested_activation_objects(openapi):
@@ -54,24 +53,7 @@ def test_schema_documents_the_rule_tree(openapi):
 
     assert set(group["properties"]) == {"type", "conditions"}
     assert set(condition["properties"]) == {"column", "operator", "value"}
-    assert set(operator["enum"]) == {
-        "eq",
-        "ne",
-        "in",
-        "not_in",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "between",
-        "contains",
-        "starts_with",
-        "is_null",
-        "is_not_null",
-        "before",
-        "after",
-        "within_last_days",
-    }
+    assert set(operator["enum"]) == set(RULE_OPERATORS)
 
 
 def test_schema_documents_the_profiles_upload_and_its_answers(openapi):
@@ -178,11 +160,8 @@ def test_end_to_end_uses_the_activations_api_version(
     assert all(path.startswith("/services/data/v60.0/") for path in ingest)
 
 
-def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_end_to_end_null_value_clear_sends_na(new_activation, client):
+    activation = new_activation(
         export={"mode": "append", "object": "Contact", "null_value": "clear"},
         output_mapping=output_mapping(("email", "Email"), export_all_columns=False),
     )
@@ -221,11 +200,8 @@ def test_a_run_with_bad_credentials_fails_without_revealing_them(
 
 
 @pytest.mark.parametrize("key", ["Id", "CreatedDate", "LastModifiedDate", "CreatedById", "id"])
-def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, key):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_upsert_refuses_a_system_field_as_its_key(refused_activation, key):
+    errors = refused_activation(
         export={"mode": "update", "object": "Contact", "upsert": True, "key": key},
         output_mapping={
             "export_all_columns": False,
@@ -237,11 +213,8 @@ def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, 
     assert "External ID" in errors["export.key"][0]
 
 
-def test_update_by_id_without_upsert_is_accepted(client, everyone, connection):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_update_by_id_without_upsert_is_accepted(new_activation):
+    body = new_activation(
         export={"mode": "update", "object": "Contact", "key": "Id"},
         output_mapping=output_mapping(("customer_id", "Id"), export_all_columns=False),
     )
