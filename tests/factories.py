@@ -64,6 +64,20 @@ def concat(output: str, *parts) -> dict:
     }
 
 
+def connection_body(**changes) -> dict:
+    """A Salesforce connection that logs in with a password, as the API takes it."""
+    return {
+        "name": "Production",
+        "type": "salesforce",
+        "login_url": "https://login.salesforce.com",
+        "auth_method": "credentials",
+        "username": "marketer@example.com",
+        "password": "hunter2",
+        "security_token": "TOKEN123",
+        **changes,
+    }
+
+
 def upsert_export(**changes) -> dict:
     """Every export setting of an upsert of Contacts keyed by customer id, with `changes`."""
     return {

@@ -14,6 +14,7 @@ from tests.api.contract.helpers import (
     create_activation,
     login,
     member,
+    scheduled,
     upload,
 )
 from tests.factories import CUSTOMER_COLUMNS
@@ -117,3 +118,9 @@ def refused_activation(client, everyone, connection):
     """Posts an activation of Everyone through the connection that the API must refuse;
     answers its errors by field."""
     return functools.partial(activation_errors, client, everyone, connection)
+
+
+@pytest.fixture
+def schedule_for(client, everyone, connection):
+    """Creates an activation of Everyone with the schedule given; answers its schedule."""
+    return functools.partial(scheduled, client, everyone, connection)

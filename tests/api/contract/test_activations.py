@@ -8,9 +8,7 @@ from tests.api.contract.helpers import (
     ACTIVATION_FIELDS,
     API,
     EXPORT_KEYS,
-    activation_errors,
     create,
-    create_activation,
     minimal_activation,
 )
 from tests.factories import concat, output_mapping, upsert_export
@@ -208,7 +206,7 @@ def test_a_string_may_not_reuse_an_output_name(refused_activation):
 
 def test_unknown_source_columns_are_refused(refused_activation):
     errors = refused_activation(
-        output_mapping=output_mapping(("shoe_size", "Shoe__c"), export_all_columns=False),
+        output_mapping=output_mapping(("shoe_size", "Shoe__c"), export_all_columns=False)
     )
 
     assert list(errors) == ["output_mapping.columns[0].source"]
@@ -217,33 +215,27 @@ def test_unknown_source_columns_are_refused(refused_activation):
 
 def test_output_name_defaults_to_the_source_name(new_activation, client):
     body = new_activation(
-        output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]},
+        output_mapping={"export_all_columns": False, "columns": [{"source": "email"}]}
     )
 
     preview = client.post(f"{API}/activations/{body['id']}/preview/").json()
     assert preview["columns"] == ["email"]
 
 
-def test_update_mode_needs_a_key(client, everyone, connection):
-    errors = activation_errors(
-        client, everyone, connection, export={"mode": "update", "object": "Contact"}
-    )
+def test_update_mode_needs_a_key(refused_activation):
+    errors = refused_activation(export={"mode": "update", "object": "Contact"})
 
     assert "export.key" in errors
 
 
-def test_upsert_outside_update_mode_is_refused(client, everyone, connection):
-    errors = activation_errors(
-        client, everyone, connection, export={"mode": "append", "object": "Contact", "upsert": True}
-    )
+def test_upsert_outside_update_mode_is_refused(refused_activation):
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "upsert": True})
 
     assert "export.upsert" in errors
 
 
 def test_hard_delete_outside_truncate_mode_is_refused(refused_activation):
-    errors = refused_activation(
-        export={"mode": "append", "object": "Contact", "hard_delete": True},
-    )
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "hard_delete": True})
 
     assert "export.hard_delete" in errors
 
@@ -251,7 +243,7 @@ def test_hard_delete_outside_truncate_mode_is_refused(refused_activation):
 @pytest.mark.parametrize("version", ["32.0", "40.0", "40.9"])
 def test_api_versions_below_41_are_refused_clearly(refused_activation, version):
     errors = refused_activation(
-        export={"mode": "append", "object": "Contact", "api_version": version},
+        export={"mode": "append", "object": "Contact", "api_version": version}
     )
 
     assert list(errors) == ["export.api_version"]
@@ -260,9 +252,7 @@ def test_api_versions_below_41_are_refused_clearly(refused_activation, version):
 
 @pytest.mark.parametrize("version", ["41.0", "59.0", "62.0"])
 def test_api_versions_from_41_are_accepted(new_activation, version):
-    body = new_activation(
-        export={"mode": "append", "object": "Contact", "api_version": version},
-    )
+    body = new_activation(export={"mode": "append", "object": "Contact", "api_version": version})
 
     assert body["export"]["api_version"] == version
 
@@ -319,9 +309,7 @@ def test_bad_notifications_are_named_by_path(refused_activation, notifications, 
 
 
 @pytest.mark.parametrize("on", ["failure", "success", "always"])
-def test_notifications_on_each_choice(client, everyone, connection, on):
-    body = create_activation(
-        client, everyone, connection, notifications={"emails": ["a@example.com"], "on": on}
-    )
+def test_notifications_on_each_choice(new_activation, on):
+    body = new_activation(notifications={"emails": ["a@example.com"], "on": on})
 
     assert body["notifications"] == {"emails": ["a@example.com"], "on": on}

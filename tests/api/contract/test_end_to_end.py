@@ -258,27 +258,21 @@ def test_a_string_part_keeps_its_spaces(new_activation, client):
     ("sent", "stored"), [(59, "59.0"), (59.0, "59.0"), ("59", "59.0"), ("v60.0", "60.0")]
 )
 def test_an_api_version_is_read_in_its_common_spellings(new_activation, sent, stored):
-    body = new_activation(
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+    body = new_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert body["export"]["api_version"] == stored
 
 
 @pytest.mark.parametrize("sent", [40, "40", 32.0, "v32.0"])
 def test_an_old_api_version_in_any_spelling_names_the_minimum(refused_activation, sent):
-    errors = refused_activation(
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert errors == {"export.api_version": ["Bulk API 2.0 needs API version 41.0 or later."]}
 
 
 @pytest.mark.parametrize("sent", ["latest", "59.0.1", "", True, [59]])
 def test_a_malformed_api_version_is_a_400(refused_activation, sent):
-    errors = refused_activation(
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert list(errors) == ["export.api_version"]
 

@@ -11,7 +11,6 @@ from tests.api.contract.helpers import (
     CONTACT_MAPPING,
     EXPORT_KEYS,
     SECRET_FIELDS,
-    create,
     create_activation,
     emulator_connection,
     resolve,
@@ -174,17 +173,7 @@ def test_end_to_end_null_value_clear_sends_na(new_activation, client):
 def test_a_run_with_bad_credentials_fails_without_revealing_them(
     client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
 ):
-    connection = create(
-        client,
-        "connections",
-        {
-            "name": "Emulator",
-            "login_url": salesforce_emulator.url,
-            "username": "marketer@example.com",
-            "password": "not-the-password",
-            "security_token": "TOKEN123",
-        },
-    )
+    connection = emulator_connection(client, salesforce_emulator, password="not-the-password")
     activation = create_activation(client, everyone, connection, output_mapping=CONTACT_MAPPING)
 
     run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
