@@ -12,8 +12,10 @@ from tests.api.contract.helpers import (
     activation_errors,
     create,
     create_activation,
+    emulator_connection,
     login,
     member,
+    run_to_the_end,
     scheduled,
     upload,
 )
@@ -124,3 +126,23 @@ def refused_activation(client, everyone, connection):
 def schedule_for(client, everyone, connection):
     """Creates an activation of Everyone with the schedule given; answers its schedule."""
     return functools.partial(scheduled, client, everyone, connection)
+
+
+@pytest.fixture
+def emulator_activation(client, everyone, salesforce_emulator):
+    """Creates an activation of a segment (Everyone unless given) through a new connection to
+    the emulator, with minimal_activation's fields and the changes given; answers its body."""
+
+    def create(segment=None, **changes):
+        connection = emulator_connection(client, salesforce_emulator)
+        return create_activation(client, segment or everyone, connection, **changes)
+
+    return create
+
+
+@pytest.fixture
+def finished_run(client, django_capture_on_commit_callbacks):
+    """Runs an activation (its body) now; answers the run once it has finished."""
+    return lambda activation: run_to_the_end(
+        client, activation["id"], django_capture_on_commit_callbacks
+    )

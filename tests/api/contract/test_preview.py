@@ -106,14 +106,8 @@ def test_validate_accepts_a_mapping_the_object_can_take(client, everyone, salesf
     assert response.json() == {"ok": True}
 
 
-def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
-    client, everyone, salesforce_emulator
-):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(emulator_activation, client):
+    activation = emulator_activation(
         export={"mode": "update", "object": "Contact", "upsert": True, "key": "LastName"},
         output_mapping=CONTACT_MAPPING,
     )
@@ -125,12 +119,8 @@ def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
     assert "LastName" in body["error"]
 
 
-def test_validate_names_an_output_column_the_object_lacks(client, everyone, salesforce_emulator):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_validate_names_an_output_column_the_object_lacks(emulator_activation, client):
+    activation = emulator_activation(
         output_mapping=output_mapping(
             ("last_name", "LastName"), ("age", "Shoe_Size__c"), export_all_columns=False
         ),

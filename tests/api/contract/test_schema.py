@@ -14,7 +14,6 @@ from tests.api.contract.helpers import (
     create_activation,
     emulator_connection,
     resolve,
-    run_to_the_end,
     upload,
 )
 from tests.factories import RULE_OPERATORS, output_mapping
@@ -109,13 +108,9 @@ def test_an_empty_text_csv_body_says_the_body_is_empty(client, parent):
 
 @pytest.mark.parametrize("concurrency_mode", ["parallel", "serial"])
 def test_end_to_end_batch_size_splits_the_rows_into_jobs(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, concurrency_mode
+    emulator_activation, finished_run, salesforce_emulator, concurrency_mode
 ):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={
             "mode": "append",
             "object": "Contact",
@@ -125,7 +120,7 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
         output_mapping=CONTACT_MAPPING,
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert len(run["salesforce_job_ids"]) == 2
@@ -140,18 +135,14 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
 
 
 def test_end_to_end_uses_the_activations_api_version(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    emulator_activation, finished_run, salesforce_emulator
 ):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={"mode": "append", "object": "Contact", "api_version": "60.0"},
         output_mapping=CONTACT_MAPPING,
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     ingest = [path for _, path in salesforce_emulator.requests_log if "/jobs/ingest" in path]
@@ -171,12 +162,12 @@ def test_end_to_end_null_value_clear_sends_na(new_activation, client):
 
 
 def test_a_run_with_bad_credentials_fails_without_revealing_them(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    finished_run, client, everyone, salesforce_emulator
 ):
     connection = emulator_connection(client, salesforce_emulator, password="not-the-password")
     activation = create_activation(client, everyone, connection, output_mapping=CONTACT_MAPPING)
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
     validation = client.post(f"{API}/activations/{activation['id']}/validate/")
 
     assert run["status"] == "failed"
