@@ -85,13 +85,17 @@ def test_a_very_long_line_is_a_400_naming_it_and_memory_stays_flat(team, tmp_pat
     assert Profile.objects.filter(parent_segment=parent).count() == 3  # unchanged
 
 
-def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
-    settings.MAX_CSV_LINE_BYTES = 1000
-    client = api_client_for(team["owner"])
-    body = HEADER + b'C200,"' + b"short line\n" * 200 + b'",JP\n'
-    response = client.post(
+def post_csv(team, body: bytes):
+    """The owner's API upload of `body` as a text/csv profiles file of the team's parent."""
+    return api_client_for(team["owner"]).post(
         f"/api/v1/parent-segments/{team['parent'].pk}/profiles/", body, content_type="text/csv"
     )
+
+
+def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
+    settings.MAX_CSV_LINE_BYTES = 1000
+    body = HEADER + b'C200,"' + b"short line\n" * 200 + b'",JP\n'
+    response = post_csv(team, body)
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["line"] > 2
@@ -99,11 +103,8 @@ def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
 
 
 def test_a_field_over_the_csv_field_limit_names_its_line(team):
-    client = api_client_for(team["owner"])
     body = HEADER + b'C300,"' + b"y" * 140_000 + b'",JP\n'
-    response = client.post(
-        f"/api/v1/parent-segments/{team['parent'].pk}/profiles/", body, content_type="text/csv"
-    )
+    response = post_csv(team, body)
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["line"] == 2
