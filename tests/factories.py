@@ -170,6 +170,16 @@ def make_activation(*, segment=None, connection=None, workspace=None, **fields) 
     )
 
 
+def make_parent_with_rows(rows: dict[str, dict], **fields) -> ParentSegment:
+    """A parent segment in a new workspace holding `rows` (key -> attributes)."""
+    parent = make_parent_segment(workspace=make_workspace(), **fields)
+    Profile.objects.bulk_create(
+        Profile(parent_segment=parent, key=key, attributes=attributes)
+        for key, attributes in rows.items()
+    )
+    return parent
+
+
 def make_profiles(parent, count: int) -> None:
     Profile.objects.bulk_create(
         Profile(

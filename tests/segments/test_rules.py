@@ -17,6 +17,7 @@ from tests.factories import (
     RULE_OPERATORS,
     columns,
     make_parent_segment,
+    make_parent_with_rows,
     make_workspace,
 )
 
@@ -499,11 +500,7 @@ ROWS = {
 
 @pytest.fixture
 def parent(db):
-    parent = make_parent_segment(workspace=make_workspace())
-    Profile.objects.bulk_create(
-        Profile(parent_segment=parent, key=key, attributes=attributes)
-        for key, attributes in ROWS.items()
-    )
+    parent = make_parent_with_rows(ROWS)
     # Another parent's rows never leak into a query (audience.py filters by parent).
     other = make_parent_segment(workspace=make_workspace("Other"), name="Other")
     Profile.objects.create(parent_segment=other, key="z", attributes=ROWS["a"])
