@@ -109,6 +109,11 @@ CONTACT_MAPPING = output_mapping(
     export_all_columns=False,
 )
 
+# Email and last name to the Contact fields of the same names, the mapping of a simple push.
+EMAIL_MAPPING = output_mapping(
+    ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+)
+
 
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
     user = User.objects.create_user(username=username, password="password", **fields)
@@ -154,6 +159,12 @@ def make_connection(*, workspace, **fields) -> Connection:
     fields.setdefault("password", "hunter2")
     fields.setdefault("security_token", "TOKEN123")
     return Connection.objects.create(workspace=workspace, **fields)
+
+
+def make_app_connection(*, workspace, auth_method="oauth", **fields) -> Connection:
+    """A connection through a connected app (OAuth or client credentials): no password."""
+    fields.update(username="", password="", security_token="")
+    return make_connection(workspace=workspace, auth_method=auth_method, **fields)
 
 
 def make_activation(*, segment=None, connection=None, workspace=None, **fields) -> Activation:

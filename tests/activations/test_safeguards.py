@@ -11,17 +11,16 @@ from activations.models import Activation, Run
 from segments.models import Profile
 from tests.activations.test_runner import make_emulated_activation, make_profiles
 from tests.connectors.recording import speed_up
+from tests.factories import output_mapping
 
 pytestmark = pytest.mark.django_db
 
-TRUNCATE_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+TRUNCATE_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("last_name", "LastName"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -172,13 +172,9 @@ def test_output_column_errors_name_the_column_by_index(refused_activation):
 @pytest.mark.parametrize("output", ["", "1stName", "First-Name", "Name__", "_Name", "Na__me__c__"])
 def test_output_names_must_be_salesforce_api_names(refused_activation, output):
     errors = refused_activation(
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "first_name", "output": output},
-            ],
-        },
+        output_mapping=output_mapping(
+            ("email", "Email"), ("first_name", output), export_all_columns=False
+        ),
     )
 
     assert "output_mapping.columns[1].output" in errors
