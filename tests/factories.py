@@ -114,6 +114,9 @@ EMAIL_MAPPING = output_mapping(
     ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
 )
 
+# The rules of a segment of the customers in Japan.
+IN_JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
+
 
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
     user = User.objects.create_user(username=username, password="password", **fields)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from segments import services as segment_services
-from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_user, make_workspace
+from tests.factories import (
+    CUSTOMER_COLUMNS,
+    IN_JAPAN,
+    make_parent_segment,
+    make_user,
+    make_workspace,
+)
 
 # The committed PNGs the README shows; CI may point SCREENSHOTS_DIR elsewhere to keep the
 # working tree clean.
@@ -24,10 +30,6 @@ C003,mia@example.com,Mia,Smith,US,28,75.25,true,2024-01-09,
 C004,yuki@example.jp,Yuki,Suzuki,JP,,980,true,2021-06-30,2024-05-02T07:15:00Z
 C005,liam@example.co.uk,Liam,Brown,GB,52,4300,true,2020-02-29,2024-03-11T12:00:00Z
 """
-JAPAN_RULES = {
-    "type": "and",
-    "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-}
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +83,7 @@ def marketer(transactional_db):
             "name": "Japan",
             "description": "Customers in Japan",
             "folder": "Regions",
-            "rules": JAPAN_RULES,
+            "rules": IN_JAPAN,
         },
     )
     return {"workspace": workspace, "user": user, "parent": parent, "segment": segment}

@@ -7,6 +7,7 @@ from django.test import Client
 
 from segments import services as segment_services
 from tests.factories import (
+    IN_JAPAN,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -38,10 +39,7 @@ def team(db):
             "parent_segment": parent,
             "name": "Japan",
             "folder": "Regions",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
+            "rules": IN_JAPAN,
         },
     )
     connection = make_connection(workspace=workspace, name="Production org")

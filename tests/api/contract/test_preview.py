@@ -12,7 +12,7 @@ from tests.api.contract.helpers import (
     create_activation,
     emulator_connection,
 )
-from tests.factories import concat, output_mapping
+from tests.factories import IN_JAPAN, concat, output_mapping
 
 
 def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, connection):
@@ -22,10 +22,7 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
         {
             "parent_segment": parent["id"],
             "name": "Japan",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
+            "rules": IN_JAPAN,
         },
     )
     activation = create_activation(
