@@ -16,9 +16,9 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from common.clientip import client_ip
-from connectors.models import Connection
 from sources.models import Source
-from tests.factories import make_user
+from tests.api.conftest import client_for
+from tests.factories import make_connection, make_user
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN_URL = "/api/v1/auth/token/"
@@ -122,13 +122,8 @@ def test_connection_tests_are_limited_per_user_in_the_ui_and_the_api(
     settings, team, viewer_client, owner_client, salesforce_emulator
 ):
     rates(settings, connection_test="2/min")
-    connection = Connection.objects.create(
-        workspace=team["workspace"],
-        name="Emulator",
-        login_url=salesforce_emulator.url,
-        username="marketer@example.com",
-        password="hunter2",
-        security_token="TOKEN123",
+    connection = make_connection(
+        workspace=team["workspace"], name="Emulator", login_url=salesforce_emulator.url
     )
     url = f"/connections/{connection.pk}/test/"
     assert viewer_client.post(url).status_code == 200
@@ -140,11 +135,7 @@ def test_connection_tests_are_limited_per_user_in_the_ui_and_the_api(
     assert "Too many connection tests" in throttled.content.decode()
 
     # The API shares the viewer's count; another user has their own.
-    from knox.models import AuthToken
-
-    _, token = AuthToken.objects.create(user=team["viewer"])
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    api = client_for(team["viewer"])
     response = api.post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Request was throttled.")
@@ -166,11 +157,7 @@ def test_source_tests_are_limited_per_user_in_the_ui_and_the_api(
     assert throttled.status_code == 429
     assert "Too many source tests" in throttled.content.decode()
 
-    from knox.models import AuthToken
-
-    _, token = AuthToken.objects.create(user=team["viewer"])
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    api = client_for(team["viewer"])
     assert api.post(f"/api/v1/sources/{source.pk}/test/").status_code == 429
     assert owner_client.post(url).status_code == 200
 
