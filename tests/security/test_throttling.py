@@ -72,18 +72,24 @@ def test_token_throttle_holds_when_x_forwarded_for_rotates(settings):
     assert statuses == [400, 400, 400, 429, 429, 429]
 
 
+def wrong_password_statuses(client, url: str, username: str, *, network: int) -> list[int]:
+    """The statuses of five wrong passwords for `username` at `url`, each from a new address
+    in 10.<network>.x.1."""
+    return [
+        client.post(
+            url,
+            {"username": username, "password": f"guess{attempt}"},
+            HTTP_X_FORWARDED_FOR=f"10.{network}.{attempt}.1",
+        ).status_code
+        for attempt in range(5)
+    ]
+
+
 @pytest.mark.django_db
 def test_sign_in_page_locks_out_an_address_after_failed_attempts(settings, client):
     rates(settings, login="3/hour")
     make_user("alice")
-    statuses = [
-        client.post(
-            "/login/",
-            {"username": "alice", "password": f"guess{attempt}"},
-            HTTP_X_FORWARDED_FOR=f"10.1.{attempt}.1",
-        ).status_code
-        for attempt in range(5)
-    ]
+    statuses = wrong_password_statuses(client, "/login/", "alice", network=1)
     assert statuses == [200, 200, 200, 429, 429]
     # Even the right password waits now: the attacker cannot find out whether it was right.
     locked = client.post("/login/", {"username": "alice", "password": "password"})
@@ -107,14 +113,7 @@ def test_successful_sign_ins_are_not_counted(settings, client):
 def test_admin_sign_in_locks_out_an_address_after_failed_attempts(settings, client):
     rates(settings, login="3/hour")
     make_user("root", is_staff=True, is_superuser=True)
-    statuses = [
-        client.post(
-            "/admin/login/?next=/admin/",
-            {"username": "root", "password": f"guess{attempt}"},
-            HTTP_X_FORWARDED_FOR=f"10.2.{attempt}.1",
-        ).status_code
-        for attempt in range(5)
-    ]
+    statuses = wrong_password_statuses(client, "/admin/login/?next=/admin/", "root", network=2)
     assert statuses == [200, 200, 200, 429, 429]
 
 
