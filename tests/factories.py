@@ -117,6 +117,9 @@ EMAIL_MAPPING = output_mapping(
 # The rules of a segment of the customers in Japan.
 IN_JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
 
+# An activation's fields for an upsert keyed by the customer key, the push most runs make.
+UPSERT_BY_CUSTOMER_KEY = {"mode": "update", "upsert": True, "key": "Customer_Key__c"}
+
 
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
     user = User.objects.create_user(username=username, password="password", **fields)

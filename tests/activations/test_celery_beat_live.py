@@ -26,6 +26,7 @@ from activations.models import Activation, Run
 from common import schedules
 from tests.factories import (
     CONTACT_MAPPING,
+    UPSERT_BY_CUSTOMER_KEY,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -141,9 +142,7 @@ def make_scheduled_activation(emulator) -> Activation:
     activation = make_activation(
         segment=segment,
         connection=connection,
-        mode=Activation.Mode.UPDATE,
-        upsert=True,
-        key="Customer_Key__c",
+        **UPSERT_BY_CUSTOMER_KEY,
         retry_initial_delay=0,
         output_mapping=CONTACT_MAPPING,
         schedule_type="cron",
