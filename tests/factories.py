@@ -1,5 +1,7 @@
 """Factory functions for test data: plain functions with keyword arguments, no magic."""
 
+import io
+
 from django.contrib.auth.models import User
 
 from activations.models import Activation
@@ -195,6 +197,23 @@ def make_parent_with_rows(rows: dict[str, dict], **fields) -> ParentSegment:
         for key, attributes in rows.items()
     )
     return parent
+
+
+def make_japan_segment(*, workspace, csv: bytes, **data) -> Segment:
+    """A parent segment of `csv`, imported as an upload is, and its segment "Japan" (customers
+    in Japan, in the Regions folder) with `data`, both made through the segment services."""
+    from segments import services  # the services run signals and size counts, as the UI does
+
+    parent = make_parent_segment(workspace=workspace)
+    assert services.import_profiles_file(parent_segment=parent, file=io.BytesIO(csv)).errors == []
+    data = {
+        "parent_segment": parent,
+        "name": "Japan",
+        "folder": "Regions",
+        "rules": IN_JAPAN,
+        **data,
+    }
+    return services.create_segment(workspace=workspace, data=data)
 
 
 def make_profiles(parent, count: int) -> None:

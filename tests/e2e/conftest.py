@@ -1,16 +1,12 @@
 """Browser tests: Debian's Chromium driven by Playwright against Django's live server."""
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 
-from segments import services as segment_services
 from tests.factories import (
-    CUSTOMER_COLUMNS,
-    IN_JAPAN,
-    make_parent_segment,
+    make_japan_segment,
     make_user,
     make_workspace,
 )
@@ -71,21 +67,10 @@ def marketer(transactional_db):
     """A workspace owner with a parent segment of five customers and a "Japan" segment."""
     workspace = make_workspace("Acme Marketing")
     user = make_user("marketer", workspace=workspace, role="owner")
-    parent = make_parent_segment(workspace=workspace, name="Customers", columns=CUSTOMER_COLUMNS)
-    result = segment_services.import_profiles_file(
-        parent_segment=parent, file=io.BytesIO(CUSTOMERS_CSV.encode())
+    segment = make_japan_segment(
+        workspace=workspace, csv=CUSTOMERS_CSV.encode(), description="Customers in Japan"
     )
-    assert result.errors == []
-    segment = segment_services.create_segment(
-        workspace=workspace,
-        data={
-            "parent_segment": parent,
-            "name": "Japan",
-            "description": "Customers in Japan",
-            "folder": "Regions",
-            "rules": IN_JAPAN,
-        },
-    )
+    parent = segment.parent_segment
     return {"workspace": workspace, "user": user, "parent": parent, "segment": segment}
 
 
