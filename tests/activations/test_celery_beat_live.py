@@ -100,6 +100,12 @@ class CeleryProcesses:
             if process.poll() is not None:
                 pytest.fail(f"celery {path.stem} exited with {process.returncode}\n{self.logs()}")
 
+    def __enter__(self) -> "CeleryProcesses":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
     def stop(self) -> None:
         for process, _ in self.processes:
             if process.poll() is None:
@@ -128,9 +134,8 @@ def celery_processes(transactional_db, broker, salesforce_emulator, tmp_path):
         "EMAIL_HOST": "",
         "PYTHONUNBUFFERED": "1",
     }
-    processes = CeleryProcesses(environment, tmp_path)
-    yield processes
-    processes.stop()
+    with CeleryProcesses(environment, tmp_path) as processes:
+        yield processes
 
 
 def make_scheduled_activation(emulator) -> Activation:
