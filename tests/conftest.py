@@ -2,16 +2,10 @@
 
 import os
 
-import hypothesis
 import pytest
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-# The generated API and UI tests: no deadline (a request may touch the database), no example
-# database, and no health check (the fixtures are slow on purpose).
-hypothesis.settings.register_profile(
-    "requests", deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
-)
 pytest_plugins = ["tests.salesforce_emulator.fixtures", "tests.sources.fixtures"]
 
 

@@ -149,7 +149,12 @@ def browser_cookies(team):
 
 
 @schema.parametrize()
-@hypothesis.settings(hypothesis.settings.get_profile("requests"), max_examples=40)
+@hypothesis.settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 def test_ui_json_endpoints_answer_every_input_without_a_server_error(case, team, browser_cookies):
     # Point half of the generated ids at the real parent segment, to get past the lookup.
     body = case.body
