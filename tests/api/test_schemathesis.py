@@ -27,6 +27,7 @@ from tests.factories import (
     make_user,
     make_workspace,
 )
+from tests.generated_requests import HYPOTHESIS_SETTINGS
 
 CSV = "customer_id,email,country,age\nC001,a@example.com,JP,30\nC002,b@example.com,US,40\n"
 
@@ -90,12 +91,7 @@ def objects(db, salesforce_emulator, sqlite_file):
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=20,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
+@hypothesis.settings(max_examples=20, **HYPOTHESIS_SETTINGS)
 def test_api_answers_every_input_without_a_server_error_and_as_documented(case, objects):
     # Random ids almost never name an existing object; point half of the cases at real ones,
     # so that updates, actions and deletes get past the lookup and exercise the services.

@@ -11,6 +11,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from config.wsgi import application
+from tests.generated_requests import HYPOTHESIS_SETTINGS
 
 CSRF_TOKEN = "a" * 32
 ERRORS = {
@@ -149,12 +150,7 @@ def browser_cookies(team):
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
+@hypothesis.settings(max_examples=40, **HYPOTHESIS_SETTINGS)
 def test_ui_json_endpoints_answer_every_input_without_a_server_error(case, team, browser_cookies):
     # Point half of the generated ids at the real parent segment, to get past the lookup.
     body = case.body
