@@ -23,3 +23,18 @@ def connection(workspace):
     from tests.factories import make_connection
 
     return make_connection(workspace=workspace)
+
+
+@pytest.fixture
+def keep_the_test_transaction_open():
+    """For tests calling the real WSGI handler: it closes the database connection after each
+    request when it is not in autocommit mode, which it never is inside a test's transaction;
+    Django's own test client disconnects these receivers for the same reason."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -1,5 +1,7 @@
 """Factory functions for test data: plain functions with keyword arguments, no magic."""
 
+import io
+
 from django.contrib.auth.models import User
 
 from activations.models import Activation
@@ -27,6 +29,27 @@ CUSTOMER_COLUMNS = columns(
 )
 
 
+# Every rule operator, in the editor's order.
+RULE_OPERATORS = [
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "contains",
+    "starts_with",
+    "is_null",
+    "is_not_null",
+    "before",
+    "after",
+    "within_last_days",
+]
+
+
 def output_mapping(*columns: tuple[str, str], **rest) -> dict:
     """An activation's output mapping: (source, output) column pairs, then the other keys
     given (`strings`, `export_all_columns`), as the API takes it."""
@@ -40,6 +63,20 @@ def concat(output: str, *parts) -> dict:
         "parts": [
             {"type": "string", "value": part} if isinstance(part, str) else part for part in parts
         ],
+    }
+
+
+def connection_body(**changes) -> dict:
+    """A Salesforce connection that logs in with a password, as the API takes it."""
+    return {
+        "name": "Production",
+        "type": "salesforce",
+        "login_url": "https://login.salesforce.com",
+        "auth_method": "credentials",
+        "username": "marketer@example.com",
+        "password": "hunter2",
+        "security_token": "TOKEN123",
+        **changes,
     }
 
 
@@ -73,6 +110,17 @@ CONTACT_MAPPING = output_mapping(
     strings=[],
     export_all_columns=False,
 )
+
+# Email and last name to the Contact fields of the same names, the mapping of a simple push.
+EMAIL_MAPPING = output_mapping(
+    ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
+)
+
+# The rules of a segment of the customers in Japan.
+IN_JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
+
+# An activation's fields for an upsert keyed by the customer key, the push most runs make.
+UPSERT_BY_CUSTOMER_KEY = {"mode": "update", "upsert": True, "key": "Customer_Key__c"}
 
 
 def make_user(username: str = "alice", *, workspace=None, role="owner", **fields) -> User:
@@ -121,6 +169,12 @@ def make_connection(*, workspace, **fields) -> Connection:
     return Connection.objects.create(workspace=workspace, **fields)
 
 
+def make_app_connection(*, workspace, auth_method="oauth", **fields) -> Connection:
+    """A connection through a connected app (OAuth or client credentials): no password."""
+    fields.update(username="", password="", security_token="")
+    return make_connection(workspace=workspace, auth_method=auth_method, **fields)
+
+
 def make_activation(*, segment=None, connection=None, workspace=None, **fields) -> Activation:
     """An activation of `segment` through `connection`; those left out are made in the
     segment's workspace, or in `workspace` (or a new one)."""
@@ -133,6 +187,33 @@ def make_activation(*, segment=None, connection=None, workspace=None, **fields) 
     return Activation.objects.create(
         workspace=segment.workspace, segment=segment, connection=connection, **fields
     )
+
+
+def make_parent_with_rows(rows: dict[str, dict], **fields) -> ParentSegment:
+    """A parent segment in a new workspace holding `rows` (key -> attributes)."""
+    parent = make_parent_segment(workspace=make_workspace(), **fields)
+    Profile.objects.bulk_create(
+        Profile(parent_segment=parent, key=key, attributes=attributes)
+        for key, attributes in rows.items()
+    )
+    return parent
+
+
+def make_japan_segment(*, workspace, csv: bytes, **data) -> Segment:
+    """A parent segment of `csv`, imported as an upload is, and its segment "Japan" (customers
+    in Japan, in the Regions folder) with `data`, both made through the segment services."""
+    from segments import services  # the services run signals and size counts, as the UI does
+
+    parent = make_parent_segment(workspace=workspace)
+    assert services.import_profiles_file(parent_segment=parent, file=io.BytesIO(csv)).errors == []
+    data = {
+        "parent_segment": parent,
+        "name": "Japan",
+        "folder": "Regions",
+        "rules": IN_JAPAN,
+        **data,
+    }
+    return services.create_segment(workspace=workspace, data=data)
 
 
 def make_profiles(parent, count: int) -> None:

@@ -33,16 +33,21 @@ def settings_with(**env):
     )
 
 
+def cookie_flags(*, secure: bool) -> dict:
+    """The flags PRINT_FLAGS prints: cookies sent over HTTPS only or not, the rest fixed."""
+    return {
+        "SESSION_COOKIE_SECURE": secure,
+        "CSRF_COOKIE_SECURE": secure,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "X_FRAME_OPTIONS": "DENY",
+    }
+
+
 def test_local_http_site_keeps_cookies_usable_over_plain_http():
     result = settings_with()
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
-        "SESSION_COOKIE_SECURE": False,
-        "CSRF_COOKIE_SECURE": False,
-        "CSRF_COOKIE_HTTPONLY": True,
-        "X_FRAME_OPTIONS": "DENY",
-    }
+    assert json.loads(result.stdout) == cookie_flags(secure=False)
 
 
 def test_https_site_sends_cookies_over_https_only():
@@ -53,12 +58,7 @@ def test_https_site_sends_cookies_over_https_only():
     )
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
-        "SESSION_COOKIE_SECURE": True,
-        "CSRF_COOKIE_SECURE": True,
-        "CSRF_COOKIE_HTTPONLY": True,
-        "X_FRAME_OPTIONS": "DENY",
-    }
+    assert json.loads(result.stdout) == cookie_flags(secure=True)
 
 
 def test_https_site_refuses_the_public_development_secret_key():

@@ -26,6 +26,7 @@ from activations.models import Activation, Run
 from common import schedules
 from tests.factories import (
     CONTACT_MAPPING,
+    UPSERT_BY_CUSTOMER_KEY,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -99,6 +100,12 @@ class CeleryProcesses:
             if process.poll() is not None:
                 pytest.fail(f"celery {path.stem} exited with {process.returncode}\n{self.logs()}")
 
+    def __enter__(self) -> "CeleryProcesses":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
     def stop(self) -> None:
         for process, _ in self.processes:
             if process.poll() is None:
@@ -127,9 +134,8 @@ def celery_processes(transactional_db, broker, salesforce_emulator, tmp_path):
         "EMAIL_HOST": "",
         "PYTHONUNBUFFERED": "1",
     }
-    processes = CeleryProcesses(environment, tmp_path)
-    yield processes
-    processes.stop()
+    with CeleryProcesses(environment, tmp_path) as processes:
+        yield processes
 
 
 def make_scheduled_activation(emulator) -> Activation:
@@ -141,9 +147,7 @@ def make_scheduled_activation(emulator) -> Activation:
     activation = make_activation(
         segment=segment,
         connection=connection,
-        mode=Activation.Mode.UPDATE,
-        upsert=True,
-        key="Customer_Key__c",
+        **UPSERT_BY_CUSTOMER_KEY,
         retry_initial_delay=0,
         output_mapping=CONTACT_MAPPING,
         schedule_type="cron",

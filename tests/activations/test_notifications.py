@@ -14,7 +14,6 @@ from activations.models import Activation, FailedRow, Run
 from tests.factories import (
     make_activation,
     make_connection,
-    make_parent_segment,
     make_segment,
     make_user,
     make_workspace,
@@ -23,6 +22,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 SECRETS = ["hunter2", "TOKEN123", "sf-client-secret-value", "5Aep861refresh-token-value"]
+APP_SECRETS = {"client_secret": SECRETS[2], "refresh_token": SECRETS[3]}
 
 
 class Inbox:
@@ -68,16 +68,10 @@ def smtp_server(settings):
 
 def make_finished_run(**activation_fields) -> Run:
     workspace = make_workspace()
-    parent = make_parent_segment(workspace=workspace, name="Customers")
-    segment = make_segment(parent=parent, name="Japan VIP")
+    segment = make_segment(workspace=workspace, name="Japan VIP")  # of "Customers"
+    # The factory's password and security token are SECRETS' hunter2 and TOKEN123.
     connection = make_connection(
-        workspace=workspace,
-        name="Production org",
-        password="hunter2",
-        security_token="TOKEN123",
-        client_id="connected-app-id",
-        client_secret="sf-client-secret-value",
-        refresh_token="5Aep861refresh-token-value",
+        workspace=workspace, name="Production org", client_id="connected-app-id", **APP_SECRETS
     )
     activation_fields.setdefault("notify_emails", ["ops@example.com", "cto@example.com"])
     activation = make_activation(

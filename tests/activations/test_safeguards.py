@@ -11,17 +11,16 @@ from activations.models import Activation, Run
 from segments.models import Profile
 from tests.activations.test_runner import make_emulated_activation, make_profiles
 from tests.connectors.recording import speed_up
+from tests.factories import output_mapping
 
 pytestmark = pytest.mark.django_db
 
-TRUNCATE_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+TRUNCATE_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("last_name", "LastName"),
+    strings=[],
+    export_all_columns=False,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -87,14 +86,18 @@ def test_an_empty_segment_truncate_leaves_every_record_and_notifies(
     assert "Blocked before anything was deleted" in message.body
 
 
+def run_after_ten_rows(emulator, callbacks, *, rows: int) -> Run:
+    """Truncates 2 Contacts with `rows` rows, allowing 50% fewer than the last run's 10."""
+    existing_contacts(emulator, 2)
+    activation = truncate_activation(emulator, rows=rows, max_shrink_percent=50)
+    record_success(activation, rows_read=10)
+    return run_now(activation, callbacks)
+
+
 def test_a_shrink_above_the_threshold_is_blocked(
     salesforce_emulator, django_capture_on_commit_callbacks
 ):
-    existing_contacts(salesforce_emulator, 2)
-    activation = truncate_activation(salesforce_emulator, rows=4, max_shrink_percent=50)
-    record_success(activation, rows_read=10)
-
-    run = run_now(activation, django_capture_on_commit_callbacks)
+    run = run_after_ten_rows(salesforce_emulator, django_capture_on_commit_callbacks, rows=4)
 
     assert run.status == Run.Status.FAILED
     assert "has 4 rows, 60% fewer than the 10 of the last successful run" in run.error
@@ -106,11 +109,7 @@ def test_a_shrink_above_the_threshold_is_blocked(
 def test_a_shrink_within_the_threshold_runs(
     salesforce_emulator, django_capture_on_commit_callbacks
 ):
-    existing_contacts(salesforce_emulator, 2)
-    activation = truncate_activation(salesforce_emulator, rows=6, max_shrink_percent=50)
-    record_success(activation, rows_read=10)
-
-    run = run_now(activation, django_capture_on_commit_callbacks)
+    run = run_after_ten_rows(salesforce_emulator, django_capture_on_commit_callbacks, rows=6)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert sorted(r["LastName"] for r in salesforce_emulator.records("Contact")) == [

@@ -1,7 +1,7 @@
 """Schedules at their edges, through beat itself (activations.scheduler, django-celery-beat's
-DatabaseScheduler driving our schedule's is_due) and the task a firing runs: the 2025
-daylight-saving changes of New York, London and Lord Howe, a worker clock behind beat's, and
-catch-up after beat was down.
+DatabaseScheduler driving our schedule's is_due) and the task a firing runs: a worker clock
+behind beat's, catch-up after beat was down, a crontab edited by hand. (Daylight-saving
+changes, through the same scheduler: test_beat_dst.py.)
 
 Only the sending of the message is replaced (by recording it with its arguments, as beat
 evaluates them), as django-celery-beat's own tests do with tracking subclasses.
@@ -18,7 +18,6 @@ from django_celery_beat.models import PeriodicTask
 from activations import beat, tasks
 from activations.models import Activation, Run
 from activations.scheduler import ActivationEntry, ActivationScheduler
-from common import schedules
 from config.celery import app as celery_app
 from tests.factories import (
     make_activation,
@@ -74,59 +73,9 @@ def run_beat(start: datetime, end: datetime) -> list[tuple[str, datetime, dict]]
         return scheduler.sent
 
 
-SCHEDULES = [
-    ("hourly", ""),
-    ("cron", "30 1 * * *"),
-    ("cron", "30 2 * * *"),
-    ("cron", "0,30 2 * * *"),
-    ("cron", "*/15 * * * *"),
-    ("cron", "29-35 2 * * *"),
-]
-
-WINDOWS = [
-    # New York: 2025-03-09 02:00 EST -> 03:00 EDT; 2025-11-02 02:00 EDT -> 01:00 EST.
-    pytest.param(
-        "America/New_York",
-        datetime(2025, 3, 8, 17, 0, 10, tzinfo=UTC),
-        datetime(2025, 3, 9, 19, 0, tzinfo=UTC),
-        id="new york spring",
-    ),
-    pytest.param(
-        "America/New_York",
-        datetime(2025, 11, 1, 17, 0, 10, tzinfo=UTC),
-        datetime(2025, 11, 2, 18, 0, tzinfo=UTC),
-        id="new york autumn",
-    ),
-    # London: 2025-03-30 01:00 GMT -> 02:00 BST; 2025-10-26 02:00 BST -> 01:00 GMT.
-    pytest.param(
-        "Europe/London",
-        datetime(2025, 3, 29, 12, 0, 10, tzinfo=UTC),
-        datetime(2025, 3, 30, 14, 0, tzinfo=UTC),
-        id="london spring",
-    ),
-    pytest.param(
-        "Europe/London",
-        datetime(2025, 10, 25, 12, 0, 10, tzinfo=UTC),
-        datetime(2025, 10, 26, 14, 0, tzinfo=UTC),
-        id="london autumn",
-    ),
-    # Lord Howe, half-hour changes: 2025-10-05 02:00 -> 02:30; 2025-04-06 02:00 -> 01:30.
-    pytest.param(
-        "Australia/Lord_Howe",
-        datetime(2025, 10, 4, 3, 0, 10, tzinfo=UTC),
-        datetime(2025, 10, 5, 4, 0, tzinfo=UTC),
-        id="lord howe spring",
-    ),
-    pytest.param(
-        "Australia/Lord_Howe",
-        datetime(2025, 4, 5, 3, 0, 10, tzinfo=UTC),
-        datetime(2025, 4, 6, 4, 0, tzinfo=UTC),
-        id="lord howe autumn",
-    ),
-]
-
-
-def make_scheduled(tz_name: str, start: datetime, schedule_list=SCHEDULES, **fields):
+def make_scheduled(tz_name: str, start: datetime, schedule_list, **fields):
+    """An activation per (schedule type, cron) in `tz_name`, made at `start`, with its
+    PeriodicTask."""
     workspace = make_workspace()
     segment = make_segment(parent=make_parent_segment(workspace=workspace))
     connection = make_connection(workspace=workspace)
@@ -149,52 +98,6 @@ def make_scheduled(tz_name: str, start: datetime, schedule_list=SCHEDULES, **fie
 
 def whole_seconds(moment: datetime) -> datetime:
     return datetime.fromtimestamp(round(moment.timestamp()), UTC)
-
-
-@pytest.mark.parametrize(("tz_name", "start", "end"), WINDOWS)
-def test_beat_fires_each_run_we_show_once_and_tells_it_its_slot(tz_name, start, end):
-    activations = make_scheduled(tz_name, start)
-
-    sent = run_beat(start, end)
-
-    for activation in activations:
-        name = f"activation:{activation.pk}"
-        firings = [(at, kwargs) for task_name, at, kwargs in sent if task_name == name]
-        shown = [
-            run.astimezone(UTC)
-            for run in schedules.next_runs(
-                activation.schedule_type, activation.cron, tz_name, count=300, after=start
-            )
-            if run < end
-        ]
-        assert shown, activation.name
-        # Beat fires exactly the runs next_runs shows ...
-        assert [whole_seconds(at) for at, _ in firings] == shown, activation.name
-        # ... and each firing carries the slot it fills, read on beat's clock.
-        slots = [datetime.fromisoformat(kwargs["scheduled_for"]) for _, kwargs in firings]
-        assert slots == shown, activation.name
-        assert all(kwargs["activation_id"] == activation.pk for _, kwargs in firings)
-
-
-def test_the_2025_windows_hold_the_edges_the_policy_is_about():
-    def shown(cron, tz_name, after, count):
-        runs = schedules.next_runs("cron", cron, tz_name, count=count, after=after)
-        return [run.isoformat() for run in runs]
-
-    # Both slots of New York's gap run, an hour later.
-    assert shown("0,30 2 * * *", "America/New_York", datetime(2025, 3, 8, 12, tzinfo=UTC), 2) == [
-        "2025-03-09T03:00:00-04:00",
-        "2025-03-09T03:30:00-04:00",
-    ]
-    # London's repeated 01:00-01:59 runs once, in summer time.
-    assert shown("30 1 * * *", "Europe/London", datetime(2025, 10, 25, 12, tzinfo=UTC), 2) == [
-        "2025-10-26T01:30:00+01:00",
-        "2025-10-27T01:30:00+00:00",
-    ]
-    # Lord Howe's half-hour gap: 02:29 runs at 02:59, the real 02:30-02:35 still run.
-    assert shown("29-35 2 * * *", "Australia/Lord_Howe", datetime(2025, 10, 4, tzinfo=UTC), 7)[
-        -1
-    ] == ("2025-10-05T02:59:00+11:00")
 
 
 # The task on a worker whose clock differs from beat's ------------------------------------------

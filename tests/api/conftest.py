@@ -22,24 +22,25 @@ def other_workspace(db):
     return make_workspace("Globex")
 
 
-@pytest.fixture
-def owner(workspace):
-    return make_user("olivia", workspace=workspace, role="owner")
+def member_fixture(username: str, role: str, workspace_fixture: str = "workspace"):
+    """A fixture answering a user with `role` in the workspace of `workspace_fixture`."""
+
+    @pytest.fixture
+    def member(request):
+        workspace = request.getfixturevalue(workspace_fixture)
+        return make_user(username, workspace=workspace, role=role)
+
+    return member
 
 
-@pytest.fixture
-def editor(workspace):
-    return make_user("eddie", workspace=workspace, role="editor")
+def client_fixture(user_fixture: str):
+    """A fixture answering an API client with a token of the user of `user_fixture`."""
 
+    @pytest.fixture
+    def client(request):
+        return client_for(request.getfixturevalue(user_fixture))
 
-@pytest.fixture
-def viewer(workspace):
-    return make_user("vera", workspace=workspace, role="viewer")
-
-
-@pytest.fixture
-def outsider(other_workspace):
-    return make_user("oscar", workspace=other_workspace, role="owner")
+    return client
 
 
 def client_for(user) -> APIClient:
@@ -50,21 +51,12 @@ def client_for(user) -> APIClient:
     return client
 
 
-@pytest.fixture
-def owner_client(owner):
-    return client_for(owner)
+owner = member_fixture("olivia", "owner")
+editor = member_fixture("eddie", "editor")
+viewer = member_fixture("vera", "viewer")
+outsider = member_fixture("oscar", "owner", workspace_fixture="other_workspace")
 
-
-@pytest.fixture
-def editor_client(editor):
-    return client_for(editor)
-
-
-@pytest.fixture
-def viewer_client(viewer):
-    return client_for(viewer)
-
-
-@pytest.fixture
-def outsider_client(outsider):
-    return client_for(outsider)
+owner_client = client_fixture("owner")
+editor_client = client_fixture("editor")
+viewer_client = client_fixture("viewer")
+outsider_client = client_fixture("outsider")

@@ -11,7 +11,9 @@ from connectors.base import ConnectorError
 from connectors.salesforce.connector import SalesforceConnector
 from segments.loading import import_profiles
 from tests.api.conftest import client_for
+from tests.api.contract.helpers import ACTIVATION_FIELDS
 from tests.factories import (
+    IN_JAPAN,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -51,10 +53,7 @@ def segment(parent):
     return make_segment(
         parent=parent,
         name="Japan",
-        rules={
-            "type": "and",
-            "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-        },
+        rules=IN_JAPAN,
     )
 
 
@@ -123,21 +122,7 @@ def test_reading_returns_the_same_payload(activation, owner_client):
     assert body["connection"] == activation.connection_id
     assert body["export"]["object"] == "Contact"
     assert body["schedule"]["next_runs"] == []
-    assert set(body) >= {
-        "id",
-        "workspace",
-        "name",
-        "description",
-        "segment",
-        "connection",
-        "enabled",
-        "export",
-        "output_mapping",
-        "schedule",
-        "notifications",
-        "created_at",
-        "updated_at",
-    }
+    assert set(body) >= ACTIVATION_FIELDS | {"workspace", "created_at", "updated_at"}
 
 
 def test_nested_errors_carry_their_path(segment, connection, owner_client):
@@ -326,11 +311,21 @@ def test_a_second_run_while_one_is_active_is_a_conflict(activation, owner_client
     assert Run.objects.count() == 1
 
 
-def test_the_same_idempotency_key_returns_the_same_run(activation, owner_client):
-    first = owner_client.post(f"{URL}{activation.pk}/runs/", HTTP_IDEMPOTENCY_KEY="job-42")
-    Run.objects.filter(pk=first.json()["id"]).update(status="succeeded")
+def run_with_key(client, activation, key: str):
+    return client.post(f"{URL}{activation.pk}/runs/", HTTP_IDEMPOTENCY_KEY=key)
 
-    second = owner_client.post(f"{URL}{activation.pk}/runs/", HTTP_IDEMPOTENCY_KEY="job-42")
+
+def finished_run_with_key(client, activation, key: str):
+    """The answer to a run request with `key`; the run has finished since."""
+    response = run_with_key(client, activation, key)
+    Run.objects.filter(pk=response.json()["id"]).update(status="succeeded")
+    return response
+
+
+def test_the_same_idempotency_key_returns_the_same_run(activation, owner_client):
+    first = finished_run_with_key(owner_client, activation, "job-42")
+
+    second = run_with_key(owner_client, activation, "job-42")
 
     assert first.status_code == 202
     assert second.status_code == 200
@@ -339,10 +334,9 @@ def test_the_same_idempotency_key_returns_the_same_run(activation, owner_client)
 
 
 def test_a_new_idempotency_key_starts_a_new_run(activation, owner_client):
-    first = owner_client.post(f"{URL}{activation.pk}/runs/", HTTP_IDEMPOTENCY_KEY="job-42")
-    Run.objects.filter(pk=first.json()["id"]).update(status="succeeded")
+    first = finished_run_with_key(owner_client, activation, "job-42")
 
-    second = owner_client.post(f"{URL}{activation.pk}/runs/", HTTP_IDEMPOTENCY_KEY="job-43")
+    second = run_with_key(owner_client, activation, "job-43")
 
     assert second.status_code == 202
     assert second.json()["id"] != first.json()["id"]

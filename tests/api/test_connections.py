@@ -5,26 +5,20 @@ import pytest
 from activations.models import Activation
 from connectors.models import Connection
 from tests.api.conftest import client_for
-from tests.factories import make_activation, make_connection, make_parent_segment, make_segment
+from tests.factories import (
+    connection_body,
+    make_activation,
+    make_connection,
+    make_parent_segment,
+    make_segment,
+)
 
 URL = "/api/v1/connections/"
 
 
 def test_creates_a_connection_and_never_returns_its_secrets(workspace, owner_client):
     response = owner_client.post(
-        URL,
-        {
-            "name": "Production",
-            "type": "salesforce",
-            "login_url": "https://login.salesforce.com",
-            "auth_method": "credentials",
-            "username": "marketer@example.com",
-            "password": "hunter2",
-            "security_token": "TOKEN123",
-            "retry_initial_delay": 2.5,
-            "retry_limit": 5,
-        },
-        format="json",
+        URL, connection_body(retry_initial_delay=2.5, retry_limit=5), format="json"
     )
 
     assert response.status_code == 201

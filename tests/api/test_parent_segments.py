@@ -32,6 +32,12 @@ def profiles_of(parent) -> dict:
     }
 
 
+def upload(client, parent, text: str, mode: str | None = None):
+    """Sends `text` as the parent's profiles, a text/csv body, in `mode` when given."""
+    query = f"?mode={mode}" if mode else ""
+    return client.post(f"{URL}{parent.pk}/profiles/{query}", text.encode(), content_type="text/csv")
+
+
 def test_creates_a_parent_segment(workspace, owner_client):
     response = owner_client.post(
         URL,
@@ -152,9 +158,7 @@ def test_uploads_rows_as_a_multipart_file(parent, owner_client):
 
 
 def test_uploads_rows_as_a_text_csv_body(parent, owner_client):
-    response = owner_client.post(
-        f"{URL}{parent.pk}/profiles/", GOOD_CSV.encode(), content_type="text/csv"
-    )
+    response = upload(owner_client, parent, GOOD_CSV)
 
     assert response.status_code == 200
     assert response.json()["rows_imported"] == 2
@@ -162,12 +166,10 @@ def test_uploads_rows_as_a_text_csv_body(parent, owner_client):
 
 
 def test_a_file_with_errors_imports_nothing(parent, owner_client):
-    owner_client.post(f"{URL}{parent.pk}/profiles/", GOOD_CSV.encode(), content_type="text/csv")
+    upload(owner_client, parent, GOOD_CSV)
     bad = "customer_id,email,age,signup_date\nC009,x@example.jp,old,2024-02-30\n"
 
-    response = owner_client.post(
-        f"{URL}{parent.pk}/profiles/", bad.encode(), content_type="text/csv"
-    )
+    response = upload(owner_client, parent, bad)
 
     assert response.status_code == 400
     body = response.json()
@@ -191,30 +193,26 @@ def test_bad_utf8_in_the_file_is_a_row_error_not_a_crash(parent, owner_client):
 
 
 def test_upsert_mode_keeps_rows_not_in_the_file(parent, owner_client):
-    owner_client.post(f"{URL}{parent.pk}/profiles/", GOOD_CSV.encode(), content_type="text/csv")
+    upload(owner_client, parent, GOOD_CSV)
     more = "customer_id,email,age,signup_date\nC003,ann@example.com,29,2022-05-05\n"
 
-    response = owner_client.post(
-        f"{URL}{parent.pk}/profiles/?mode=upsert", more.encode(), content_type="text/csv"
-    )
+    response = upload(owner_client, parent, more, mode="upsert")
 
     assert response.status_code == 200
     assert set(profiles_of(parent)) == {"C001", "C002", "C003"}
 
 
 def test_replace_mode_is_the_default(parent, owner_client):
-    owner_client.post(f"{URL}{parent.pk}/profiles/", GOOD_CSV.encode(), content_type="text/csv")
+    upload(owner_client, parent, GOOD_CSV)
     only = "customer_id,email,age,signup_date\nC003,ann@example.com,29,2022-05-05\n"
 
-    owner_client.post(f"{URL}{parent.pk}/profiles/", only.encode(), content_type="text/csv")
+    upload(owner_client, parent, only)
 
     assert set(profiles_of(parent)) == {"C003"}
 
 
 def test_an_unknown_mode_is_refused(parent, owner_client):
-    response = owner_client.post(
-        f"{URL}{parent.pk}/profiles/?mode=merge", GOOD_CSV.encode(), content_type="text/csv"
-    )
+    response = upload(owner_client, parent, GOOD_CSV, mode="merge")
 
     assert response.status_code == 400
     assert response.json() == {"mode": ["must be one of: replace, upsert"]}

@@ -124,10 +124,14 @@ def test_failed_rows_honour_an_accept_csv_header(finished_run, owner_client):
     assert b"".join(response.streaming_content) == b"Email,LastName,sf__Error\n"
 
 
+def cancel(client, run):
+    return client.post(f"{URL}{run.pk}/cancel/")
+
+
 def test_cancels_a_queued_run(activation, owner_client):
     run = Run.objects.create(activation=activation, status="queued")
 
-    response = owner_client.post(f"{URL}{run.pk}/cancel/")
+    response = cancel(owner_client, run)
 
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
@@ -138,7 +142,7 @@ def test_cancels_a_queued_run(activation, owner_client):
 def test_cancelling_a_running_run_asks_it_to_stop(activation, owner_client):
     run = Run.objects.create(activation=activation, status="running")
 
-    response = owner_client.post(f"{URL}{run.pk}/cancel/")
+    response = cancel(owner_client, run)
 
     assert response.status_code == 200
     run.refresh_from_db()
@@ -146,7 +150,7 @@ def test_cancelling_a_running_run_asks_it_to_stop(activation, owner_client):
 
 
 def test_cancelling_a_finished_run_is_a_conflict(finished_run, owner_client):
-    response = owner_client.post(f"{URL}{finished_run.pk}/cancel/")
+    response = cancel(owner_client, finished_run)
 
     assert response.status_code == 409
     assert response.json() == {
@@ -159,7 +163,7 @@ def test_cancelling_a_finished_run_is_a_conflict(finished_run, owner_client):
 def test_viewers_cannot_cancel(activation, viewer_client):
     run = Run.objects.create(activation=activation, status="queued")
 
-    response = viewer_client.post(f"{URL}{run.pk}/cancel/")
+    response = cancel(viewer_client, run)
 
     assert response.status_code == 403
     run.refresh_from_db()

@@ -10,8 +10,6 @@ import io
 import hypothesis
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -29,6 +27,7 @@ from tests.factories import (
     make_user,
     make_workspace,
 )
+from tests.generated_requests import HYPOTHESIS_SETTINGS
 
 CSV = "customer_id,email,country,age\nC001,a@example.com,JP,30\nC002,b@example.com,US,40\n"
 
@@ -38,16 +37,7 @@ CSV = "customer_id,email,country,age\nC001,a@example.com,JP,30\nC002,b@example.c
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_transaction_open():
-    # The real WSGI handler closes the database connection after each request when it is
-    # not in autocommit mode, which it never is inside a test's transaction; Django's own test
-    # client disconnects these receivers for the same reason.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("keep_the_test_transaction_open")
 
 
 @pytest.fixture(autouse=True)
@@ -101,12 +91,7 @@ def objects(db, salesforce_emulator, sqlite_file):
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=20,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
+@hypothesis.settings(max_examples=20, **HYPOTHESIS_SETTINGS)
 def test_api_answers_every_input_without_a_server_error_and_as_documented(case, objects):
     # Random ids almost never name an existing object; point half of the cases at real ones,
     # so that updates, actions and deletes get past the lookup and exercise the services.

@@ -6,7 +6,7 @@ import pytest
 
 from segments.loading import import_profiles
 from segments.models import Segment
-from tests.factories import make_parent_segment, make_segment
+from tests.factories import IN_JAPAN, make_parent_segment, make_segment
 
 URL = "/api/v1/segments/"
 CSV = "customer_id,country,age\nC001,JP,34\nC002,JP,41\nC003,US,29\n"
@@ -19,13 +19,10 @@ def parent(workspace):
     return parent
 
 
-JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
-
-
 def test_creates_a_segment_and_counts_its_size(workspace, parent, owner_client):
     response = owner_client.post(
         URL,
-        {"parent_segment": parent.pk, "name": "Japan", "folder": "Geo", "rules": JAPAN},
+        {"parent_segment": parent.pk, "name": "Japan", "folder": "Geo", "rules": IN_JAPAN},
         format="json",
     )
 
@@ -38,7 +35,7 @@ def test_creates_a_segment_and_counts_its_size(workspace, parent, owner_client):
         "name": "Japan",
         "description": "",
         "folder": "Geo",
-        "rules": JAPAN,
+        "rules": IN_JAPAN,
         "size": 2,
         "created_at": response.json()["created_at"],
         "updated_at": response.json()["updated_at"],
@@ -100,7 +97,7 @@ def test_a_parent_segment_of_another_of_my_workspaces_is_refused(
 
 
 def test_filters_by_parent_segment(workspace, parent, owner_client):
-    japan = make_segment(parent=parent, name="Japan", rules=JAPAN)
+    japan = make_segment(parent=parent, name="Japan", rules=IN_JAPAN)
     make_segment(parent=make_parent_segment(workspace=workspace, name="Leads"), name="Leads")
 
     response = owner_client.get(URL, {"parent_segment": parent.pk})
@@ -119,12 +116,12 @@ def test_an_invalid_filter_value_is_a_400(parent, owner_client):
 def test_patch_changes_the_rules(parent, owner_client):
     segment = make_segment(parent=parent)
 
-    response = owner_client.patch(f"{URL}{segment.pk}/", {"rules": JAPAN}, format="json")
+    response = owner_client.patch(f"{URL}{segment.pk}/", {"rules": IN_JAPAN}, format="json")
 
     assert response.status_code == 200
     assert response.json()["size"] == 2
     segment.refresh_from_db()
-    assert segment.rules == JAPAN
+    assert segment.rules == IN_JAPAN
     assert segment.name == "Everyone"
 
 

@@ -2,21 +2,13 @@
 
 from activations.models import Run
 from tests.factories import (
+    EMAIL_MAPPING,
     make_activation,
     make_connection,
     make_parent_segment,
     make_profiles,
     make_segment,
 )
-
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "email", "output": "Email"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
 
 
 def test_test_rows_queues_a_test_run_of_the_first_rows(
@@ -27,7 +19,7 @@ def test_test_rows_queues_a_test_run_of_the_first_rows(
     activation = make_activation(
         segment=make_segment(parent=parent),
         connection=make_connection(workspace=workspace, login_url=salesforce_emulator.url),
-        output_mapping=MAPPING,
+        output_mapping=EMAIL_MAPPING,
     )
     url = f"/api/v1/activations/{activation.pk}/runs/"
 

@@ -17,7 +17,7 @@ from connectors.salesforce.http import HttpClient
 from connectors.salesforce.oauth import authorize_url, code_challenge, exchange_code
 from connectors.services import test_connection as check
 from tests.connectors.recording import RecordingSink, export, speed_up
-from tests.factories import make_connection
+from tests.factories import make_app_connection, make_connection
 from tests.salesforce_emulator.certificate import make_certificate
 
 pytestmark = pytest.mark.django_db
@@ -34,14 +34,8 @@ def credentials(emulator, workspace, **fields) -> Connection:
 def oauth_connection(emulator, workspace, **fields) -> Connection:
     fields.setdefault("client_id", emulator.client_id)
     fields.setdefault("client_secret", emulator.client_secret)
-    return make_connection(
-        workspace=workspace,
-        login_url=emulator.url,
-        auth_method="oauth",
-        username="",
-        password="",
-        security_token="",
-        **fields,
+    return make_app_connection(
+        workspace=workspace, auth_method="oauth", login_url=emulator.url, **fields
     )
 
 
@@ -309,14 +303,8 @@ def test_rotated_refresh_token_is_saved(salesforce_emulator, workspace):
 def client_credentials(emulator, workspace, **fields) -> Connection:
     fields.setdefault("client_id", emulator.client_id)
     fields.setdefault("client_secret", emulator.client_secret)
-    return make_connection(
-        workspace=workspace,
-        login_url=emulator.url,
-        auth_method="client_credentials",
-        username="",
-        password="",
-        security_token="",
-        **fields,
+    return make_app_connection(
+        workspace=workspace, auth_method="client_credentials", login_url=emulator.url, **fields
     )
 
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection as db
 
 from connectors.models import Connection
-from tests.factories import make_connection, make_workspace
+from tests.factories import make_app_connection, make_connection, make_workspace
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -57,13 +57,10 @@ def test_rotate_secrets_reencrypts_with_the_first_key(settings, capsys):
     settings.ENCRYPTION_KEYS = [OLD_KEY]
     workspace = make_workspace()
     first = make_connection(workspace=workspace, password="hunter2", security_token="TOKEN123")
-    second = make_connection(
+    second = make_app_connection(
         workspace=workspace,
         name="Client credentials",
         auth_method="client_credentials",
-        username="",
-        password="",
-        security_token="",
         client_id="id",
         client_secret="s3cret",
     )

@@ -13,37 +13,23 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
+from tests.connectors.test_emulator import http, soap_login
+
 SESSION_ID = re.compile(r"<sessionId>(.*?)</sessionId>")
 
 
-def soap_session_id(emulator, session: requests.Session) -> str:
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Body>'
-        '<n1:login xmlns:n1="urn:partner.soap.sforce.com">'
-        "<n1:username>marketer@example.com</n1:username>"
-        "<n1:password>hunter2TOKEN123</n1:password></n1:login></env:Body></env:Envelope>"
-    )
-    response = session.post(
-        f"{emulator.url}/services/Soap/u/64.0",
-        data=body.encode(),
-        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
-        timeout=10,
-    )
+def soap_session_id(emulator) -> str:
+    response = soap_login(emulator)
     response.raise_for_status()
     return SESSION_ID.search(response.text).group(1)
 
 
 @pytest.fixture
 def sf(salesforce_emulator) -> Salesforce:
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = salesforce_emulator.ca_path
+    session = http(salesforce_emulator)
     return Salesforce(
         instance_url=salesforce_emulator.url,
-        session_id=soap_session_id(salesforce_emulator, session),
+        session_id=soap_session_id(salesforce_emulator),
         session=session,
     )
 

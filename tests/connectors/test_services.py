@@ -7,7 +7,7 @@ from connectors.base import ConnectorError
 from connectors.models import Connection
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.services import create_connection, test_connection, update_connection
-from tests.factories import make_connection, make_workspace
+from tests.factories import make_app_connection, make_connection, make_workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -207,11 +207,8 @@ def test_failed_update_changes_nothing():
 
 
 def test_changing_the_oauth_app_drops_the_refresh_token():
-    connection = make_connection(
+    connection = make_app_connection(
         workspace=make_workspace(),
-        auth_method="oauth",
-        password="",
-        security_token="",
         client_id="old-app",
         client_secret="secret",
         refresh_token="refresh-1",
@@ -225,11 +222,8 @@ def test_changing_the_oauth_app_drops_the_refresh_token():
 
 
 def test_editing_a_connection_keeps_a_refresh_token_a_run_rotated_meanwhile():
-    connection = make_connection(
+    connection = make_app_connection(
         workspace=make_workspace(),
-        auth_method="oauth",
-        password="",
-        security_token="",
         client_id="app",
         client_secret="secret",
         refresh_token="refresh-1",

@@ -1,13 +1,15 @@
 """Browser tests: Debian's Chromium driven by Playwright against Django's live server."""
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 
-from segments import services as segment_services
-from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_user, make_workspace
+from tests.factories import (
+    make_japan_segment,
+    make_user,
+    make_workspace,
+)
 
 # The committed PNGs the README shows; CI may point SCREENSHOTS_DIR elsewhere to keep the
 # working tree clean.
@@ -24,10 +26,6 @@ C003,mia@example.com,Mia,Smith,US,28,75.25,true,2024-01-09,
 C004,yuki@example.jp,Yuki,Suzuki,JP,,980,true,2021-06-30,2024-05-02T07:15:00Z
 C005,liam@example.co.uk,Liam,Brown,GB,52,4300,true,2020-02-29,2024-03-11T12:00:00Z
 """
-JAPAN_RULES = {
-    "type": "and",
-    "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-}
 
 
 @pytest.fixture(scope="session")
@@ -69,21 +67,10 @@ def marketer(transactional_db):
     """A workspace owner with a parent segment of five customers and a "Japan" segment."""
     workspace = make_workspace("Acme Marketing")
     user = make_user("marketer", workspace=workspace, role="owner")
-    parent = make_parent_segment(workspace=workspace, name="Customers", columns=CUSTOMER_COLUMNS)
-    result = segment_services.import_profiles_file(
-        parent_segment=parent, file=io.BytesIO(CUSTOMERS_CSV.encode())
+    segment = make_japan_segment(
+        workspace=workspace, csv=CUSTOMERS_CSV.encode(), description="Customers in Japan"
     )
-    assert result.errors == []
-    segment = segment_services.create_segment(
-        workspace=workspace,
-        data={
-            "parent_segment": parent,
-            "name": "Japan",
-            "description": "Customers in Japan",
-            "folder": "Regions",
-            "rules": JAPAN_RULES,
-        },
-    )
+    parent = segment.parent_segment
     return {"workspace": workspace, "user": user, "parent": parent, "segment": segment}
 
 

@@ -6,20 +6,16 @@ from playwright.sync_api import expect
 
 from activations import runner, services
 from activations.models import Activation, Run
-from tests.factories import make_activation, make_connection
+from tests.factories import make_activation, make_connection, output_mapping
 
 from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
+# Last name first: the panel lists the columns in the mapping's order.
+MAPPING = output_mapping(
+    ("last_name", "LastName"), ("email", "Email"), strings=[], export_all_columns=False
+)
 
 
 def test_the_dry_run_panel_shows_what_the_next_run_will_do(

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from activations import runner, services
 from activations.models import Run
-from tests.factories import make_activation, make_connection
+from tests.factories import EMAIL_MAPPING, make_activation, make_connection
 
 from .conftest import screenshot, sign_in
 
@@ -22,14 +22,7 @@ def test_charts_show_three_runs_and_the_audience_size(page, site, marketer, sale
             workspace=marketer["workspace"], login_url=salesforce_emulator.url
         ),
         name="Japan to Contacts",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=EMAIL_MAPPING,
     )
     for _ in range(3):
         run = services.request_run(activation=activation, trigger="manual", publish=False)

@@ -4,9 +4,14 @@ its customers table with the inferred columns, and activates it to the emulated 
 import pytest
 from playwright.sync_api import expect
 
-from activations.models import Activation
 from segments.models import ParentSegment
-from tests.factories import make_activation, make_connection, make_segment
+from tests.factories import (
+    UPSERT_BY_CUSTOMER_KEY,
+    make_activation,
+    make_connection,
+    make_segment,
+    output_mapping,
+)
 
 from .conftest import sign_in
 
@@ -61,18 +66,11 @@ def test_owner_builds_a_parent_segment_from_a_source_and_activates_it(
     activation = make_activation(
         segment=segment,
         connection=connection,
-        mode=Activation.Mode.UPDATE,
-        upsert=True,
-        key="Customer_Key__c",
+        **UPSERT_BY_CUSTOMER_KEY,
         refresh_before_run=True,
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "id", "output": "Customer_Key__c"},
-                {"source": "email", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=output_mapping(
+            ("id", "Customer_Key__c"), ("email", "LastName"), strings=[], export_all_columns=False
+        ),
     )
     page.goto(f"{site.url}/activations/{activation.pk}/")
     page.get_by_role("button", name="▶ Run now").click()

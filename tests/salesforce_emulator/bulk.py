@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from . import csvdata
 from .operations import JobFailure, RowResult, RowWriter
 from .state import Org
-from .store import now_stamp
+from .store import job_info_start, now_stamp, start_in_progress
 from .values import NUMBER_TYPES, RowError, java_double
 from .web import ApiError, Request, Response, not_found
 
@@ -54,15 +54,7 @@ class IngestJob:
         self.systemModstamp = now_stamp()
 
     def base_info(self) -> dict:
-        info = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": self.createdById,
-            "createdDate": self.createdDate,
-            "systemModstamp": self.systemModstamp,
-            "state": self.state,
-        }
+        info = job_info_start(self)
         if self.externalIdFieldName:
             info["externalIdFieldName"] = self.externalIdFieldName
         if self.assignmentRuleId:
@@ -295,13 +287,9 @@ def close(org: Org, job: IngestJob) -> None:
 
 
 def start_processing(org: Org, job: IngestJob) -> None:
-    with org.lock:
-        if job.state != "UploadComplete":
-            return
-        job.set_state("InProgress")
-    started = time.monotonic()
-    time.sleep(org.settings.processing_delay)
-    process(org, job, started)
+    started = start_in_progress(org, job)
+    if started is not None:
+        process(org, job, started)
 
 
 def rows_of(job: IngestJob) -> list[list[str]]:

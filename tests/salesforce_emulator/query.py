@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from . import csvdata, soql
 from .state import Org
-from .store import now_stamp
+from .store import job_info_start, now_stamp, start_in_progress
 from .values import format_value
 from .web import ApiError, Request, Response, not_found
 
@@ -40,13 +40,7 @@ class QueryJob:
 
     def info(self, *, full: bool) -> dict:
         info = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": self.createdById,
-            "createdDate": self.createdDate,
-            "systemModstamp": self.systemModstamp,
-            "state": self.state,
+            **job_info_start(self),
             "concurrencyMode": "Parallel",
             "contentType": "CSV",
             "apiVersion": self.apiVersion,
@@ -112,12 +106,9 @@ def create(org: Org, request: Request, version: float) -> Response:
 
 def run(org: Org, job: QueryJob) -> None:
     """InProgress, then the snapshot of matching records and JobComplete."""
-    with org.lock:
-        if job.state != "UploadComplete":
-            return
-        job.set_state("InProgress")
-    started = time.monotonic()
-    time.sleep(org.settings.processing_delay)
+    started = start_in_progress(org, job)
+    if started is None:
+        return
     with org.lock:
         if job.state != "InProgress":
             return

@@ -30,6 +30,18 @@ def route(method: str, pattern: str, handler, *, authenticated: bool = True) -> 
     return Route(method, re.compile(pattern + r"/?", re.IGNORECASE), handler, authenticated)
 
 
+def job_routes(kind: str, module) -> list[Route]:
+    """Create, list, info, state change and delete: the same five routes for both job kinds."""
+    jobs, job = DATA + r"/jobs/" + kind, DATA + r"/jobs/" + kind + "/" + JOB_ID
+    return [
+        route("POST", jobs, module.create),
+        route("GET", jobs, module.list_jobs),
+        route("GET", job, module.info),
+        route("PATCH", job, module.change_state),
+        route("DELETE", job, module.delete),
+    ]
+
+
 ROUTES = [
     route("POST", r"/services/Soap/u/(?P<version>[^/]+)", auth.soap_login, authenticated=False),
     route("GET", r"/services/oauth2/authorize", auth.authorize, authenticated=False),
@@ -41,11 +53,7 @@ ROUTES = [
     route("GET", DATA + r"/sobjects", rest.global_describe),
     route("GET", DATA + r"/sobjects/(?P<object_name>\w+)/describe", rest.describe),
     route("GET", DATA + r"/query", rest.query),
-    route("POST", DATA + r"/jobs/ingest", bulk.create),
-    route("GET", DATA + r"/jobs/ingest", bulk.list_jobs),
-    route("GET", DATA + r"/jobs/ingest/" + JOB_ID, bulk.info),
-    route("PATCH", DATA + r"/jobs/ingest/" + JOB_ID, bulk.change_state),
-    route("DELETE", DATA + r"/jobs/ingest/" + JOB_ID, bulk.delete),
+    *job_routes("ingest", bulk),
     route("PUT", DATA + r"/jobs/ingest/" + JOB_ID + r"/batches", bulk.upload),
     route(
         "GET",
@@ -55,11 +63,7 @@ ROUTES = [
         + r"/(?P<kind>successfulResults|failedResults|unprocessedrecords)",
         bulk.results,
     ),
-    route("POST", DATA + r"/jobs/query", query.create),
-    route("GET", DATA + r"/jobs/query", query.list_jobs),
-    route("GET", DATA + r"/jobs/query/" + JOB_ID, query.info),
-    route("PATCH", DATA + r"/jobs/query/" + JOB_ID, query.change_state),
-    route("DELETE", DATA + r"/jobs/query/" + JOB_ID, query.delete),
+    *job_routes("query", query),
     route("GET", DATA + r"/jobs/query/" + JOB_ID + r"/results", query.results),
 ]
 

@@ -68,6 +68,10 @@ def field(name: str, field_type: str, label: str, **properties) -> dict:
     return item
 
 
+# A field Salesforce fills in itself: never written, never empty.
+COMPUTED = {"createable": False, "updateable": False, "nillable": False}
+
+
 def id_field() -> dict:
     return field(
         "Id",
@@ -169,16 +173,8 @@ def contact_fields() -> list[dict]:
         field("FirstName", "string", "First Name", length=40),
         field("LastName", "string", "Last Name", length=80, nillable=False),
         field("Title", "string", "Title", length=128),
-        field(
-            "Name",
-            "string",
-            "Full Name",
-            length=121,
-            createable=False,
-            updateable=False,
-            nillable=False,
-            nameField=True,
-        ),
+        # Salesforce composes a Contact's Name from its first and last names.
+        field("Name", "string", "Full Name", length=121, nameField=True, **COMPUTED),
         field("Email", "email", "Email", length=80, idLookup=True),
         field("Phone", "phone", "Business Phone", length=40),
         field("MobilePhone", "phone", "Mobile Phone", length=40),

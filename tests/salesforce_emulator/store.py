@@ -1,6 +1,7 @@
 """The org's records per object, the recycle bin, and the indexes behind unique fields."""
 
 import datetime
+import time
 from collections import defaultdict
 
 from .ids import IdMaker
@@ -11,6 +12,27 @@ def now_stamp() -> str:
     """The current time as Salesforce prints it in JobInfo and audit fields."""
     moment = datetime.datetime.now(datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+JOB_INFO_KEYS = ("id", "operation", "object", "createdById", "createdDate")
+JOB_INFO_KEYS += ("systemModstamp", "state")
+
+
+def job_info_start(job) -> dict:
+    """The JobInfo keys ingest and query jobs both begin with, in Salesforce's order."""
+    return {key: getattr(job, key) for key in JOB_INFO_KEYS}
+
+
+def start_in_progress(org, job) -> float | None:
+    """Move an UploadComplete job to InProgress and wait the processing delay; the time it
+    started, or None when the job had moved on (aborted, deleted) before."""
+    with org.lock:
+        if job.state != "UploadComplete":
+            return None
+        job.set_state("InProgress")
+    started = time.monotonic()
+    time.sleep(org.settings.processing_delay)
+    return started
 
 
 class Store:

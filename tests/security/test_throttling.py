@@ -16,9 +16,9 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from common.clientip import client_ip
-from connectors.models import Connection
 from sources.models import Source
-from tests.factories import make_user
+from tests.api.conftest import client_for
+from tests.factories import make_connection, make_user
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN_URL = "/api/v1/auth/token/"
@@ -72,18 +72,24 @@ def test_token_throttle_holds_when_x_forwarded_for_rotates(settings):
     assert statuses == [400, 400, 400, 429, 429, 429]
 
 
+def wrong_password_statuses(client, url: str, username: str, *, network: int) -> list[int]:
+    """The statuses of five wrong passwords for `username` at `url`, each from a new address
+    in 10.<network>.x.1."""
+    return [
+        client.post(
+            url,
+            {"username": username, "password": f"guess{attempt}"},
+            HTTP_X_FORWARDED_FOR=f"10.{network}.{attempt}.1",
+        ).status_code
+        for attempt in range(5)
+    ]
+
+
 @pytest.mark.django_db
 def test_sign_in_page_locks_out_an_address_after_failed_attempts(settings, client):
     rates(settings, login="3/hour")
     make_user("alice")
-    statuses = [
-        client.post(
-            "/login/",
-            {"username": "alice", "password": f"guess{attempt}"},
-            HTTP_X_FORWARDED_FOR=f"10.1.{attempt}.1",
-        ).status_code
-        for attempt in range(5)
-    ]
+    statuses = wrong_password_statuses(client, "/login/", "alice", network=1)
     assert statuses == [200, 200, 200, 429, 429]
     # Even the right password waits now: the attacker cannot find out whether it was right.
     locked = client.post("/login/", {"username": "alice", "password": "password"})
@@ -107,14 +113,7 @@ def test_successful_sign_ins_are_not_counted(settings, client):
 def test_admin_sign_in_locks_out_an_address_after_failed_attempts(settings, client):
     rates(settings, login="3/hour")
     make_user("root", is_staff=True, is_superuser=True)
-    statuses = [
-        client.post(
-            "/admin/login/?next=/admin/",
-            {"username": "root", "password": f"guess{attempt}"},
-            HTTP_X_FORWARDED_FOR=f"10.2.{attempt}.1",
-        ).status_code
-        for attempt in range(5)
-    ]
+    statuses = wrong_password_statuses(client, "/admin/login/?next=/admin/", "root", network=2)
     assert statuses == [200, 200, 200, 429, 429]
 
 
@@ -122,13 +121,8 @@ def test_connection_tests_are_limited_per_user_in_the_ui_and_the_api(
     settings, team, viewer_client, owner_client, salesforce_emulator
 ):
     rates(settings, connection_test="2/min")
-    connection = Connection.objects.create(
-        workspace=team["workspace"],
-        name="Emulator",
-        login_url=salesforce_emulator.url,
-        username="marketer@example.com",
-        password="hunter2",
-        security_token="TOKEN123",
+    connection = make_connection(
+        workspace=team["workspace"], name="Emulator", login_url=salesforce_emulator.url
     )
     url = f"/connections/{connection.pk}/test/"
     assert viewer_client.post(url).status_code == 200
@@ -140,11 +134,7 @@ def test_connection_tests_are_limited_per_user_in_the_ui_and_the_api(
     assert "Too many connection tests" in throttled.content.decode()
 
     # The API shares the viewer's count; another user has their own.
-    from knox.models import AuthToken
-
-    _, token = AuthToken.objects.create(user=team["viewer"])
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    api = client_for(team["viewer"])
     response = api.post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Request was throttled.")
@@ -166,11 +156,7 @@ def test_source_tests_are_limited_per_user_in_the_ui_and_the_api(
     assert throttled.status_code == 429
     assert "Too many source tests" in throttled.content.decode()
 
-    from knox.models import AuthToken
-
-    _, token = AuthToken.objects.create(user=team["viewer"])
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    api = client_for(team["viewer"])
     assert api.post(f"/api/v1/sources/{source.pk}/test/").status_code == 429
     assert owner_client.post(url).status_code == 200
 
@@ -209,11 +195,12 @@ def run_manage(environment, *arguments):
 
 
 def two_servers(tmp_path, cache_url: str):
-    """Two `runserver` processes (the project settings, DEBUG off) on one fresh SQLite
-    database, migrated here as on a fresh machine; counters in Redis or the database."""
+    """Two `runserver` processes (the project settings, DEBUG off, a fast password hasher) on
+    one fresh SQLite database, migrated here as on a fresh machine; counters in Redis or the
+    database."""
     environment = {
         **{name: value for name, value in os.environ.items() if name != "DEBUG"},
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.security.fast_hash_settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "VAR_DIR": str(tmp_path / "var"),
         "CACHE_URL": cache_url,
@@ -224,9 +211,14 @@ def two_servers(tmp_path, cache_url: str):
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SUPERUSER_PASSWORD": "the-right-password-7",
     }
-    run_manage(environment, "migrate", "--noinput")
+    # One Django start for both: migrate as on a fresh machine, then the account to guess at.
     run_manage(
-        environment, "createsuperuser", "--noinput", "--username", "alice", "--email", "a@x.test"
+        environment,
+        "shell",
+        "-c",
+        "from django.core.management import call_command\n"
+        "call_command('migrate', interactive=False, verbosity=0)\n"
+        "call_command('createsuperuser', interactive=False, username='alice', email='a@x.test')",
     )
     servers = []
     for _ in range(2):

@@ -6,13 +6,12 @@ answer must match the schema below (the contract the page's JavaScript relies on
 import hypothesis
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from django.test import Client
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from config.wsgi import application
+from tests.generated_requests import HYPOTHESIS_SETTINGS
 
 CSRF_TOKEN = "a" * 32
 ERRORS = {
@@ -139,14 +138,7 @@ schema = schemathesis.openapi.from_dict(UI_SCHEMA)
 schema.app = application
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_transaction_open():
-    # As in tests/api/test_schemathesis.py: the real WSGI handler would close the connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("keep_the_test_transaction_open")
 
 
 @pytest.fixture
@@ -158,12 +150,7 @@ def browser_cookies(team):
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
+@hypothesis.settings(max_examples=40, **HYPOTHESIS_SETTINGS)
 def test_ui_json_endpoints_answer_every_input_without_a_server_error(case, team, browser_cookies):
     # Point half of the generated ids at the real parent segment, to get past the lookup.
     body = case.body

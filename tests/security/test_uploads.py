@@ -6,10 +6,8 @@ import io
 import tracemalloc
 
 import pytest
-from django.core import signals
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -52,18 +50,7 @@ def post_through_wsgi(path: str, body_file, length: int, token: str) -> tuple[st
     return status[0], b"".join(chunks)
 
 
-@pytest.fixture
-def _keep_the_test_transaction_open():
-    # The real WSGI handler closes the database connection around a request that is not in
-    # autocommit mode (a test's transaction); Django's test client disconnects these too.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
-
-@pytest.mark.usefixtures("_keep_the_test_transaction_open")
+@pytest.mark.usefixtures("keep_the_test_transaction_open")
 def test_a_very_long_line_is_a_400_naming_it_and_memory_stays_flat(team, tmp_path):
     parent = team["parent"]
     line_bytes = 48 * 1024 * 1024  # the report's 1 GB line, scaled down
@@ -98,13 +85,17 @@ def test_a_very_long_line_is_a_400_naming_it_and_memory_stays_flat(team, tmp_pat
     assert Profile.objects.filter(parent_segment=parent).count() == 3  # unchanged
 
 
-def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
-    settings.MAX_CSV_LINE_BYTES = 1000
-    client = api_client_for(team["owner"])
-    body = HEADER + b'C200,"' + b"short line\n" * 200 + b'",JP\n'
-    response = client.post(
+def post_csv(team, body: bytes):
+    """The owner's API upload of `body` as a text/csv profiles file of the team's parent."""
+    return api_client_for(team["owner"]).post(
         f"/api/v1/parent-segments/{team['parent'].pk}/profiles/", body, content_type="text/csv"
     )
+
+
+def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
+    settings.MAX_CSV_LINE_BYTES = 1000
+    body = HEADER + b'C200,"' + b"short line\n" * 200 + b'",JP\n'
+    response = post_csv(team, body)
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["line"] > 2
@@ -112,11 +103,8 @@ def test_a_long_row_spread_over_quoted_lines_is_refused_too(team, settings):
 
 
 def test_a_field_over_the_csv_field_limit_names_its_line(team):
-    client = api_client_for(team["owner"])
     body = HEADER + b'C300,"' + b"y" * 140_000 + b'",JP\n'
-    response = client.post(
-        f"/api/v1/parent-segments/{team['parent'].pk}/profiles/", body, content_type="text/csv"
-    )
+    response = post_csv(team, body)
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["line"] == 2

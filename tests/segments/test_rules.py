@@ -12,7 +12,14 @@ from django.utils import timezone
 from common.validation import InvalidInput
 from segments import rules, sql, sqlexec
 from segments.models import Profile
-from tests.factories import CUSTOMER_COLUMNS, columns, make_parent_segment, make_workspace
+from tests.factories import (
+    CUSTOMER_COLUMNS,
+    RULE_OPERATORS,
+    columns,
+    make_parent_segment,
+    make_parent_with_rows,
+    make_workspace,
+)
 
 COLUMNS = columns(
     name="string", age="integer", score="number", active="boolean", born="date", seen="timestamp"
@@ -95,24 +102,7 @@ GOOD_VALUES = {
         "is_not_null": None,
     },
 }
-ALL_OPERATORS = [
-    "eq",
-    "ne",
-    "in",
-    "not_in",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "contains",
-    "starts_with",
-    "is_null",
-    "is_not_null",
-    "before",
-    "after",
-    "within_last_days",
-]
+ALL_OPERATORS = RULE_OPERATORS
 COLUMN_OF_TYPE = {column["type"]: column["name"] for column in COLUMNS}
 
 
@@ -510,11 +500,7 @@ ROWS = {
 
 @pytest.fixture
 def parent(db):
-    parent = make_parent_segment(workspace=make_workspace())
-    Profile.objects.bulk_create(
-        Profile(parent_segment=parent, key=key, attributes=attributes)
-        for key, attributes in ROWS.items()
-    )
+    parent = make_parent_with_rows(ROWS)
     # Another parent's rows never leak into a query (audience.py filters by parent).
     other = make_parent_segment(workspace=make_workspace("Other"), name="Other")
     Profile.objects.create(parent_segment=other, key="z", attributes=ROWS["a"])

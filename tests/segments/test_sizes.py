@@ -9,7 +9,7 @@ from django.core import mail
 from segments import services, sizes
 from segments.models import AudienceSize
 from segments.tasks import record_audience_sizes
-from tests.factories import make_parent_segment, make_segment, make_user, make_workspace
+from tests.factories import IN_JAPAN, make_parent_segment, make_segment, make_user, make_workspace
 
 CSV = "customer_id,email,first_name,last_name,country,age,lifetime_value,consent,signup_date,last_seen_at\n"
 
@@ -36,10 +36,7 @@ def japan(db):
     return make_segment(
         parent=parent,
         name="Japan",
-        rules={
-            "type": "and",
-            "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-        },
+        rules=IN_JAPAN,
     )
 
 

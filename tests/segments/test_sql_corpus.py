@@ -23,7 +23,12 @@ from activations import mapping, sqlrender
 from common import csvio
 from segments import sql, sqlexec
 from segments.models import Profile
-from tests.factories import CUSTOMER_COLUMNS, make_parent_segment, make_workspace
+from tests.factories import (
+    CUSTOMER_COLUMNS,
+    make_parent_segment,
+    make_parent_with_rows,
+    make_workspace,
+)
 from tests.segments.test_rules import OPERATOR_CASES, ROWS
 
 UTC = datetime.UTC
@@ -310,17 +315,21 @@ class EngineStore:
         with self.engine.connect() as connection:
             return "".join(connection.execute(rows.select(key)).scalars())
 
-    def copy_csv(self, output_mapping) -> bytes:
-        """PostgreSQL's COPY … CSV of the SELECT made for it (empty cells as NULL)."""
+    def select(self, output_mapping, **options):
+        """The SELECT of every row as `output_mapping` exports it."""
         rows = self.rows(tree(), today=None, zone=UTC)
-        statement = sqlrender.select(
+        return sqlrender.select(
             rows,
             output_mapping,
             columns=CUSTOMER_COLUMNS,
             context=CONTEXT,
             null_value=self.null_value,
-            empty_as_null=True,
+            **options,
         )
+
+    def copy_csv(self, output_mapping) -> bytes:
+        """PostgreSQL's COPY … CSV of the SELECT made for it (empty cells as NULL)."""
+        statement = self.select(output_mapping, empty_as_null=True)
         compiled = statement.compile(
             dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True}
         )
@@ -337,14 +346,7 @@ class EngineStore:
             raw.close()
 
     def csv(self, output_mapping) -> bytes:
-        rows = self.rows(tree(), today=None, zone=UTC)
-        statement = sqlrender.select(
-            rows,
-            output_mapping,
-            columns=CUSTOMER_COLUMNS,
-            context=CONTEXT,
-            null_value=self.null_value,
-        )
+        statement = self.select(output_mapping)
         with self.engine.connect() as connection:
             return b"".join(csvio.encode_row(row) for row in connection.execute(statement))
 
@@ -411,12 +413,7 @@ def corpus_engines(engines):
 
 @pytest.fixture
 def parent(db):
-    parent = make_parent_segment(workspace=make_workspace())
-    Profile.objects.bulk_create(
-        Profile(parent_segment=parent, key=key, attributes=attributes)
-        for key, attributes in ROWS.items()
-    )
-    return parent
+    return make_parent_with_rows(ROWS)
 
 
 @pytest.mark.parametrize(("rule_tree", "today", "zone", "keys"), CASES)

@@ -1,15 +1,12 @@
 """A workspace with an owner, a viewer and an outsider, and the objects the pages show."""
 
-import io
-
 import pytest
 from django.test import Client
 
-from segments import services as segment_services
 from tests.factories import (
     make_activation,
     make_connection,
-    make_parent_segment,
+    make_japan_segment,
     make_user,
     make_workspace,
 )
@@ -27,23 +24,8 @@ def team(db):
     owner = make_user("owner", workspace=workspace, role="owner")
     viewer = make_user("viewer", workspace=workspace, role="viewer")
     outsider = make_user("outsider", workspace=make_workspace("Other team"), role="owner")
-    parent = make_parent_segment(workspace=workspace)
-    result = segment_services.import_profiles_file(
-        parent_segment=parent, file=io.BytesIO(CUSTOMERS_CSV)
-    )
-    assert result.errors == []
-    segment = segment_services.create_segment(
-        workspace=workspace,
-        data={
-            "parent_segment": parent,
-            "name": "Japan",
-            "folder": "Regions",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
-        },
-    )
+    segment = make_japan_segment(workspace=workspace, csv=CUSTOMERS_CSV)
+    parent = segment.parent_segment
     connection = make_connection(workspace=workspace, name="Production org")
     activation = make_activation(segment=segment, connection=connection, name="Japan to Contacts")
     return {

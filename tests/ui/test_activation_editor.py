@@ -169,11 +169,8 @@ def test_edit_starts_from_the_stored_activation_and_saves_changes(owner_client, 
     response = owner_client.post(f"/activations/{activation.pk}/edit/", data)
     assert response.status_code == 302
     activation.refresh_from_db()
-    assert (activation.name, activation.object_name, activation.mode) == (
-        "Renamed",
-        "Lead",
-        "append",
-    )
+    saved = (activation.name, activation.object_name, activation.mode)
+    assert saved == ("Renamed", "Lead", "append")
     assert [c["output"] for c in activation.output_mapping["columns"]] == ["Email", "LastName"]
 
 

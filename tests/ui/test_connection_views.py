@@ -11,7 +11,7 @@ from connectors.base import ConnectorError
 from connectors.models import Connection
 from connectors.salesforce import oauth
 from connectors.views import connection_create
-from tests.factories import make_connection
+from tests.factories import make_app_connection, make_connection
 
 
 def credentials_form(emulator_url: str, **overrides) -> dict:
@@ -71,21 +71,11 @@ def test_service_errors_are_shown_at_their_fields(owner_client, team):
 
 
 def test_test_button_logs_in_to_the_org(owner_client, team, salesforce_emulator):
-    good = Connection.objects.create(
-        workspace=team["workspace"],
-        name="Good",
-        login_url=salesforce_emulator.url,
-        username="marketer@example.com",
-        password="hunter2",
-        security_token="TOKEN123",
+    good = make_connection(
+        workspace=team["workspace"], name="Good", login_url=salesforce_emulator.url
     )
-    bad = Connection.objects.create(
-        workspace=team["workspace"],
-        name="Bad",
-        login_url=salesforce_emulator.url,
-        username="marketer@example.com",
-        password="wrong",
-        security_token="TOKEN123",
+    bad = make_connection(
+        workspace=team["workspace"], name="Bad", login_url=salesforce_emulator.url, password="wrong"
     )
     assert "✓ Connected" in owner_client.post(f"/connections/{good.pk}/test/").content.decode()
     failed = owner_client.post("/connections/test/", {"connection": bad.pk})
@@ -112,17 +102,30 @@ def test_dialog_create_announces_the_new_connection_to_the_editor(owner_client, 
     assert 'id="id_connection_name"' in refused.content.decode()
 
 
-def test_connect_to_salesforce_round_trip_stores_the_refresh_token(
-    owner_client, team, salesforce_emulator, settings
-):
-    connection = Connection.objects.create(
+def emulator_oauth_connection(team, emulator) -> Connection:
+    """A connection to the emulator through its connected app, not connected yet."""
+    return make_app_connection(
         workspace=team["workspace"],
         name="OAuth org",
-        login_url=salesforce_emulator.url,
-        auth_method="oauth",
+        login_url=emulator.url,
         client_id="emulator-client-id",
         client_secret="emulator-client-secret",
     )
+
+
+def approved_callback(start, emulator):
+    """The org approves the authorization `start` redirected to: the callback URL it sends
+    the browser back to, split."""
+    approved = requests.get(
+        start["Location"], allow_redirects=False, verify=emulator.ca_path, timeout=10
+    )
+    return urlsplit(approved.headers["Location"])
+
+
+def test_connect_to_salesforce_round_trip_stores_the_refresh_token(
+    owner_client, team, salesforce_emulator, settings
+):
+    connection = emulator_oauth_connection(team, salesforce_emulator)
     start = owner_client.post(f"/connections/{connection.pk}/oauth/")
     authorize = urlsplit(start["Location"])
     query = parse_qs(authorize.query)
@@ -132,10 +135,7 @@ def test_connect_to_salesforce_round_trip_stores_the_refresh_token(
     assert query["code_challenge_method"] == ["S256"]
 
     # The org approves and sends the browser back with a code and the same state.
-    approved = requests.get(
-        start["Location"], allow_redirects=False, verify=salesforce_emulator.ca_path, timeout=10
-    )
-    back = urlsplit(approved.headers["Location"])
+    back = approved_callback(start, salesforce_emulator)
     assert back.path == "/connections/oauth/callback/"
     response = owner_client.get(f"{back.path}?{back.query}")
     assert response["Location"] == f"/connections/{connection.pk}/"
@@ -182,19 +182,9 @@ def test_connect_to_salesforce_is_for_writers_of_the_connection_workspace_only(
 def test_oauth_callback_in_another_browser_does_not_use_a_state_started_elsewhere(
     owner_client, outsider_client, team, salesforce_emulator
 ):
-    connection = Connection.objects.create(
-        workspace=team["workspace"],
-        name="OAuth org",
-        login_url=salesforce_emulator.url,
-        auth_method="oauth",
-        client_id="emulator-client-id",
-        client_secret="emulator-client-secret",
-    )
+    connection = emulator_oauth_connection(team, salesforce_emulator)
     start = owner_client.post(f"/connections/{connection.pk}/oauth/")
-    approved = requests.get(
-        start["Location"], allow_redirects=False, verify=salesforce_emulator.ca_path, timeout=10
-    )
-    back = urlsplit(approved.headers["Location"])
+    back = approved_callback(start, salesforce_emulator)
 
     response = outsider_client.get(f"{back.path}?{back.query}", follow=True)
 

@@ -2,7 +2,7 @@
 Salesforce emulator."""
 
 from activations.models import Run
-from tests.factories import make_activation, make_connection
+from tests.factories import EMAIL_MAPPING, make_activation, make_connection
 from tests.ui.test_activation_editor import editor_post
 
 
@@ -95,14 +95,7 @@ def test_save_and_test_run_sends_the_first_rows_as_a_numbered_test_run(
         segment=team["segment"],
         connection=connection,
         name="Japan to Contacts (emulator)",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=EMAIL_MAPPING,
     )
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(f"/activations/{activation.pk}/run/")
@@ -179,14 +172,7 @@ def test_a_test_run_of_an_incremental_activation_deletes_nothing_and_keeps_finge
         key="Email",
         sync="incremental",
         on_leave="delete",
-        output_mapping={
-            "export_all_columns": False,
-            "columns": [
-                {"source": "email", "output": "Email"},
-                {"source": "last_name", "output": "LastName"},
-            ],
-            "strings": [],
-        },
+        output_mapping=EMAIL_MAPPING,
     )
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(f"/activations/{activation.pk}/run/")

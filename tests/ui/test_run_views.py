@@ -246,20 +246,24 @@ def test_failed_rows_download_is_not_found_outside_the_workspace(
 def test_run_pages_show_times_in_the_activation_time_zone_and_skipped_slots(owner_client, team):
     activation = team["activation"]
     Activation.objects.filter(pk=activation.pk).update(timezone="Asia/Tokyo")
-    utc = datetime.UTC
-    done = Run.objects.create(
-        activation=activation,
-        trigger=Run.Trigger.SCHEDULE,
-        status=Run.Status.RUNNING,
-        scheduled_for=datetime.datetime(2025, 3, 10, 9, 0, tzinfo=utc),
-        started_at=datetime.datetime(2025, 3, 10, 9, 0, 4, tzinfo=utc),
-    )
-    skipped = Run.objects.create(
-        activation=activation,
-        trigger=Run.Trigger.SCHEDULE,
-        status=Run.Status.SKIPPED,
-        scheduled_for=datetime.datetime(2025, 3, 10, 10, 0, tzinfo=utc),
-        finished_at=datetime.datetime(2025, 3, 10, 10, 0, 1, tzinfo=utc),
+
+    def march_10(hour, minute=0, second=0):
+        return datetime.datetime(2025, 3, 10, hour, minute, second, tzinfo=datetime.UTC)
+
+    def slot(hour, status, **fields):
+        return Run.objects.create(
+            activation=activation,
+            trigger=Run.Trigger.SCHEDULE,
+            status=status,
+            scheduled_for=march_10(hour),
+            **fields,
+        )
+
+    done = slot(9, Run.Status.RUNNING, started_at=march_10(9, 0, 4))
+    skipped = slot(
+        10,
+        Run.Status.SKIPPED,
+        finished_at=march_10(10, 0, 1),
         error=f"Skipped: run {done.pk} was still running when this slot was due.",
     )
 

@@ -1,16 +1,22 @@
 """The contract tests' fixtures: a team with its owner logged in by token, and the
 objects most tests start from, created through the API."""
 
+import functools
+
 import pytest
 from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
     API,
     CUSTOMERS_CSV,
+    activation_errors,
     create,
     create_activation,
+    emulator_connection,
     login,
     member,
+    run_to_the_end,
+    scheduled,
     upload,
 )
 from tests.factories import CUSTOMER_COLUMNS
@@ -100,3 +106,43 @@ def openapi(db):
     response = APIClient().get(f"{API}/schema/", {"format": "json"})
     assert response.status_code == 200
     return response.json()
+
+
+@pytest.fixture
+def new_activation(client, everyone, connection):
+    """Creates an activation of Everyone through the connection, with minimal_activation's
+    fields and the changes given; answers its body."""
+    return functools.partial(create_activation, client, everyone, connection)
+
+
+@pytest.fixture
+def refused_activation(client, everyone, connection):
+    """Posts an activation of Everyone through the connection that the API must refuse;
+    answers its errors by field."""
+    return functools.partial(activation_errors, client, everyone, connection)
+
+
+@pytest.fixture
+def schedule_for(client, everyone, connection):
+    """Creates an activation of Everyone with the schedule given; answers its schedule."""
+    return functools.partial(scheduled, client, everyone, connection)
+
+
+@pytest.fixture
+def emulator_activation(client, everyone, salesforce_emulator):
+    """Creates an activation of a segment (Everyone unless given) through a new connection to
+    the emulator, with minimal_activation's fields and the changes given; answers its body."""
+
+    def create(segment=None, **changes):
+        connection = emulator_connection(client, salesforce_emulator)
+        return create_activation(client, segment or everyone, connection, **changes)
+
+    return create
+
+
+@pytest.fixture
+def finished_run(client, django_capture_on_commit_callbacks):
+    """Runs an activation (its body) now; answers the run once it has finished."""
+    return lambda activation: run_to_the_end(
+        client, activation["id"], django_capture_on_commit_callbacks
+    )

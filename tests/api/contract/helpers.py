@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from segments.models import Profile
-from tests.factories import concat, output_mapping
+from tests.factories import concat, connection_body, output_mapping
 from workspaces.models import Membership, Workspace
 
 API = "/api/v1"
@@ -104,6 +104,20 @@ def condition(column, operator, value=None, *, with_value=True) -> dict:
 
 SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token", "session_id")
 
+
+# What every activation the API answers has.
+ACTIVATION_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "segment",
+    "connection",
+    "enabled",
+    "export",
+    "output_mapping",
+    "schedule",
+    "notifications",
+}
 
 EXPORT_KEYS = {
     "mode",
@@ -285,20 +299,10 @@ CONTACT_MAPPING = output_mapping(
 )
 
 
-def emulator_connection(client, salesforce_emulator) -> dict:
-    return create(
-        client,
-        "connections",
-        {
-            "name": "Emulator",
-            "type": "salesforce",
-            "login_url": salesforce_emulator.url,
-            "auth_method": "credentials",
-            "username": "marketer@example.com",
-            "password": "hunter2",
-            "security_token": "TOKEN123",
-        },
-    )
+def emulator_connection(client, salesforce_emulator, **changes) -> dict:
+    """A connection to the emulator (with connection_body's fields and `changes`): its body."""
+    body = connection_body(name="Emulator", login_url=salesforce_emulator.url, **changes)
+    return create(client, "connections", body)
 
 
 def run_to_the_end(client, activation_id: int, capture) -> dict:

@@ -4,25 +4,12 @@ Each test reads one sentence of the contract and drives the API as a script woul
 
 import pytest
 
-from tests.api.contract.helpers import API, SECRET_FIELDS, create
+from tests.api.contract.helpers import API, SECRET_FIELDS, create, emulator_connection
+from tests.factories import connection_body
 
 
 def test_connection_has_the_contract_fields(client):
-    body = create(
-        client,
-        "connections",
-        {
-            "name": "Production",
-            "type": "salesforce",
-            "login_url": "https://login.salesforce.com",
-            "auth_method": "credentials",
-            "username": "marketer@example.com",
-            "password": "hunter2",
-            "security_token": "TOKEN123",
-            "retry_initial_delay": 2,
-            "retry_limit": 5,
-        },
-    )
+    body = create(client, "connections", connection_body(retry_initial_delay=2, retry_limit=5))
 
     assert set(body) >= {
         "id",
@@ -107,18 +94,7 @@ def test_connection_update_without_secrets_keeps_them(client, connection):
 
 
 def test_connection_test_answers_ok_true(client, salesforce_emulator):
-    body = create(
-        client,
-        "connections",
-        {
-            "name": "Emulator",
-            "login_url": salesforce_emulator.url,
-            "auth_method": "credentials",
-            "username": "marketer@example.com",
-            "password": "hunter2",
-            "security_token": "TOKEN123",
-        },
-    )
+    body = emulator_connection(client, salesforce_emulator)
 
     response = client.post(f"{API}/connections/{body['id']}/test/")
 
@@ -127,18 +103,7 @@ def test_connection_test_answers_ok_true(client, salesforce_emulator):
 
 
 def test_connection_test_answers_ok_false_with_the_error(client, salesforce_emulator):
-    body = create(
-        client,
-        "connections",
-        {
-            "name": "Emulator",
-            "login_url": salesforce_emulator.url,
-            "auth_method": "credentials",
-            "username": "marketer@example.com",
-            "password": "wrong",
-            "security_token": "TOKEN123",
-        },
-    )
+    body = emulator_connection(client, salesforce_emulator, password="wrong")
 
     response = client.post(f"{API}/connections/{body['id']}/test/")
 

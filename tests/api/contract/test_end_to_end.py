@@ -8,31 +8,23 @@ from tests.api.contract.helpers import (
     API,
     CONTACT_MAPPING,
     UPSERT_CONTACTS,
-    activation_errors,
     contacts,
     create,
     create_activation,
     emulator_connection,
     failed_rows,
-    run_to_the_end,
     upload,
 )
 from tests.factories import output_mapping
 
 
-def test_end_to_end_append(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
-):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_end_to_end_append(emulator_activation, finished_run, client, salesforce_emulator):
+    activation = emulator_activation(
         export={"mode": "append", "object": "Contact"},
         output_mapping=CONTACT_MAPPING,
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert (run["rows_read"], run["rows_sent"], run["rows_succeeded"], run["rows_failed"]) == (
@@ -54,7 +46,7 @@ def test_end_to_end_append(
 
 
 def test_end_to_end_update_and_upsert_on_an_external_id(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    finished_run, client, everyone, salesforce_emulator
 ):
     salesforce_emulator.insert_records(
         "Contact",
@@ -66,8 +58,8 @@ def test_end_to_end_update_and_upsert_on_an_external_id(
     )
     assert client.post(f"{API}/activations/{activation['id']}/validate/").json() == {"ok": True}
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
-    again = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
+    again = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 4, 0)
@@ -80,7 +72,7 @@ def test_end_to_end_update_and_upsert_on_an_external_id(
     assert records["C003"]["FirstName"] == "Ann"
 
 
-def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_commit_callbacks):
+def test_end_to_end_update_by_id(emulator_activation, finished_run, client, salesforce_emulator):
     ids = salesforce_emulator.insert_records(
         "Contact",
         [
@@ -103,18 +95,15 @@ def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_
     csv_text = f"contact_id,title\n{ids[0]},Chief\n{ids[1]},Deputy\n"
     assert upload(client, parent["id"], csv_text).status_code == 200
     segment = create(client, "segments", {"parent_segment": parent["id"], "name": "All"})
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
+    activation = emulator_activation(
         segment,
-        connection,
         export={"mode": "update", "object": "Contact", "key": "Id"},
         output_mapping=output_mapping(
             ("contact_id", "Id"), ("title", "Title"), export_all_columns=False
         ),
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (2, 2, 0)
@@ -123,7 +112,7 @@ def test_end_to_end_update_by_id(client, salesforce_emulator, django_capture_on_
 
 
 def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    emulator_activation, finished_run, client, everyone, salesforce_emulator
 ):
     salesforce_emulator.insert_records(
         "Contact",
@@ -144,18 +133,15 @@ def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
             },
         },
     )
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
+    activation = emulator_activation(
         japan,
-        connection,
         export={"mode": "update", "object": "Contact", "key": "Email"},
         output_mapping=output_mapping(
             ("email", "Email"), ("last_name", "LastName"), export_all_columns=False
         ),
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "partially_failed", run
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (3, 2, 1)
@@ -167,21 +153,15 @@ def test_end_to_end_update_by_email_without_upsert_fails_the_unmatched_row(
 
 
 @pytest.mark.parametrize("hard_delete", [False, True])
-def test_end_to_end_truncate(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, hard_delete
-):
+def test_end_to_end_truncate(emulator_activation, finished_run, salesforce_emulator, hard_delete):
     salesforce_emulator.insert_records("Contact", [{"LastName": "Stale"}, {"LastName": "Older"}])
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={"mode": "truncate", "object": "Contact", "hard_delete": hard_delete},
         output_mapping=CONTACT_MAPPING,
     )
     assert activation["export"]["hard_delete"] is hard_delete
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 4, 0)
@@ -191,16 +171,12 @@ def test_end_to_end_truncate(
 
 
 def test_end_to_end_failed_rows_download_with_sf_error(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    emulator_activation, finished_run, client, salesforce_emulator
 ):
-    connection = emulator_connection(client, salesforce_emulator)
     # A string column may go into a date field (Salesforce judges its values row by row):
     # customer ids are no dates, so Salesforce refuses every row. (A mapping without the
     # required LastName is refused before the run; see tests/connectors/test_strict.py.)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={"mode": "append", "object": "Contact"},
         output_mapping=output_mapping(
             ("customer_id", "Customer_Key__c"),
@@ -210,7 +186,7 @@ def test_end_to_end_failed_rows_download_with_sf_error(
         ),
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "failed", run
     assert (run["rows_read"], run["rows_succeeded"], run["rows_failed"]) == (4, 0, 4)
@@ -231,11 +207,8 @@ def test_a_connection_read_can_be_sent_back_with_put_keeping_its_secrets(client,
     assert response.json()["security_token"] is True
 
 
-def test_a_string_part_keeps_its_spaces(client, everyone, connection):
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_a_string_part_keeps_its_spaces(new_activation, client):
+    activation = new_activation(
         output_mapping={
             "export_all_columns": False,
             "strings": [
@@ -261,44 +234,29 @@ def test_a_string_part_keeps_its_spaces(client, everyone, connection):
 @pytest.mark.parametrize(
     ("sent", "stored"), [(59, "59.0"), (59.0, "59.0"), ("59", "59.0"), ("v60.0", "60.0")]
 )
-def test_an_api_version_is_read_in_its_common_spellings(client, everyone, connection, sent, stored):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+def test_an_api_version_is_read_in_its_common_spellings(new_activation, sent, stored):
+    body = new_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert body["export"]["api_version"] == stored
 
 
 @pytest.mark.parametrize("sent", [40, "40", 32.0, "v32.0"])
-def test_an_old_api_version_in_any_spelling_names_the_minimum(client, everyone, connection, sent):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+def test_an_old_api_version_in_any_spelling_names_the_minimum(refused_activation, sent):
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert errors == {"export.api_version": ["Bulk API 2.0 needs API version 41.0 or later."]}
 
 
 @pytest.mark.parametrize("sent", ["latest", "59.0.1", "", True, [59]])
-def test_a_malformed_api_version_is_a_400(client, everyone, connection, sent):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
-        export={"mode": "append", "object": "Contact", "api_version": sent},
-    )
+def test_a_malformed_api_version_is_a_400(refused_activation, sent):
+    errors = refused_activation(export={"mode": "append", "object": "Contact", "api_version": sent})
 
     assert list(errors) == ["export.api_version"]
 
 
-def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, connection):
+def test_deleting_a_segment_used_by_activations_is_a_409(new_activation, client, everyone):
     for _ in range(2):
-        create_activation(client, everyone, connection)
+        new_activation()
 
     response = client.delete(f"{API}/segments/{everyone['id']}/")
 
@@ -308,11 +266,8 @@ def test_deleting_a_segment_used_by_activations_is_a_409(client, everyone, conne
     }
 
 
-def test_output_mapping_is_answered_in_its_full_shape(client, everyone, connection):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_output_mapping_is_answered_in_its_full_shape(new_activation):
+    body = new_activation(
         output_mapping={
             "columns": [{"source": "email"}, {"source": "last_name", "output": "LastName"}]
         },

@@ -12,7 +12,7 @@ from tests.api.contract.helpers import (
     create_activation,
     emulator_connection,
 )
-from tests.factories import concat, output_mapping
+from tests.factories import IN_JAPAN, concat, output_mapping
 
 
 def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, connection):
@@ -22,10 +22,7 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
         {
             "parent_segment": parent["id"],
             "name": "Japan",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
+            "rules": IN_JAPAN,
         },
     )
     activation = create_activation(
@@ -74,13 +71,10 @@ def test_preview_answers_columns_and_rows_as_they_would_be_sent(client, parent, 
 
 
 def test_preview_renders_the_export_timestamp_in_iso_8601_by_default(
-    client, everyone, connection, time_machine
+    new_activation, client, time_machine
 ):
     time_machine.move_to(datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC), tick=False)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = new_activation(
         output_mapping=output_mapping(
             ("customer_id", "Customer_Key__c"),
             strings=[
@@ -109,14 +103,8 @@ def test_validate_accepts_a_mapping_the_object_can_take(client, everyone, salesf
     assert response.json() == {"ok": True}
 
 
-def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
-    client, everyone, salesforce_emulator
-):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(emulator_activation, client):
+    activation = emulator_activation(
         export={"mode": "update", "object": "Contact", "upsert": True, "key": "LastName"},
         output_mapping=CONTACT_MAPPING,
     )
@@ -128,12 +116,8 @@ def test_validate_refuses_an_upsert_key_that_is_not_an_external_id(
     assert "LastName" in body["error"]
 
 
-def test_validate_names_an_output_column_the_object_lacks(client, everyone, salesforce_emulator):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_validate_names_an_output_column_the_object_lacks(emulator_activation, client):
+    activation = emulator_activation(
         output_mapping=output_mapping(
             ("last_name", "LastName"), ("age", "Shoe_Size__c"), export_all_columns=False
         ),

@@ -2,7 +2,7 @@
 
 Each test reads one sentence of the contract and drives the API as a script would."""
 
-from tests.api.contract.helpers import API, RUN_FIELDS, create_activation
+from tests.api.contract.helpers import API, RUN_FIELDS
 
 
 def test_run_creation_answers_202_with_the_queued_run(client, activation):
@@ -42,8 +42,8 @@ def test_runs_are_read_by_id_and_listed(client, activation):
     assert [item["id"] for item in listing.json()["results"]] == [run["id"]]
 
 
-def test_runs_filter_by_activation_and_status(client, everyone, connection, activation):
-    other = create_activation(client, everyone, connection, name="Other")
+def test_runs_filter_by_activation_and_status(new_activation, client, activation):
+    other = new_activation(name="Other")
     first = client.post(f"{API}/activations/{activation['id']}/runs/").json()
     client.post(f"{API}/runs/{first['id']}/cancel/")
     second = client.post(f"{API}/activations/{other['id']}/runs/").json()

@@ -6,19 +6,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.api.contract.helpers import (
+    ACTIVATION_FIELDS,
     API,
     CONTACT_MAPPING,
     EXPORT_KEYS,
     SECRET_FIELDS,
-    activation_errors,
-    create,
     create_activation,
     emulator_connection,
     resolve,
-    run_to_the_end,
     upload,
 )
-from tests.factories import output_mapping
+from tests.factories import RULE_OPERATORS, output_mapping
 
 
 def test_schema_documents_the_nested_activation_objects(openapi):
@@ -42,17 +40,7 @@ def test_schema_documents_the_nested_activation_objects(openapi):
     assert schedule["properties"]["next_runs"]["readOnly"] is True
     assert schedule["properties"]["next_runs"]["items"]["format"] == "date-time"
     assert set(notifications["properties"]) == {"emails", "on"}
-    assert set(activation["required"]) >= {
-        "id",
-        "name",
-        "segment",
-        "connection",
-        "enabled",
-        "export",
-        "output_mapping",
-        "schedule",
-        "notifications",
-    }
+    assert set(activation["required"]) >= ACTIVATION_FIELDS - {"description"}
 
 
 def test_schema_documents_the_rule_tree(openapi):
@@ -63,24 +51,7 @@ def test_schema_documents_the_rule_tree(openapi):
 
     assert set(group["properties"]) == {"type", "conditions"}
     assert set(condition["properties"]) == {"column", "operator", "value"}
-    assert set(operator["enum"]) == {
-        "eq",
-        "ne",
-        "in",
-        "not_in",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "between",
-        "contains",
-        "starts_with",
-        "is_null",
-        "is_not_null",
-        "before",
-        "after",
-        "within_last_days",
-    }
+    assert set(operator["enum"]) == set(RULE_OPERATORS)
 
 
 def test_schema_documents_the_profiles_upload_and_its_answers(openapi):
@@ -137,13 +108,9 @@ def test_an_empty_text_csv_body_says_the_body_is_empty(client, parent):
 
 @pytest.mark.parametrize("concurrency_mode", ["parallel", "serial"])
 def test_end_to_end_batch_size_splits_the_rows_into_jobs(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks, concurrency_mode
+    emulator_activation, finished_run, salesforce_emulator, concurrency_mode
 ):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={
             "mode": "append",
             "object": "Contact",
@@ -153,7 +120,7 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
         output_mapping=CONTACT_MAPPING,
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     assert len(run["salesforce_job_ids"]) == 2
@@ -168,18 +135,14 @@ def test_end_to_end_batch_size_splits_the_rows_into_jobs(
 
 
 def test_end_to_end_uses_the_activations_api_version(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    emulator_activation, finished_run, salesforce_emulator
 ):
-    connection = emulator_connection(client, salesforce_emulator)
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+    activation = emulator_activation(
         export={"mode": "append", "object": "Contact", "api_version": "60.0"},
         output_mapping=CONTACT_MAPPING,
     )
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
 
     assert run["status"] == "succeeded", run
     ingest = [path for _, path in salesforce_emulator.requests_log if "/jobs/ingest" in path]
@@ -187,11 +150,8 @@ def test_end_to_end_uses_the_activations_api_version(
     assert all(path.startswith("/services/data/v60.0/") for path in ingest)
 
 
-def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
-    activation = create_activation(
-        client,
-        everyone,
-        connection,
+def test_end_to_end_null_value_clear_sends_na(new_activation, client):
+    activation = new_activation(
         export={"mode": "append", "object": "Contact", "null_value": "clear"},
         output_mapping=output_mapping(("email", "Email"), export_all_columns=False),
     )
@@ -202,22 +162,12 @@ def test_end_to_end_null_value_clear_sends_na(client, everyone, connection):
 
 
 def test_a_run_with_bad_credentials_fails_without_revealing_them(
-    client, everyone, salesforce_emulator, django_capture_on_commit_callbacks
+    finished_run, client, everyone, salesforce_emulator
 ):
-    connection = create(
-        client,
-        "connections",
-        {
-            "name": "Emulator",
-            "login_url": salesforce_emulator.url,
-            "username": "marketer@example.com",
-            "password": "not-the-password",
-            "security_token": "TOKEN123",
-        },
-    )
+    connection = emulator_connection(client, salesforce_emulator, password="not-the-password")
     activation = create_activation(client, everyone, connection, output_mapping=CONTACT_MAPPING)
 
-    run = run_to_the_end(client, activation["id"], django_capture_on_commit_callbacks)
+    run = finished_run(activation)
     validation = client.post(f"{API}/activations/{activation['id']}/validate/")
 
     assert run["status"] == "failed"
@@ -230,11 +180,8 @@ def test_a_run_with_bad_credentials_fails_without_revealing_them(
 
 
 @pytest.mark.parametrize("key", ["Id", "CreatedDate", "LastModifiedDate", "CreatedById", "id"])
-def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, key):
-    errors = activation_errors(
-        client,
-        everyone,
-        connection,
+def test_upsert_refuses_a_system_field_as_its_key(refused_activation, key):
+    errors = refused_activation(
         export={"mode": "update", "object": "Contact", "upsert": True, "key": key},
         output_mapping={
             "export_all_columns": False,
@@ -246,11 +193,8 @@ def test_upsert_refuses_a_system_field_as_its_key(client, everyone, connection, 
     assert "External ID" in errors["export.key"][0]
 
 
-def test_update_by_id_without_upsert_is_accepted(client, everyone, connection):
-    body = create_activation(
-        client,
-        everyone,
-        connection,
+def test_update_by_id_without_upsert_is_accepted(new_activation):
+    body = new_activation(
         export={"mode": "update", "object": "Contact", "key": "Id"},
         output_mapping=output_mapping(("customer_id", "Id"), export_all_columns=False),
     )

@@ -7,6 +7,7 @@ import datetime
 import pytest
 
 from tests.api.contract.helpers import API, condition, create, segment_size
+from tests.factories import IN_JAPAN
 
 
 def test_segment_has_the_contract_fields(client, parent):
@@ -18,10 +19,7 @@ def test_segment_has_the_contract_fields(client, parent):
             "name": "Japan",
             "description": "JP customers",
             "folder": "Regions",
-            "rules": {
-                "type": "and",
-                "conditions": [{"column": "country", "operator": "eq", "value": "JP"}],
-            },
+            "rules": IN_JAPAN,
         },
     )
 
