@@ -27,6 +27,7 @@ from common.api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotency_key
 from common.api.negotiation import FirstRendererNegotiation
 from common.api.pagination import PageNumberPagination
 from common.api.renderers import CSVRenderer
+from common.api.schema import ERROR_SCHEMA
 from common.api.throttling import RunCreateThrottle
 from common.validation import InvalidInput
 from connectors.base import ConnectorError
@@ -182,7 +183,8 @@ class ActivationViewSet(WorkspaceScopedModelViewSet):
         responses={
             200: DryRunSerializer,
             400: OpenApiResponse(
-                ValidationResultSerializer,
+                # Or a refused query parameter, keyed by its name like any input error.
+                {"oneOf": [{"$ref": "#/components/schemas/ValidationResult"}, ERROR_SCHEMA]},
                 description='The mapping or the destination does not fit: {"ok": false, '
                 '"error", "field"} or "errors" by path.',
             ),

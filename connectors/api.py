@@ -99,7 +99,7 @@ class ConnectionViewSet(WorkspaceScopedModelViewSet):
         ],
         responses={
             200: DestinationFieldsSerializer,
-            400: CatalogErrorSerializer,
+            # 400 stays the common Error shape: a bad query parameter is keyed by its name.
             404: CatalogErrorSerializer,
             502: CatalogErrorSerializer,
         },

@@ -32,6 +32,28 @@ def test_schema_describes_every_resource(db):
     assert "knoxApiToken" in schema["components"]["securitySchemes"]
 
 
+def test_every_operation_documents_its_400_as_the_common_error_shape(db):
+    # Any query parameter can be refused (a NUL in its name or value answers
+    # {"<name>": ["…"]}), so no operation may narrow its 400 to {"detail"} alone.
+    schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
+
+    error = {"$ref": "#/components/schemas/Error"}
+    error_shape = schema["components"]["schemas"]["Error"]
+
+    def allows_errors(answer: dict) -> bool:
+        return answer == error or any(
+            choice in (error, error_shape) for choice in answer.get("oneOf", [])
+        )
+
+    narrowed = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not allows_errors(operation["responses"]["400"]["content"]["application/json"]["schema"])
+    ]
+    assert narrowed == []
+
+
 def test_schema_marks_secrets_write_only(db):
     schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
 
