@@ -406,15 +406,12 @@ def test_rejects_too_many_columns():
 
 
 def test_collects_every_error_with_its_path():
-    output_mapping = {
-        "export_all_columns": False,
-        "columns": [
-            {"source": "age", "output": "Age__c"},
-            {"source": "nope", "output": "Nope__c"},
-            {"source": "Email", "output": "Age__c"},
-        ],
-        "strings": [{"output": "Bad Name", "parts": [{"type": "timestamp", "format": "%Q"}]}],
-    }
+    output_mapping = added(
+        ("age", "Age__c"),
+        ("nope", "Nope__c"),
+        ("Email", "Age__c"),
+        strings=[{"output": "Bad Name", "parts": [{"type": "timestamp", "format": "%Q"}]}],
+    )
 
     errors = errors_of(output_mapping)
 

@@ -20,33 +20,31 @@ from segments.models import Profile
 from tests.activations.test_resume import WorkerKilled, kill_on
 from tests.connectors.recording import RecordingSink, speed_up
 from tests.factories import (
+    concat,
     make_activation,
     make_connection,
     make_parent_segment,
     make_segment,
     make_workspace,
+    output_mapping,
 )
 
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "first_name", "output": "FirstName"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
+MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("email", "Email"),
+    export_all_columns=False,
+    strings=[
+        concat(
+            "Description",
+            "Segment ",
+            {"type": "segment_name"},
+            ", exported ",
+            {"type": "timestamp", "format": "%Y-%m-%d %H:%M:%S %z"},
+        )
     ],
-    "strings": [
-        {
-            "output": "Description",
-            "parts": [
-                {"type": "string", "value": "Segment "},
-                {"type": "segment_name"},
-                {"type": "string", "value": ", exported "},
-                {"type": "timestamp", "format": "%Y-%m-%d %H:%M:%S %z"},
-            ],
-        }
-    ],
-}
+)
 
 
 def attributes(number: int) -> dict:

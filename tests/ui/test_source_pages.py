@@ -61,6 +61,20 @@ def infer(client, source):
     )
 
 
+def from_source_form(source, table: str, name: str, columns: dict[str, str], **fields) -> dict:
+    """The "new parent from a source" form keyed by `id`, with the given columns and types."""
+    return {
+        "source": source.pk,
+        "table": table,
+        "name": name,
+        "key_column": "id",
+        "description": "",
+        "column_name": list(columns),
+        "column_type": list(columns.values()),
+        **fields,
+    }
+
+
 def test_a_parent_segment_from_a_source_with_a_dropped_column_and_refresh_history(
     client, shop, django_capture_on_commit_callbacks
 ):
@@ -71,19 +85,22 @@ def test_a_parent_segment_from_a_source_with_a_dropped_column_and_refresh_histor
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/audience/new/from-source/",
-            {
-                "source": source.pk,
-                "table": "main.customers",
-                "name": "Shop customers",
-                "key_column": "id",
-                "description": "",
+            from_source_form(
+                source,
+                "main.customers",
+                "Shop customers",
                 # "seen" dropped, "score" kept as a string.
-                "column_name": ["id", "email", "score", "vip", "born"],
-                "column_type": ["integer", "string", "string", "boolean", "date"],
-                "refresh_mode": "replace",
-                "schedule_type": "daily",
-                "timezone": "Asia/Tokyo",
-            },
+                {
+                    "id": "integer",
+                    "email": "string",
+                    "score": "string",
+                    "vip": "boolean",
+                    "born": "date",
+                },
+                refresh_mode="replace",
+                schedule_type="daily",
+                timezone="Asia/Tokyo",
+            ),
         )
     parent = ParentSegment.objects.get()
     assert response.status_code == 302, response.content.decode()
@@ -127,19 +144,16 @@ def test_a_live_parent_segment_from_a_source_is_read_there_and_never_refreshed(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/audience/new/from-source/",
-            {
-                "source": source.pk,
-                "table": "customers",
-                "name": "Live shop",
-                "key_column": "id",
-                "description": "",
-                "column_name": ["id", "email"],
-                "column_type": ["integer", "string"],
-                "storage": "live",
+            from_source_form(
+                source,
+                "customers",
+                "Live shop",
+                {"id": "integer", "email": "string"},
+                storage="live",
                 # Hidden for "live": whatever the browser still sends is not a schedule.
-                "schedule_type": "daily",
-                "timezone": "UTC",
-            },
+                schedule_type="daily",
+                timezone="UTC",
+            ),
         )
     parent = ParentSegment.objects.get()
     assert response.status_code == 302, response.content.decode()
@@ -182,18 +196,15 @@ def test_the_cursor_column_is_chosen_on_create_and_edit_and_its_last_value_shown
     assert 'value="email"' not in offered
     assert 'value="vip"' not in offered
 
-    form = {
-        "source": source.pk,
-        "table": "main.customers",
-        "name": "Recent customers",
-        "key_column": "id",
-        "description": "",
-        "column_name": ["id", "email", "seen"],
-        "column_type": ["integer", "string", "timestamp"],
-        "refresh_mode": "replace",
-        "schedule_type": "daily",
-        "timezone": "Asia/Tokyo",
-    }
+    form = from_source_form(
+        source,
+        "main.customers",
+        "Recent customers",
+        {"id": "integer", "email": "string", "seen": "timestamp"},
+        refresh_mode="replace",
+        schedule_type="daily",
+        timezone="Asia/Tokyo",
+    )
     refused = client.post("/audience/new/from-source/", {**form, "cursor_column": "born"})
     assert refused.status_code == 400
     assert "&#x27;born&#x27; is not one of the columns" in refused.content.decode()
