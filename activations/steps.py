@@ -51,30 +51,53 @@ class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
-def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | None = None) -> int:
+def take_snapshot(
+    run: Run,
+    rows,
+    *,
+    batch_size: int,
+    recorder,
+    key_cell: int | None = None,
+    after=None,
+    unchanged=None,
+) -> int:
     """Store the rows in chunks of `batch_size`, once: a snapshot cut short by a dead worker
     is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines` gives
     it) or a list of cells; its key is its cell `key_cell` (update mode's key), else one more
-    cell at its end. Returns the number of rows."""
+    cell at its end. `after()`, once the rows are read, gives (kind, row) pairs stored as
+    chunks of their kind too (an incremental run's rows that left the segment), numbered on;
+    `unchanged()` the rows left out, stored with the snapshot's end (a resumed run does not
+    count them again). Returns the number of rows."""
     if run.progress.get("snapshot"):
         return run.rows_read
     RunChunk.objects.filter(run=run).delete()
     total = 0
     number = 0
     batch: list[bytes] = []
+    kind = RunChunk.Kind.ROWS
 
     def store(batch: list[bytes]) -> None:
         nonlocal number
         number += 1
-        store_chunk(run, number, batch, key_cell=key_cell)
+        store_chunk(run, number, batch, key_cell=key_cell, kind=kind)
         recorder.checkpoint()
 
-    for row in rows:
+    def add(row) -> None:
+        nonlocal batch, total
         batch.append(row if isinstance(row, bytes) else csvio.encode_row(row))
         total += 1
         if len(batch) >= batch_size:
             store(batch)
             batch = []
+
+    for row in rows:
+        add(row)
+    for row_kind, row in after() if after else ():
+        if row_kind != kind and batch:
+            store(batch)
+            batch = []
+        kind = row_kind
+        add(row)
     if batch:
         store(batch)
     with transaction.atomic():
@@ -82,8 +105,9 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | 
         if locked.status != Run.Status.RUNNING:
             raise Taken()
         locked.rows_read = total
+        locked.rows_unchanged = unchanged() if unchanged else 0
         locked.progress = {**locked.progress, "snapshot": True}
-        locked.save(update_fields=["rows_read", "progress"])
+        locked.save(update_fields=["rows_read", "rows_unchanged", "progress"])
     run.refresh_from_db()
     recorder.log(f"Snapshot taken: {total:,} rows in {number} chunks.")
     return total
@@ -96,10 +120,14 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | 
 # the key last, still reads back).
 
 
-def store_chunk(run: Run, number: int, lines: list[bytes], *, key_cell: int | None) -> RunChunk:
+def store_chunk(
+    run: Run, number: int, lines: list[bytes], *, key_cell: int | None, kind=RunChunk.Kind.ROWS
+) -> RunChunk:
     """Store a chunk of CSV lines whose key is cell `key_cell`, or a last field."""
     text = b"".join(lines).decode()
-    return RunChunk.objects.create(run=run, number=number, rows={"csv": text, "key_cell": key_cell})
+    return RunChunk.objects.create(
+        run=run, kind=kind, number=number, rows={"csv": text, "key_cell": key_cell}
+    )
 
 
 def chunk_rows(chunk: RunChunk) -> list[list[str]]:
@@ -138,12 +166,19 @@ def csv_records(text: bytes) -> list[bytes]:
     return records
 
 
-def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
-    """Send every chunk not yet done, in order: one job at a time in serial mode, up to
-    PARALLEL_STEPS in parallel mode. Job threads only talk to Salesforce; every database
-    write (a job id before its upload, a step's outcome with the chunk's progress, in one
-    transaction) happens in this thread, which a job thread waits on for its job id."""
-    waiting = list(RunChunk.objects.filter(run=run, done=False).order_by("number"))
+def send_chunks(
+    run: Run, connector, params: ExportParams, columns, recorder, fingerprints=None
+) -> None:
+    """Send every chunk of rows not yet done (then those clearing the rows that left), in
+    order: one job at a time in serial mode, up to PARALLEL_STEPS in parallel mode. Job
+    threads only talk to Salesforce; every database write (a job id before its upload, a
+    step's outcome with the chunk's progress and, with `fingerprints`
+    (fingerprints.ChunkFingerprints), its accepted rows' fingerprints, in one transaction)
+    happens in this thread, which a job thread waits on for its job id."""
+    sent = RunChunk.objects.filter(
+        run=run, done=False, kind__in=[RunChunk.Kind.ROWS, RunChunk.Kind.LEAVE_CLEAR]
+    )
+    waiting = list(sent.order_by("number"))
     most = PARALLEL_STEPS if params.concurrency_mode != "serial" else 1
     requests: queue.SimpleQueue = queue.SimpleQueue()
     closing = threading.Event()
@@ -208,7 +243,8 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
                 for future in [future for future in in_flight if future.done()]:
                     chunk = in_flight.pop(future)
                     serve_requests(timeout=0)
-                    if not _store_outcome(run, chunk, future.result(), params, recorder):
+                    outcome = future.result()
+                    if not _store_outcome(run, chunk, outcome, params, recorder, fingerprints):
                         waiting.insert(0, chunk)  # locked rows to send again
         except ShutdownRequested:
             raise
@@ -218,15 +254,15 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             closing.set()
             if recorder.stop_requested.is_set():
                 # A cancel: the jobs in flight are being aborted; keep what they report.
-                _store_cancelled(run, in_flight, params, recorder)
+                _store_cancelled(run, in_flight, params, recorder, fingerprints)
             raise
 
 
-def _store_cancelled(run: Run, in_flight: dict, params, recorder) -> None:
+def _store_cancelled(run: Run, in_flight: dict, params, recorder, fingerprints) -> None:
     for future, chunk in in_flight.items():
         try:
             outcome = future.result()
-            _store_outcome(run, chunk, outcome, params, recorder)
+            _store_outcome(run, chunk, outcome, params, recorder, fingerprints)
         except Exception:
             logger.exception("Could not store the outcome of chunk %s while cancelling", chunk.pk)
 
@@ -241,22 +277,29 @@ def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
     recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
 
 
-def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool:
-    """Store a step's outcome and the chunk's progress together; False when its locked rows
-    are to be sent again (the chunk then holds only them)."""
+def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerprints) -> bool:
+    """Store a step's outcome and the chunk's progress (and with `fingerprints` its accepted
+    rows' fingerprints) together; False when its locked rows are to be sent again (the
+    chunk then holds only them)."""
     failed = list(outcome.failed)
     retry = bool(outcome.locked) and chunk.attempts < params.retry_limit
     if outcome.locked and not retry:
         failed.extend(outcome.locked_failures)
+    unmatched = 0
     with transaction.atomic():
         _locked_run(run.pk)
+        rows = chunk_rows(chunk) if failed or retry or fingerprints else []
+        left = 0
+        if fingerprints is not None and outcome.accepted:
+            left, unmatched = fingerprints.accepted(chunk.kind, rows, outcome.accepted)
         Run.objects.filter(pk=run.pk).update(
             rows_succeeded=F("rows_succeeded") + outcome.succeeded,
             rows_failed=F("rows_failed") + len(failed),
+            rows_deleted=F("rows_deleted") + left,
             heartbeat_at=timezone.now(),
         )
         # Failed rows are known by their cells; the chunk's rows say whose they are.
-        key_of = {tuple(row[:-1]): row[-1] for row in chunk_rows(chunk)} if failed or retry else {}
+        key_of = {tuple(row[:-1]): row[-1] for row in rows} if failed or retry else {}
         keys = [key_of.get(tuple(row.values), "") for row in failed]
         FailedRow.objects.bulk_create(
             [
@@ -277,6 +320,11 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
         else:
             chunk.done = True
         chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
+    if unmatched:
+        recorder.log(
+            f"{unmatched:,} accepted rows came back changed by Salesforce and could not be "
+            "matched; the next incremental run sends them again."
+        )
     if retry:
         time.sleep(min(60.0, params.retry_initial_delay * 2 ** (chunk.attempts - 1)))
         recorder.log(
