@@ -5,7 +5,8 @@ Per activation and key, a `Fingerprint` holds an 8-byte hash of the row's CSV ce
 Salesforce last accepted it. A row's key is its value of the update key (`export.key`) in
 update mode, and the parent segment's key column (the profile) in append mode. Fingerprints
 advance only for rows Salesforce reported as succeeded, in the transaction that counts them
-(`RunRecorder.rows_accepted`), so a run that dies leaves nothing marked as sent that was not.
+(a recorded run's chunk outcome, `ChunkFingerprints`; else `RunRecorder.rows_accepted`), so
+a run that dies leaves nothing marked as sent that was not.
 A row that failed keeps its old fingerprint (or none), so the next run sends it again.
 
 `SyncState.config_hash` is a hash of the settings that shape rows (mode, object, key,

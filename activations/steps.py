@@ -4,9 +4,12 @@ another worker, sending no row twice and losing none.
 1. Snapshot: the segment's rows as CSV lines from one SELECT (activations/streaming.py),
    stored once as RunChunk rows (one per job, see `store_chunk`), so a
    resumed run sends the same rows in the same chunks whatever changed in the segment since.
+   An incremental run or a retry stores only the rows it picked (and an incremental run
+   the rows that left the segment, activations/leavers.py).
 2. Per chunk: the job id is stored before its upload starts (connector `run_step` calls
    `on_job`); the outcomes (counts, failed rows) and the chunk's end are stored together in
-   one transaction. A resumed step with a recorded job id asks Salesforce what became of the
+   one transaction, with the accepted rows' fingerprints when the run keeps them
+   (fingerprints.ChunkFingerprints). A resumed step with a recorded job id asks Salesforce what became of the
    job instead of sending the rows again.
 """
 
