@@ -397,10 +397,12 @@ class ChunkFingerprints:
 
     def accepted(self, kind: str, rows, accepted) -> tuple[int, int]:
         """Advance the fingerprints of a rows chunk's accepted rows, forget those of a
-        "leave-clear" chunk's; returns (rows that left and were cleared, echoes matching
-        no row)."""
-        found, unmatched = accepted_keys(rows, accepted, key_index=self.key_index)
-        if kind == "leave-clear":
+        "leave-clear" or "leave-delete" chunk's (whose rows are [Id, key], matched by Id);
+        returns (rows that left and were cleared or deleted, echoes matching no row)."""
+        deletes = kind == "leave-delete"
+        key_index = None if deletes else self.key_index
+        found, unmatched = accepted_keys(rows, accepted, key_index=key_index)
+        if deletes or kind == "leave-clear":
             drop(self.activation_id, list(found))
             return len(found), unmatched
         save(self.activation_id, found)

@@ -5,19 +5,22 @@ fingerprint that the segment's SELECT no longer gave. With on_leave "clear" each
 row clearing every field but the key, stored as a chunk of kind "leave-clear" and sent like
 the rows (its accepted rows' fingerprints are forgotten in the outcome's transaction). With
 "delete" the keys are stored as chunks of kind "leave-delete", deleted after every other
-chunk through `Connector.delete`: each accepted delete forgets its key's fingerprint in the
-transaction that counts it, and each failure is stored with its key, so a resumed run sends
-again only the keys with no stored outcome; a key whose delete job ran but whose outcome was
-not stored yet (the worker died in between) is deleted again and fails as not found.
+chunk, each like a truncate's delete step (activations/prephase.py): the chunk's keys are
+first turned into record Ids (`Connector.record_ids`), stored in the chunk as [Id, key] rows
+together with the failures of keys naming no record, in one transaction; then the delete
+job's id is stored before its upload, and its outcome, with the deleted keys' fingerprints
+forgotten, in one transaction (`steps.store_outcome`). A resumed run asks Salesforce what
+became of a recorded job instead of deleting again.
 """
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import F
 
 from . import fingerprints, steps
-from .models import Activation, FailedRow, Fingerprint, Run, RunChunk
+from .models import Activation, FailedRow, Run, RunChunk
 
 
 def snapshot_rows(sync: fingerprints.RunSync) -> Iterator[tuple[str, list[str]]]:
@@ -36,55 +39,46 @@ def has_deletes(run: Run) -> bool:
     return RunChunk.objects.filter(run=run, kind=RunChunk.Kind.LEAVE_DELETE).exists()
 
 
-def send_deletes(run: Run, connector, params, recorder) -> None:
-    """Delete the records of the recorded leaving keys, chunk by chunk, skipping the keys
-    whose outcome a previous attempt stored (fingerprint forgotten, or a failed row)."""
+def send_deletes(run: Run, connector, params, recorder, tracker) -> None:
+    """One delete job per "leave-delete" chunk not done, one at a time in this thread."""
     waiting = RunChunk.objects.filter(run=run, kind=RunChunk.Kind.LEAVE_DELETE, done=False)
+    # Rows that left are deleted, never hard-deleted (that setting is truncate's).
+    delete_params = dataclasses.replace(params, hard_delete=False)
     for chunk in waiting.order_by("number"):
-        recorder.checkpoint()  # heartbeat, and a cancel looked at
-        if recorder.shutdown_requested.is_set():
-            raise steps.ShutdownRequested()
-        keys = [row[-1] for row in steps.chunk_rows(chunk)]
-        known = set(
-            Fingerprint.objects.filter(activation_id=run.activation_id, key__in=keys).values_list(
-                "key", flat=True
-            )
+        if not chunk.attempts and not chunk.job_id and isinstance(chunk.rows, dict):
+            _record_ids(run, chunk, connector, params, recorder)
+        steps.delete_chunk(
+            chunk,
+            connector,
+            delete_params,
+            recorder,
+            on_job=lambda job_id, chunk=chunk: steps.store_job(run, chunk, job_id, recorder),
+            store=lambda outcome, chunk=chunk: steps.store_outcome(
+                run, chunk, outcome, delete_params, recorder, tracker
+            ),
         )
-        failed = set(FailedRow.objects.filter(run=run, key__in=keys).values_list("key", flat=True))
-        todo = [key for key in keys if key in known and key not in failed]
-        if todo:
-            recorder.log(f"Deleting the records of {len(todo):,} rows that left the segment.")
-            connector.delete(params, todo, _DeleteSink(run.activation_id, recorder))
-        RunChunk.objects.filter(pk=chunk.pk).update(done=True)
 
 
-class _DeleteSink:
-    """The ResultSink of a leavers' delete: outcome rows are one-cell rows [key]."""
-
-    def __init__(self, activation_id: int, recorder) -> None:
-        self.activation_id = activation_id
-        self.recorder = recorder
-        self.stop_requested = recorder.stop_requested
-
-    def job_started(self, job_id: str) -> None:
-        self.recorder.job_started(job_id)
-
-    def rows_succeeded(self, count: int) -> None:  # rows_accepted is called instead
-        self.recorder.rows_succeeded(count)
-
-    def rows_accepted(self, rows: Sequence[Sequence[str]]) -> None:
-        keys = [row[0] for row in rows if row]
-        with transaction.atomic():
-            fingerprints.drop(self.activation_id, keys)
-            self.recorder.add_counts(
-                rows_succeeded=F("rows_succeeded") + len(rows),
-                rows_deleted=F("rows_deleted") + len(keys),
-            )
-        self.recorder.checkpoint()
-
-    def rows_failed(self, rows) -> None:
-        rows = list(rows)
-        self.recorder.rows_failed(rows, keys=[row.values[0] if row.values else "" for row in rows])
-
-    def log(self, message: str) -> None:
-        self.recorder.log(message)
+def _record_ids(run: Run, chunk: RunChunk, connector, params, recorder) -> None:
+    """Turn the chunk's keys into [Id, key] rows, storing the keys that name no record (or
+    several) as failed rows, in one transaction; a chunk with no Id left is done."""
+    keys = [row[-1] for row in steps.chunk_rows(chunk)]
+    pairs, failures = connector.record_ids(params, keys, on_job=recorder.job_started)
+    with transaction.atomic():
+        steps.locked_run(run.pk)
+        FailedRow.objects.bulk_create(
+            [
+                FailedRow(
+                    run_id=run.pk, values=list(row.values), error=row.error, key=row.values[0]
+                )
+                for row in failures
+            ]
+        )
+        Run.objects.filter(pk=run.pk).update(rows_failed=F("rows_failed") + len(failures))
+        chunk.rows = [[record_id, key] for record_id, key in pairs]
+        chunk.done = not pairs
+        chunk.save(update_fields=["rows", "done"])
+    recorder.log(
+        f"Deleting the records of {len(pairs):,} rows that left the segment"
+        + (f" ({len(failures):,} keys name no single record)." if failures else ".")
+    )

@@ -537,7 +537,7 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
             else None
         )
         steps.send_chunks(run, connector, params, columns, recorder, tracker)
-        leavers.send_deletes(run, connector, params, recorder)
+        leavers.send_deletes(run, connector, params, recorder, tracker)
         steps.forget_snapshot(run)
     except steps.Taken:
         raise RunTakenOver() from None

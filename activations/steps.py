@@ -196,7 +196,7 @@ def send_chunks(
         while True:
             kind, chunk, value, stored = request
             if kind == "job":
-                _store_job(run, chunk, value, recorder)
+                store_job(run, chunk, value, recorder)
                 stored.set()
             else:
                 recorder.log(value)
@@ -247,7 +247,7 @@ def send_chunks(
                     chunk = in_flight.pop(future)
                     serve_requests(timeout=0)
                     outcome = future.result()
-                    if not _store_outcome(run, chunk, outcome, params, recorder, fingerprints):
+                    if not store_outcome(run, chunk, outcome, params, recorder, fingerprints):
                         waiting.insert(0, chunk)  # locked rows to send again
         except ShutdownRequested:
             raise
@@ -261,18 +261,37 @@ def send_chunks(
             raise
 
 
+def delete_chunk(chunk: RunChunk, connector, params, recorder, *, on_job, store) -> None:
+    """Send a chunk of record Ids (each row's first cell) to delete jobs, one at a time in
+    this thread, until `store(outcome)` marked it done (locked Ids go out again): a
+    truncate's deletes and the deletes of rows that left the segment."""
+    while not chunk.done:
+        recorder.checkpoint()  # heartbeat, and a cancel looked at
+        if recorder.shutdown_requested.is_set():
+            raise ShutdownRequested()
+        outcome = connector.delete_step(
+            params,
+            [row[0] for row in chunk_rows(chunk)],
+            job_id=chunk.job_id,
+            on_job=on_job,
+            log=recorder.log,
+            stop_requested=recorder.stop_requested,
+        )
+        store(outcome)
+
+
 def _store_cancelled(run: Run, in_flight: dict, params, recorder, fingerprints) -> None:
     for future, chunk in in_flight.items():
         try:
             outcome = future.result()
-            _store_outcome(run, chunk, outcome, params, recorder, fingerprints)
+            store_outcome(run, chunk, outcome, params, recorder, fingerprints)
         except Exception:
             logger.exception("Could not store the outcome of chunk %s while cancelling", chunk.pk)
 
 
-def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
+def store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
     with transaction.atomic():
-        locked = _locked_run(run.pk)
+        locked = locked_run(run.pk)
         RunChunk.objects.filter(pk=chunk.pk).update(job_id=job_id)
         locked.salesforce_job_ids = [*locked.salesforce_job_ids, job_id]
         locked.save(update_fields=["salesforce_job_ids"])
@@ -280,7 +299,7 @@ def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
     recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
 
 
-def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerprints) -> bool:
+def store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerprints) -> bool:
     """Store a step's outcome and the chunk's progress (and with `fingerprints` its accepted
     rows' fingerprints) together; False when its locked rows are to be sent again (the
     chunk then holds only them)."""
@@ -290,7 +309,7 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerp
         failed.extend(outcome.locked_failures)
     unmatched = 0
     with transaction.atomic():
-        _locked_run(run.pk)
+        locked_run(run.pk)
         rows = chunk_rows(chunk) if failed or retry or fingerprints else []
         left = 0
         if fingerprints is not None and outcome.accepted:
@@ -343,7 +362,7 @@ def forget_snapshot(run: Run) -> None:
     RunChunk.objects.filter(run=run).delete()
 
 
-def _locked_run(run_id: int) -> Run:
+def locked_run(run_id: int) -> Run:
     run = Run.objects.select_for_update().filter(pk=run_id).first()
     if run is None or run.status != Run.Status.RUNNING:
         raise Taken()

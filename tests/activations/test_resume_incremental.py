@@ -172,17 +172,18 @@ def test_a_retry_killed_mid_way_sends_exactly_the_failed_rows_once(
 
 
 LEAVE_STEPS = {
+    # The run's jobs: one upsert (the changed row), then two delete jobs (2 and 1 leavers).
     "after the snapshot": ("activations.steps.send_chunks", 1, False),
-    "between two delete jobs": (
-        "connectors.salesforce.connector.SalesforceConnector.delete",
-        2,
+    "Ids recorded, no delete job yet": (
+        "connectors.salesforce.connector.SalesforceConnector.delete_step",
+        1,
         False,
     ),
-    "after the last delete's outcome was stored": (
-        "activations.leavers._DeleteSink.rows_accepted",
-        2,
-        True,
-    ),
+    "delete job created, not uploaded": (f"{BULK}.upload", 2, False),
+    "delete job uploaded, not closed": (f"{BULK}.upload", 2, True),
+    "delete job closed": (f"{BULK}.close_job", 2, True),
+    "delete results read, not stored": ("connectors.salesforce.results.collect", 2, True),
+    "second delete's outcome stored": ("activations.steps.store_outcome", 3, True),
 }
 
 
