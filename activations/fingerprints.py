@@ -5,7 +5,8 @@ Per activation and key, a `Fingerprint` holds an 8-byte hash of the row's CSV ce
 Salesforce last accepted it. A row's key is its value of the update key (`export.key`) in
 update mode, and the parent segment's key column (the profile) in append mode. Fingerprints
 advance only for rows Salesforce reported as succeeded, in the transaction that counts them
-(`RunRecorder.rows_accepted`), so a run that dies leaves nothing marked as sent that was not.
+(a recorded run's chunk outcome, `ChunkFingerprints`; else `RunRecorder.rows_accepted`), so
+a run that dies leaves nothing marked as sent that was not.
 A row that failed keeps its old fingerprint (or none), so the next run sends it again.
 
 `SyncState.config_hash` is a hash of the settings that shape rows (mode, object, key,
@@ -213,32 +214,42 @@ class RunSync:
         retry, only the failed keys. Each goes out without its key. Then, with on_leave
         "clear" (and `with_clears`), the rows that left the segment, with their other
         fields cleared."""
+
+        def every_skipped() -> None:
+            self.store_unchanged()
+            if checkpoint:
+                checkpoint()
+
+        for row in self.chosen(keyed, every_skipped=every_skipped):
+            values = row[:-1]
+            self._expect(values, Pending(row[-1], fingerprint(values)))
+            yield values
+        self.store_unchanged()
+        if with_clears and self.only_keys is None:
+            yield from self.clear_rows()
+
+    def chosen(self, keyed: Iterable[Sequence[str]], *, every_skipped=None) -> Iterator:
+        """The keyed rows to send, as they come (their key last), counting the unchanged
+        in `unchanged` (stored by the caller); `every_skipped()` is called every
+        CHECKPOINT_EVERY_SKIPPED rows left out."""
         skipped = 0
         retry = self.only_keys is not None
         for row in keyed:
             values = row[:-1]
             key = row[-1]
             stored = self.stored.pop(key, None) if key else None
-            value_print = fingerprint(values)
             if retry:
-                if key not in self.only_keys:
-                    skipped += 1
-                    if checkpoint and skipped % CHECKPOINT_EVERY_SKIPPED == 0:
-                        checkpoint()
-                    continue
+                chosen = key in self.only_keys
                 self.only_keys.discard(key)
-            elif stored is not None and stored == value_print:
-                self.unchanged += 1
-                skipped += 1
-                if checkpoint and skipped % CHECKPOINT_EVERY_SKIPPED == 0:
-                    self.store_unchanged()
-                    checkpoint()
+            else:
+                chosen = stored is None or stored != fingerprint(values)
+                self.unchanged += not chosen
+            if chosen:
+                yield row
                 continue
-            self._expect(values, Pending(key, value_print))
-            yield values
-        self.store_unchanged()
-        if with_clears and not retry:
-            yield from self.clear_rows()
+            skipped += 1
+            if every_skipped and skipped % CHECKPOINT_EVERY_SKIPPED == 0:
+                every_skipped()
 
     def leavers(self) -> list[str]:
         """Keys of rows that left the segment (known to Salesforce, not read this run);
@@ -251,10 +262,15 @@ class RunSync:
         if self.on_leave != Activation.OnLeave.CLEAR:
             return
         for key in self.leavers():
-            values = [CLEAR_CELL] * len(self.columns)
-            values[self.key_index] = key
+            values = self.cleared(key)
             self._expect(values, Pending(key, None))
             yield values
+
+    def cleared(self, key: str) -> list[str]:
+        """The row clearing every field of `key`'s record but the key."""
+        values = [CLEAR_CELL] * len(self.columns)
+        values[self.key_index] = key
+        return values
 
     def expect_deletes(self, keys: Iterable[str]) -> Iterator[str]:
         """Keys for a delete job, expected back as one-cell rows."""
@@ -300,12 +316,8 @@ class RunSync:
             elif found.key:
                 advanced[found.key] = found.fingerprint
         if self.keep:
-            self._save(advanced)
-            for start in range(0, len(left), FINGERPRINTS_PER_QUERY):
-                Fingerprint.objects.filter(
-                    activation_id=self.activation_id,
-                    key__in=left[start : start + FINGERPRINTS_PER_QUERY],
-                ).delete()
+            save(self.activation_id, advanced)
+            drop(self.activation_id, left)
         return len(left)
 
     def failed_keys(self, rows: Sequence[Sequence[str]]) -> list[str]:
@@ -316,24 +328,85 @@ class RunSync:
             keys.append(found.key if found is not None else "")
         return keys
 
-    def _save(self, advanced: dict[str, int]) -> None:
-        items = list(advanced.items())
-        for start in range(0, len(items), FINGERPRINTS_PER_QUERY):
-            Fingerprint.objects.bulk_create(
-                [
-                    Fingerprint(activation_id=self.activation_id, key=key, fingerprint=value)
-                    for key, value in items[start : start + FINGERPRINTS_PER_QUERY]
-                ],
-                update_conflicts=True,
-                unique_fields=["activation", "key"],
-                update_fields=["fingerprint"],
-            )
-
     def store_unchanged(self) -> None:
         unstored = self.unchanged - self._stored_unchanged
         if unstored and self.run_id is not None:
             Run.objects.filter(pk=self.run_id).update(rows_unchanged=F("rows_unchanged") + unstored)
             self._stored_unchanged = self.unchanged
+
+
+def save(activation_id: int, advanced: dict[str, int]) -> None:
+    """Store the fingerprints of `advanced` (key → fingerprint), replacing older ones."""
+    items = list(advanced.items())
+    for start in range(0, len(items), FINGERPRINTS_PER_QUERY):
+        Fingerprint.objects.bulk_create(
+            [
+                Fingerprint(activation_id=activation_id, key=key, fingerprint=value)
+                for key, value in items[start : start + FINGERPRINTS_PER_QUERY]
+            ],
+            update_conflicts=True,
+            unique_fields=["activation", "key"],
+            update_fields=["fingerprint"],
+        )
+
+
+def drop(activation_id: int, keys: Sequence[str]) -> None:
+    """Forget the fingerprints of `keys` (their rows left the segment and were handled)."""
+    keys = list(keys)
+    for start in range(0, len(keys), FINGERPRINTS_PER_QUERY):
+        Fingerprint.objects.filter(
+            activation_id=activation_id, key__in=keys[start : start + FINGERPRINTS_PER_QUERY]
+        ).delete()
+
+
+def accepted_keys(
+    rows: Sequence[Sequence[str]], accepted: Sequence[Sequence[str]], *, key_index: int | None
+) -> tuple[dict[str, int], int]:
+    """A recorded chunk's accepted rows: {key: fingerprint of the cells we sent} for each
+    row of `rows` (cells, then the key) that an accepted echo names (by the update key's
+    cell, else by the fingerprint of its cells), and how many echoes named none."""
+
+    def match(values: Sequence[str]) -> object:
+        return values[key_index] if key_index is not None else fingerprint(values)
+
+    waiting: dict[object, deque[tuple[str, int]]] = {}
+    for row in rows:
+        values = row[:-1]
+        waiting.setdefault(match(values), deque()).append((row[-1], fingerprint(values)))
+    found: dict[str, int] = {}
+    unmatched = 0
+    for values in accepted:
+        queue = waiting.get(match(values))
+        if not queue:
+            unmatched += 1
+            continue
+        key, value_print = queue.popleft()
+        if key:
+            found[key] = value_print
+    return found, unmatched
+
+
+@dataclass
+class ChunkFingerprints:
+    """A recorded run's fingerprints (activations/steps.py), advanced per chunk outcome in
+    the transaction that stores it: a crash never marks a row sent that was not, and a
+    resumed run never sends an accepted row again."""
+
+    activation_id: int
+    key_index: int | None  # the update key's column; None in append mode
+
+    def accepted(self, kind: str, rows, accepted) -> tuple[int, int]:
+        """Advance the fingerprints of a rows chunk's accepted rows, forget those of a
+        "leave-clear" or "leave-delete" chunk's (whose rows are [Id, key], matched by Id);
+        returns (rows that left and were cleared or deleted, echoes matching no row)."""
+        deletes = kind == "leave-delete"
+        key_index = None if deletes else self.key_index
+        found, unmatched = accepted_keys(rows, accepted, key_index=key_index)
+        if deletes or kind == "leave-clear":
+            drop(self.activation_id, list(found))
+            return len(found), unmatched
+        save(self.activation_id, found)
+        return 0, unmatched
 
 
 # --- The runner's hooks -----------------------------------------------------------------
@@ -344,7 +417,11 @@ def begin(run: Run, activation: Activation, columns: Sequence[str], log) -> RunS
     from .retry import failed_keys  # retry builds on this module
 
     retry_of = run.progress.get("retry_of")
-    decision = decide(activation, columns, retry_of=retry_of)
+    if run.sync:
+        # A resumed run: decided once (a reset already forgot the fingerprints).
+        decision = Decision(run.sync, run.sync_reason)
+    else:
+        decision = decide(activation, columns, retry_of=retry_of)
     if run.progress.get("full_resync") and decision.sync == "full":
         decision.reason = (
             "Full resync requested: the stored fingerprints were forgotten, so every row is sent."

@@ -266,14 +266,19 @@ class RunChunk(models.Model):
     starts. `rows` holds the rows still to send (the locked ones after a lock retry), in the
     form only `steps.store_chunk` / `chunk_rows` / `chunk_lines` know. A truncate's delete
     steps (activations/prephase.py) are chunks of kind "delete" holding record Ids; they are
-    all done before the first rows chunk is sent."""
+    all done before the first rows chunk is sent. An incremental run's rows that left the
+    segment (activations/leavers.py) are chunks of kind "leave-clear" (rows clearing every
+    field but the key, sent after the rows chunks) or "leave-delete" (keys whose records
+    are deleted last)."""
 
     class Kind(models.TextChoices):
         ROWS = "rows", "Rows"
         DELETE = "delete", "Delete"
+        LEAVE_CLEAR = "leave-clear", "Clear a row that left"
+        LEAVE_DELETE = "leave-delete", "Delete a row that left"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
-    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.ROWS)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ROWS)
     number = models.PositiveIntegerField()
     rows = models.JSONField(default=list)
     job_id = models.CharField(max_length=18, blank=True)

@@ -91,19 +91,17 @@ def _send_deletes(run: Run, connector, params: ExportParams, recorder) -> None:
     """One delete job per chunk not done, one at a time in this thread."""
     waiting = RunChunk.objects.filter(run=run, kind=RunChunk.Kind.DELETE, done=False)
     for chunk in waiting.order_by("number"):
-        while not chunk.done:
-            recorder.checkpoint()  # heartbeat, and a cancel looked at
-            if recorder.shutdown_requested.is_set():
-                raise steps.ShutdownRequested()
-            outcome = connector.delete_step(
-                params,
-                [row[0] for row in chunk.rows],
-                job_id=chunk.job_id,
-                on_job=lambda job_id, chunk=chunk: _store_job(run, chunk, job_id, recorder),
-                log=recorder.log,
-                stop_requested=recorder.stop_requested,
-            )
-            _store_outcome(run, chunk, outcome, params, recorder)
+        steps.delete_chunk(
+            chunk,
+            connector,
+            params,
+            recorder,
+            on_job=lambda job_id, chunk=chunk: _store_job(run, chunk, job_id, recorder),
+            # Looked up when called: a test stops the worker after this step.
+            store=lambda outcome, chunk=chunk: _store_outcome(
+                run, chunk, outcome, params, recorder
+            ),
+        )
     run.refresh_from_db(fields=["progress"])
     progress = run.progress
     failed, deleted = progress.get("delete_failed", 0), progress.get("deleted", 0)

@@ -29,7 +29,17 @@ from connectors.models import Connection
 from segments import audience, live, refresh, sizes
 from segments.models import AudienceSize, Refresh
 
-from . import beat, fingerprints, guards, mapping, notifications, prephase, steps, streaming
+from . import (
+    beat,
+    fingerprints,
+    guards,
+    leavers,
+    mapping,
+    notifications,
+    prephase,
+    steps,
+    streaming,
+)
 from .dispatch import publish_run
 from .models import Activation, FailedRow, Run
 
@@ -163,11 +173,13 @@ class RunRecorder:
                 )
         self.checkpoint()
 
-    def rows_failed(self, rows: Sequence[FailedOutcome]) -> None:
+    def rows_failed(self, rows: Sequence[FailedOutcome], *, keys: list[str] | None = None) -> None:
+        """Failed rows, stored with their keys (`keys`, else found by the run's sync)."""
         rows = list(rows)
         if rows:
             self.rows_not_sent += sum(row.error.startswith(NOT_SENT_PREFIX) for row in rows)
-            keys = self.sync.failed_keys([row.values for row in rows]) if self.sync else None
+            if keys is None and self.sync:
+                keys = self.sync.failed_keys([row.values for row in rows])
             with transaction.atomic():
                 self._update(rows_failed=F("rows_failed") + len(rows))
                 FailedRow.objects.bulk_create(
@@ -224,6 +236,10 @@ class RunRecorder:
     def scrub(self, text: str) -> str:
         """`text` without any of the connection's secrets, should a message quote one."""
         return mask_secrets(text, self._secrets)
+
+    def add_counts(self, **fields) -> None:
+        """Update the run's counters (F expressions), with the heartbeat."""
+        self._update(**fields)
 
     def _update(self, **fields) -> None:
         updated = Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
@@ -430,11 +446,11 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
                 run_id=None,
             )
             recorder.log(f"Test run: the first {row_limit} rows only.")
+        elif connector.resumable(params):
+            # Every run but a test run is written as recorded steps (steps.py).
+            return _write_steps(run, recorder, connector, params, columns, timestamp)
         else:
             sync = recorder.sync = fingerprints.begin(run, activation, columns, recorder.log)
-            if connector.resumable(params) and not sync.keep and sync.only_keys is None:
-                # A full run (no fingerprints to keep, not a retry) is written as recorded steps.
-                return _write_steps(run, recorder, connector, params, columns, timestamp)
         # The rows as final cells from one SELECT, each with its key last (for the sync).
         keyed = streaming.cells(activation, timestamp=timestamp, limit=row_limit, with_key=True)
         selected = sync.select(keyed, checkpoint=recorder.checkpoint)
@@ -499,24 +515,29 @@ def _write(run: Run, recorder: RunRecorder) -> dict:
 
 
 def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> dict:
-    """The resumable path (activations/steps.py): snapshot, then one recorded step per job."""
+    """The resumable path (activations/steps.py): snapshot, then one recorded step per job;
+    with fingerprints, each accepted row's advances in its chunk's outcome transaction."""
     activation = run.activation
     if not run.progress.get("resumable"):
         _merge_progress(run.pk, resumable=True)
         run.refresh_from_db()
     recorder.restart_count(run.rows_read)
-    recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
     try:
-        # The rows' key: update mode's key cell, else the parent's key as one more field.
-        key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
-        lines = _snapshot_lines(activation, timestamp, with_key=key_cell is None)
-        with contextlib.closing(lines) as rows:
-            total = steps.take_snapshot(
-                run, rows, batch_size=params.batch_size, recorder=recorder, key_cell=key_cell
-            )
-        recorder.restart_count(total)
+        if not run.progress.get("snapshot"):
+            _take_snapshot(run, recorder, params, columns, timestamp)
+        recorder.log(f"Sending the segment {activation.segment.name} ({_operation(params)}).")
+        recorder.restart_count(run.rows_read)
         prephase.before_chunks(run, connector, params, columns, recorder)
-        steps.send_chunks(run, connector, params, columns, recorder)
+        tracker = (
+            fingerprints.ChunkFingerprints(
+                activation.pk,
+                streaming.key_index(activation, activation.segment.parent_segment.columns),
+            )
+            if run.progress.get("fingerprints")
+            else None
+        )
+        steps.send_chunks(run, connector, params, columns, recorder, tracker)
+        leavers.send_deletes(run, connector, params, recorder, tracker)
         steps.forget_snapshot(run)
     except steps.Taken:
         raise RunTakenOver() from None
@@ -532,6 +553,46 @@ def _write_steps(run: Run, recorder, connector, params, columns, timestamp) -> d
             "rows_sent": rows_sent,
         }
     return {"status": None, "error": "", "rows_sent": rows_sent}
+
+
+def _take_snapshot(run: Run, recorder, params, columns, timestamp) -> None:
+    """The run's rows, stored once: a full run's every row as CSV lines; an incremental
+    run's new, changed and failed rows (their fingerprints compared once, here) and the
+    rows that left the segment; a retry's rows whose key failed. Whether accepted rows'
+    fingerprints advance is decided here too and kept with the snapshot."""
+    activation = run.activation
+    sync = fingerprints.begin(run, activation, columns, recorder.log)
+    _merge_progress(run.pk, fingerprints=sync.keep)
+    run.refresh_from_db(fields=["progress"])
+    if sync.stored or sync.only_keys is not None:
+        # Incremental or retry: the rows picked from the keyed cells, their key last.
+        keyed = streaming.cells(activation, timestamp=timestamp, with_key=True)
+        with contextlib.closing(keyed):
+            steps.take_snapshot(
+                run,
+                sync.chosen(keyed, every_skipped=recorder.checkpoint),
+                batch_size=params.batch_size,
+                recorder=recorder,
+                after=lambda: leavers.snapshot_rows(sync),
+                unchanged=lambda: sync.unchanged,
+            )
+        if sync.only_keys:
+            recorder.log(
+                f"{len(sync.only_keys):,} of the failed rows have left the segment since; "
+                "they were not sent."
+            )
+        if leavers.has_deletes(run):
+            # The deletions are fixed by the snapshot: a resume is past the guard.
+            _merge_progress(run.pk, deletes_listed=True)
+    else:
+        # The rows' key: update mode's key cell, else the parent's key as one more field.
+        key_cell = streaming.key_index(activation, activation.segment.parent_segment.columns)
+        lines = _snapshot_lines(activation, timestamp, with_key=key_cell is None)
+        with contextlib.closing(lines) as rows:
+            steps.take_snapshot(
+                run, rows, batch_size=params.batch_size, recorder=recorder, key_cell=key_cell
+            )
+    run.refresh_from_db()
 
 
 def _snapshot_lines(

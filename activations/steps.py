@@ -4,9 +4,12 @@ another worker, sending no row twice and losing none.
 1. Snapshot: the segment's rows as CSV lines from one SELECT (activations/streaming.py),
    stored once as RunChunk rows (one per job, see `store_chunk`), so a
    resumed run sends the same rows in the same chunks whatever changed in the segment since.
+   An incremental run or a retry stores only the rows it picked (and an incremental run
+   the rows that left the segment, activations/leavers.py).
 2. Per chunk: the job id is stored before its upload starts (connector `run_step` calls
    `on_job`); the outcomes (counts, failed rows) and the chunk's end are stored together in
-   one transaction. A resumed step with a recorded job id asks Salesforce what became of the
+   one transaction, with the accepted rows' fingerprints when the run keeps them
+   (fingerprints.ChunkFingerprints). A resumed step with a recorded job id asks Salesforce what became of the
    job instead of sending the rows again.
 """
 
@@ -51,30 +54,53 @@ class StepsStopped(Exception):
     """Raised in a job thread, before its upload, when the run's thread went away."""
 
 
-def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | None = None) -> int:
+def take_snapshot(
+    run: Run,
+    rows,
+    *,
+    batch_size: int,
+    recorder,
+    key_cell: int | None = None,
+    after=None,
+    unchanged=None,
+) -> int:
     """Store the rows in chunks of `batch_size`, once: a snapshot cut short by a dead worker
     is taken again from the start. Each row is a CSV line (bytes, as `streaming.lines` gives
     it) or a list of cells; its key is its cell `key_cell` (update mode's key), else one more
-    cell at its end. Returns the number of rows."""
+    cell at its end. `after()`, once the rows are read, gives (kind, row) pairs stored as
+    chunks of their kind too (an incremental run's rows that left the segment), numbered on;
+    `unchanged()` the rows left out, stored with the snapshot's end (a resumed run does not
+    count them again). Returns the number of rows."""
     if run.progress.get("snapshot"):
         return run.rows_read
     RunChunk.objects.filter(run=run).delete()
     total = 0
     number = 0
     batch: list[bytes] = []
+    kind = RunChunk.Kind.ROWS
 
     def store(batch: list[bytes]) -> None:
         nonlocal number
         number += 1
-        store_chunk(run, number, batch, key_cell=key_cell)
+        store_chunk(run, number, batch, key_cell=key_cell, kind=kind)
         recorder.checkpoint()
 
-    for row in rows:
+    def add(row) -> None:
+        nonlocal batch, total
         batch.append(row if isinstance(row, bytes) else csvio.encode_row(row))
         total += 1
         if len(batch) >= batch_size:
             store(batch)
             batch = []
+
+    for row in rows:
+        add(row)
+    for row_kind, row in after() if after else ():
+        if row_kind != kind and batch:
+            store(batch)
+            batch = []
+        kind = row_kind
+        add(row)
     if batch:
         store(batch)
     with transaction.atomic():
@@ -82,8 +108,9 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | 
         if locked.status != Run.Status.RUNNING:
             raise Taken()
         locked.rows_read = total
+        locked.rows_unchanged = unchanged() if unchanged else 0
         locked.progress = {**locked.progress, "snapshot": True}
-        locked.save(update_fields=["rows_read", "progress"])
+        locked.save(update_fields=["rows_read", "rows_unchanged", "progress"])
     run.refresh_from_db()
     recorder.log(f"Snapshot taken: {total:,} rows in {number} chunks.")
     return total
@@ -96,10 +123,14 @@ def take_snapshot(run: Run, rows, *, batch_size: int, recorder, key_cell: int | 
 # the key last, still reads back).
 
 
-def store_chunk(run: Run, number: int, lines: list[bytes], *, key_cell: int | None) -> RunChunk:
+def store_chunk(
+    run: Run, number: int, lines: list[bytes], *, key_cell: int | None, kind=RunChunk.Kind.ROWS
+) -> RunChunk:
     """Store a chunk of CSV lines whose key is cell `key_cell`, or a last field."""
     text = b"".join(lines).decode()
-    return RunChunk.objects.create(run=run, number=number, rows={"csv": text, "key_cell": key_cell})
+    return RunChunk.objects.create(
+        run=run, kind=kind, number=number, rows={"csv": text, "key_cell": key_cell}
+    )
 
 
 def chunk_rows(chunk: RunChunk) -> list[list[str]]:
@@ -138,12 +169,19 @@ def csv_records(text: bytes) -> list[bytes]:
     return records
 
 
-def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) -> None:
-    """Send every chunk not yet done, in order: one job at a time in serial mode, up to
-    PARALLEL_STEPS in parallel mode. Job threads only talk to Salesforce; every database
-    write (a job id before its upload, a step's outcome with the chunk's progress, in one
-    transaction) happens in this thread, which a job thread waits on for its job id."""
-    waiting = list(RunChunk.objects.filter(run=run, done=False).order_by("number"))
+def send_chunks(
+    run: Run, connector, params: ExportParams, columns, recorder, fingerprints=None
+) -> None:
+    """Send every chunk of rows not yet done (then those clearing the rows that left), in
+    order: one job at a time in serial mode, up to PARALLEL_STEPS in parallel mode. Job
+    threads only talk to Salesforce; every database write (a job id before its upload, a
+    step's outcome with the chunk's progress and, with `fingerprints`
+    (fingerprints.ChunkFingerprints), its accepted rows' fingerprints, in one transaction)
+    happens in this thread, which a job thread waits on for its job id."""
+    sent = RunChunk.objects.filter(
+        run=run, done=False, kind__in=[RunChunk.Kind.ROWS, RunChunk.Kind.LEAVE_CLEAR]
+    )
+    waiting = list(sent.order_by("number"))
     most = PARALLEL_STEPS if params.concurrency_mode != "serial" else 1
     requests: queue.SimpleQueue = queue.SimpleQueue()
     closing = threading.Event()
@@ -158,7 +196,7 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
         while True:
             kind, chunk, value, stored = request
             if kind == "job":
-                _store_job(run, chunk, value, recorder)
+                store_job(run, chunk, value, recorder)
                 stored.set()
             else:
                 recorder.log(value)
@@ -208,7 +246,8 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
                 for future in [future for future in in_flight if future.done()]:
                     chunk = in_flight.pop(future)
                     serve_requests(timeout=0)
-                    if not _store_outcome(run, chunk, future.result(), params, recorder):
+                    outcome = future.result()
+                    if not store_outcome(run, chunk, outcome, params, recorder, fingerprints):
                         waiting.insert(0, chunk)  # locked rows to send again
         except ShutdownRequested:
             raise
@@ -218,22 +257,41 @@ def send_chunks(run: Run, connector, params: ExportParams, columns, recorder) ->
             closing.set()
             if recorder.stop_requested.is_set():
                 # A cancel: the jobs in flight are being aborted; keep what they report.
-                _store_cancelled(run, in_flight, params, recorder)
+                _store_cancelled(run, in_flight, params, recorder, fingerprints)
             raise
 
 
-def _store_cancelled(run: Run, in_flight: dict, params, recorder) -> None:
+def delete_chunk(chunk: RunChunk, connector, params, recorder, *, on_job, store) -> None:
+    """Send a chunk of record Ids (each row's first cell) to delete jobs, one at a time in
+    this thread, until `store(outcome)` marked it done (locked Ids go out again): a
+    truncate's deletes and the deletes of rows that left the segment."""
+    while not chunk.done:
+        recorder.checkpoint()  # heartbeat, and a cancel looked at
+        if recorder.shutdown_requested.is_set():
+            raise ShutdownRequested()
+        outcome = connector.delete_step(
+            params,
+            [row[0] for row in chunk_rows(chunk)],
+            job_id=chunk.job_id,
+            on_job=on_job,
+            log=recorder.log,
+            stop_requested=recorder.stop_requested,
+        )
+        store(outcome)
+
+
+def _store_cancelled(run: Run, in_flight: dict, params, recorder, fingerprints) -> None:
     for future, chunk in in_flight.items():
         try:
             outcome = future.result()
-            _store_outcome(run, chunk, outcome, params, recorder)
+            store_outcome(run, chunk, outcome, params, recorder, fingerprints)
         except Exception:
             logger.exception("Could not store the outcome of chunk %s while cancelling", chunk.pk)
 
 
-def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
+def store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
     with transaction.atomic():
-        locked = _locked_run(run.pk)
+        locked = locked_run(run.pk)
         RunChunk.objects.filter(pk=chunk.pk).update(job_id=job_id)
         locked.salesforce_job_ids = [*locked.salesforce_job_ids, job_id]
         locked.save(update_fields=["salesforce_job_ids"])
@@ -241,22 +299,29 @@ def _store_job(run: Run, chunk: RunChunk, job_id: str, recorder) -> None:
     recorder.log(f"Salesforce job {job_id} started (chunk {chunk.number}).")
 
 
-def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool:
-    """Store a step's outcome and the chunk's progress together; False when its locked rows
-    are to be sent again (the chunk then holds only them)."""
+def store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerprints) -> bool:
+    """Store a step's outcome and the chunk's progress (and with `fingerprints` its accepted
+    rows' fingerprints) together; False when its locked rows are to be sent again (the
+    chunk then holds only them)."""
     failed = list(outcome.failed)
     retry = bool(outcome.locked) and chunk.attempts < params.retry_limit
     if outcome.locked and not retry:
         failed.extend(outcome.locked_failures)
+    unmatched = 0
     with transaction.atomic():
-        _locked_run(run.pk)
+        locked_run(run.pk)
+        rows = chunk_rows(chunk) if failed or retry or fingerprints else []
+        left = 0
+        if fingerprints is not None and outcome.accepted:
+            left, unmatched = fingerprints.accepted(chunk.kind, rows, outcome.accepted)
         Run.objects.filter(pk=run.pk).update(
             rows_succeeded=F("rows_succeeded") + outcome.succeeded,
             rows_failed=F("rows_failed") + len(failed),
+            rows_deleted=F("rows_deleted") + left,
             heartbeat_at=timezone.now(),
         )
         # Failed rows are known by their cells; the chunk's rows say whose they are.
-        key_of = {tuple(row[:-1]): row[-1] for row in chunk_rows(chunk)} if failed or retry else {}
+        key_of = {tuple(row[:-1]): row[-1] for row in rows} if failed or retry else {}
         keys = [key_of.get(tuple(row.values), "") for row in failed]
         FailedRow.objects.bulk_create(
             [
@@ -277,6 +342,11 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder) -> bool
         else:
             chunk.done = True
         chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
+    if unmatched:
+        recorder.log(
+            f"{unmatched:,} accepted rows came back changed by Salesforce and could not be "
+            "matched; the next incremental run sends them again."
+        )
     if retry:
         time.sleep(min(60.0, params.retry_initial_delay * 2 ** (chunk.attempts - 1)))
         recorder.log(
@@ -292,7 +362,7 @@ def forget_snapshot(run: Run) -> None:
     RunChunk.objects.filter(run=run).delete()
 
 
-def _locked_run(run_id: int) -> Run:
+def locked_run(run_id: int) -> Run:
     run = Run.objects.select_for_update().filter(pk=run_id).first()
     if run is None or run.status != Run.Status.RUNNING:
         raise Taken()

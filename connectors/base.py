@@ -211,6 +211,11 @@ class Connector(abc.ABC):
         """Delete recorded ids in one job, reconciling a recorded `job_id` as run_step does."""
         raise NotImplementedError
 
+    def record_ids(self, params: ExportParams, keys: Sequence[str], *, on_job):
+        """(Id, key) pairs for the keys naming one record each, and FailedRows ([key]) for
+        the others, so that delete steps are recorded by Id (see the Salesforce connector)."""
+        raise NotImplementedError
+
     def abort_jobs(self, params: ExportParams, job_ids: Sequence[str]) -> list[str]:
         """Stop the jobs of a run whose worker died, those still open or in progress; return
         the ids aborted. By default there are none."""

@@ -9,6 +9,7 @@ from connectors.base import (
     DestinationObject,
     EncodedRows,
     ExportParams,
+    FailedRow,
     ResultSink,
     WritePlan,
     WriteResult,
@@ -17,6 +18,7 @@ from connectors.base import (
 from . import catalog, limits, steps, writer
 from .auth import SalesforceSession, login_policy
 from .bulk import TERMINAL_STATES, BulkApi
+from .chunks import ChunkWriter, by_name
 from .describe import check_export, export_problems, fetch_describe, looks_up_keys
 from .dryrun import DryRun
 from .http import RetryPolicy, error_message
@@ -25,6 +27,13 @@ from .permissions import check_hard_delete
 
 # The API version "Test connection" uses to check a pasted session id.
 DEFAULT_API_VERSION = "59.0"
+
+
+class _JobIds:
+    """The events a key lookup's own query job reports its id to."""
+
+    def __init__(self, on_job) -> None:
+        self.job_started = on_job
 
 
 def export_policy(params: ExportParams) -> RetryPolicy:
@@ -46,6 +55,8 @@ class SalesforceConnector(Connector):
         # A recorded run's query job (steps.pre_steps) and, for lookups, its key index.
         self._query_job = ""
         self._lookup: KeyLookup | None = None
+        # Keys to Ids for recorded delete steps (record_ids).
+        self._key_ids: KeyLookup | None = None
 
     @property
     def session(self) -> SalesforceSession:
@@ -54,9 +65,10 @@ class SalesforceConnector(Connector):
         return self._session
 
     def close(self) -> None:
-        if self._lookup is not None:
-            self._lookup.close()
-            self._lookup = None
+        for lookup in (self._lookup, self._key_ids):
+            if lookup is not None:
+                lookup.close()
+        self._lookup = self._key_ids = None
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -333,23 +345,37 @@ class SalesforceConnector(Connector):
             return {}
         return response.json()
 
-    def delete(self, params: ExportParams, keys: Iterable[str], sink: ResultSink) -> WriteResult:
-        """Delete records by their key (Id, or another key looked up with query jobs)."""
-        session = self.session
-        describe_of = self._describer(params)
-        bulk = BulkApi(
-            session,
-            api_version=params.api_version,
-            retry=export_policy(params),
-            cancelled=getattr(sink, "stop_requested", None),
-        )
-        return writer.delete_records(
-            bulk,
-            params=params,
-            describe=describe_of(params.object_name),
-            keys=keys,
-            sink=sink,
-        )
+    def record_ids(
+        self, params: ExportParams, keys: Sequence[str], *, on_job
+    ) -> tuple[list[tuple[str, str]], list[FailedRow]]:
+        """The (Id, key) of each key naming exactly one record, and the others failed with
+        the reason (one-cell rows [key]), for recorded delete steps (`delete_step`). Keys are
+        Ids by Id; another key is looked up in the run's recorded query job (update by that
+        key) or in one query job of this instance's own (its id handed to `on_job`)."""
+        if params.key.lower() == "id":
+            return [(key, key) for key in keys], []
+        if self._key_ids is None:
+            self._key_ids = KeyLookup(
+                self._bulk(params),
+                object_name=params.object_name,
+                key_field=self._key_field(params),
+                columns=[params.key],
+                events=_JobIds(on_job),
+                job_id=self._query_job if looks_up_keys(params) else "",
+            )
+        chunk = ChunkWriter([params.key], by_name([params.key]))
+        for key in keys:
+            chunk.add([key])
+        written = chunk.finish()
+        try:
+            ids, failures = self._key_ids(written)
+            try:
+                pairs = [(row["Id"], ids.restore(row)[0]) for row in ids.rows()]
+            finally:
+                ids.close()
+        finally:
+            written.close()
+        return pairs, failures
 
     def _bulk(self, params: ExportParams, *, cancelled=None) -> BulkApi:
         return BulkApi(

@@ -26,6 +26,8 @@ class StepOutcome:
     locked: list[list[str]] = field(default_factory=list)
     locked_failures: list[FailedRow] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
+    # The succeeded rows as Salesforce echoed them, in the run's columns (for fingerprints).
+    accepted: list[list[str]] = field(default_factory=list)
 
 
 class _StepSink:
@@ -109,6 +111,7 @@ def run_step(
             job = runner._run_job(pending)
         finished = results.collect(bulk, pending, job, log=log)
         outcome.succeeded = finished.succeeded
+        outcome.accepted = finished.accepted
         locked_ids = {id(row) for row, _ in finished.locked}
         outcome.failed.extend(row for row in finished.failed if id(row) not in locked_ids)
         if finished.locked:

@@ -448,46 +448,6 @@ def write(
     return result
 
 
-def delete_records(
-    bulk: BulkApi,
-    *,
-    params: ExportParams,
-    describe: dict,
-    keys: Iterable[str],
-    sink: ResultSink,
-) -> WriteResult:
-    """Delete the records whose key (params.key) is one of `keys`: by Id directly, by
-    another key after looking the Ids up with query jobs (a key matching no record or
-    several fails). Rows reach the sink as one-cell rows [key]."""
-    events = Events(sink)
-    result = WriteResult()
-    columns = [params.key]
-
-    def counted(keys: Iterable[str]) -> Iterator[list[str]]:
-        for key in keys:
-            result.rows_sent += 1
-            yield [key]
-
-    prepare = None
-    if params.key.lower() != "id":
-        prepare = _key_lookup(bulk, params, describe, columns, events)
-    runner = JobRunner(
-        bulk, Plan(params.object_name, "delete"), retry=bulk.retry, events=events, prepare=prepare
-    )
-    chunks = split_rows(
-        counted(keys), columns, batch_size=params.batch_size, max_bytes=MAX_JOB_BYTES
-    )
-    parallel = params.concurrency_mode != "serial"
-    error = run_chunks(
-        chunks, runner, parallel=parallel, events=events, on_outcome=_reporter(sink, result)
-    )
-    events.drain()
-    result.job_ids = list(events.job_ids)
-    if error:
-        raise error
-    return result
-
-
 def _key_lookup(bulk, params: ExportParams, describe: dict, columns, events) -> KeyLookup:
     key_field = next(f for f in describe["fields"] if f["name"].lower() == params.key.lower())
     return KeyLookup(

@@ -226,20 +226,20 @@ def test_a_row_leaving_is_cleared_with_on_leave_clear(salesforce_emulator):
 def test_a_killed_run_leaves_fingerprints_only_for_accepted_rows(salesforce_emulator, monkeypatch):
     activation = make_incremental(salesforce_emulator, "upsert", concurrency_mode="serial")
     accepted_batches = []
-    original = runner.RunRecorder.rows_accepted
+    original = fingerprints.ChunkFingerprints.accepted
 
-    def crash_after_first_batch(self, rows):
+    def crash_after_first_batch(self, kind, rows, accepted):
         if accepted_batches:
             raise SystemExit("worker killed")
-        accepted_batches.append([row[0] for row in rows])
-        original(self, rows)
+        accepted_batches.append([row[0] for row in accepted])
+        return original(self, kind, rows, accepted)
 
-    monkeypatch.setattr(runner.RunRecorder, "rows_accepted", crash_after_first_batch)
+    monkeypatch.setattr(fingerprints.ChunkFingerprints, "accepted", crash_after_first_batch)
     run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
     with pytest.raises(SystemExit):
         runner.execute_run(run.pk)
 
-    # Salesforce took both jobs, but only the first outcome batch was recorded.
+    # Salesforce took both jobs, but only the first chunk's outcome was recorded.
     assert len(salesforce_emulator.records("Contact")) == ROWS
     assert sorted(stored(activation)) == sorted(accepted_batches[0])
     assert len(accepted_batches[0]) == 10
