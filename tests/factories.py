@@ -116,6 +116,14 @@ EMAIL_MAPPING = output_mapping(
     ("email", "Email"), ("last_name", "LastName"), strings=[], export_all_columns=False
 )
 
+# The customer key and the last name only: the smallest mapping a Contact insert accepts.
+KEY_AND_LAST_NAME_MAPPING = output_mapping(
+    ("customer_id", "Customer_Key__c"),
+    ("last_name", "LastName"),
+    strings=[],
+    export_all_columns=False,
+)
+
 # The rules of a segment of the customers in Japan.
 IN_JAPAN = {"type": "and", "conditions": [{"column": "country", "operator": "eq", "value": "JP"}]}
 

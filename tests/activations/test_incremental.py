@@ -11,6 +11,7 @@ from activations import fingerprints, retry, runner, services
 from activations.models import Activation, FailedRow, Fingerprint, Run
 from segments.models import Profile
 from tests.activations.test_runner import make_emulated_activation
+from tests.factories import output_mapping
 
 pytestmark = pytest.mark.django_db
 
@@ -19,23 +20,16 @@ ROWS = 12
 TOO_LONG = "x" * 81
 
 # Update by a looked-up key: Email is an idLookup field, records are found by a query job.
-EMAIL_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "email", "output": "Email"},
-        {"source": "last_name", "output": "LastName"},
-        {"source": "first_name", "output": "FirstName"},
-    ],
-    "strings": [],
-}
-APPEND_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "last_name", "output": "LastName"},
-        {"source": "email", "output": "Email"},
-    ],
-    "strings": [],
-}
+EMAIL_MAPPING = output_mapping(
+    ("email", "Email"),
+    ("last_name", "LastName"),
+    ("first_name", "FirstName"),
+    strings=[],
+    export_all_columns=False,
+)
+APPEND_MAPPING = output_mapping(
+    ("last_name", "LastName"), ("email", "Email"), strings=[], export_all_columns=False
+)
 
 MODES = {
     "upsert": {},

@@ -18,18 +18,12 @@ from activations import runner, services
 from activations.models import Activation, Run, RunChunk
 from tests.activations.test_runner import make_emulated_activation
 from tests.connectors.recording import speed_up
+from tests.factories import KEY_AND_LAST_NAME_MAPPING
 
 pytestmark = pytest.mark.django_db
 
 STALE_AFTER = 600
-APPEND_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+APPEND_MAPPING = KEY_AND_LAST_NAME_MAPPING
 
 
 class WorkerKilled(BaseException):
@@ -72,6 +66,26 @@ def kill_on(monkeypatch, target: str, *, call: int, after: bool) -> None:
 
     monkeypatch.setattr(owner, attribute, dying)
     return lambda: monkeypatch.setattr(owner, attribute, original)
+
+
+def killed_and_resumed(emulator, monkeypatch, capture, step, start) -> Run:
+    """Start a run with `start()`, kill its worker at `step`, let the stale check resume it."""
+    target, call, after = step
+    restore = kill_on(monkeypatch, target, call=call, after=after)
+    run = start()
+    with pytest.raises(WorkerKilled):
+        runner.execute_run(run.pk)
+    restore()
+    assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
+    emulator.wait_for_jobs()
+    with (
+        time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)),
+        capture(execute=True),
+    ):
+        assert runner.mark_stale_runs() == 0  # resumed, not failed
+    run.refresh_from_db()
+    assert run.progress["resumes"] == 1
+    return run
 
 
 STEPS = {

@@ -7,17 +7,15 @@ say exactly what Salesforce accepted."""
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
-import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
 from activations import fingerprints, retry, runner, services, streaming
 from activations.models import Activation, FailedRow, Run
 from tests.activations.test_incremental import MODES, TOO_LONG, set_attribute, stored
-from tests.activations.test_resume import WorkerKilled, kill_on
+from tests.activations.test_resume import killed_and_resumed
 from tests.activations.test_runner import make_emulated_activation
 from tests.connectors.recording import speed_up
 
@@ -48,26 +46,6 @@ def make(emulator, kind: str, **fields) -> Activation:
 def run_now(activation) -> Run:
     run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
     return runner.execute_run(run.pk)
-
-
-def killed_and_resumed(emulator, monkeypatch, capture, step, start) -> Run:
-    """Start a run with `start()`, kill its worker at `step`, let the stale check resume it."""
-    target, call, after = step
-    restore = kill_on(monkeypatch, target, call=call, after=after)
-    run = start()
-    with pytest.raises(WorkerKilled):
-        runner.execute_run(run.pk)
-    restore()
-    assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
-    emulator.wait_for_jobs()
-    with (
-        time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)),
-        capture(execute=True),
-    ):
-        assert runner.mark_stale_runs() == 0  # resumed, not failed
-    run.refresh_from_db()
-    assert run.progress["resumes"] == 1
-    return run
 
 
 def processed_uploads(emulator, *, after: int, operation: str | None = None) -> list[dict]:

@@ -14,23 +14,17 @@ from django.utils import timezone
 
 from activations import prephase, runner, services
 from activations.models import Activation, Run, RunChunk
-from tests.activations.test_resume import WorkerKilled, kill_on
+from tests.activations.test_resume import WorkerKilled, kill_on, killed_and_resumed
 from tests.activations.test_runner import make_emulated_activation
 from tests.connectors.recording import speed_up
+from tests.factories import KEY_AND_LAST_NAME_MAPPING
 
 pytestmark = pytest.mark.django_db
 
 STALE_AFTER = 600
 ROWS = 30  # the segment: C0001 … C0030, three chunks of 10
 OLD_RECORDS = 23  # in the object before a truncate: three delete chunks (10, 10, 3)
-MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+MAPPING = KEY_AND_LAST_NAME_MAPPING
 BULK = "connectors.salesforce.bulk.BulkApi"
 
 
@@ -40,22 +34,16 @@ def fast(monkeypatch):
 
 
 def kill_and_resume(emulator, monkeypatch, capture, activation, step) -> Run:
-    """Run until the worker is killed at `step`, then let the stale check resume the run."""
-    target, call, after = step
-    restore = kill_on(monkeypatch, target, call=call, after=after)
-    run = services.request_run(activation=activation, trigger=Run.Trigger.MANUAL, publish=False)
-    with pytest.raises(WorkerKilled):
-        runner.execute_run(run.pk)
-    restore()
-    assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
-    emulator.wait_for_jobs()
-    with (
-        time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER + 1)),
-        capture(execute=True),
-    ):
-        assert runner.mark_stale_runs() == 0  # resumed, not failed
-    run.refresh_from_db()
-    return run
+    """Run `activation` until the worker is killed at `step`, then let the stale check resume it."""
+    return killed_and_resumed(
+        emulator,
+        monkeypatch,
+        capture,
+        step,
+        lambda: services.request_run(
+            activation=activation, trigger=Run.Trigger.MANUAL, publish=False
+        ),
+    )
 
 
 def processed(emulator, operation: str) -> int:

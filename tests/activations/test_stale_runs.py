@@ -19,6 +19,7 @@ from tests import factories
 from tests.activations.fake_connector import register_fake_connector
 from tests.activations.test_runner import UPSERT_MAPPING
 from tests.factories import (
+    KEY_AND_LAST_NAME_MAPPING,
     make_activation,
     make_connection,
     make_parent_segment,
@@ -231,14 +232,7 @@ def wait_for(condition, *, seconds: float, processes, what: str):
     pytest.fail(f"{what} did not happen within {seconds} s\n{processes.logs()}")
 
 
-APPEND_MAPPING = {
-    "export_all_columns": False,
-    "columns": [
-        {"source": "customer_id", "output": "Customer_Key__c"},
-        {"source": "last_name", "output": "LastName"},
-    ],
-    "strings": [],
-}
+APPEND_MAPPING = KEY_AND_LAST_NAME_MAPPING
 LIVE_ROWS = 20_000
 LIVE_BATCH = 2_000
 
