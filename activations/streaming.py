@@ -12,10 +12,9 @@ import datetime
 import zoneinfo
 from collections.abc import Iterator
 
-import psycopg
 from django.db import connection as default_connection
 
-from common import csvio
+from common import csvio, pgcopy
 from segments import live, sqlexec
 
 from . import mapping, sqlrender
@@ -138,25 +137,10 @@ def _encoded(rows: Iterator[tuple[str, ...]]) -> Iterator[bytes]:
 
 
 def _copy(text: str, params: dict) -> Iterator[bytes]:
-    """COPY's CSV output, one line per row as the server sends it, on a new connection.
-    Closed early (the connector stopped), the COPY is cancelled rather than read to its end."""
+    """COPY's CSV output on a new connection (see common.pgcopy)."""
     raw = default_connection.get_new_connection(default_connection.get_connection_params())
-    closing = False
     try:
         raw.autocommit = True
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY ({text}) TO STDOUT WITH (FORMAT csv)", params) as copy,
-        ):
-            try:
-                for line in copy:
-                    yield bytes(line)
-            except GeneratorExit:
-                closing = True
-                raw.cancel_safe()
-                raise
-    except psycopg.errors.QueryCanceled:
-        if not closing:
-            raise
+        yield from pgcopy.csv_lines(raw, text, params)
     finally:
         raw.close()

@@ -15,12 +15,12 @@ import contextlib
 import datetime
 from collections.abc import Iterator
 
-import psycopg
 import sqlalchemy as sa
 from django.conf import settings
 from django.utils import timezone
 from sqlalchemy.exc import SQLAlchemyError
 
+from common import pgcopy
 from common.errors import ServiceError
 from common.validation import InvalidInput
 from sources import access, browse, reading
@@ -326,20 +326,7 @@ def copy_lines(parent: ParentSegment, statement) -> Iterator[bytes]:
             dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
         )
         raw = connection.connection.dbapi_connection
-        text = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-        closing = False
-        try:
-            with raw.cursor() as cursor, cursor.copy(text, compiled.params) as copy:
-                try:
-                    yield from _guarded(parent, (bytes(line) for line in copy))
-                except GeneratorExit:
-                    # The reader stopped early: cancel the COPY rather than read it to its end.
-                    closing = True
-                    raw.cancel_safe()
-                    raise
-        except psycopg.errors.QueryCanceled:
-            if not closing:
-                raise
+        yield from _guarded(parent, pgcopy.csv_lines(raw, str(compiled), compiled.params))
 
 
 def _stream(connection, statement):
