@@ -144,13 +144,7 @@ def _store_outcome(run: Run, chunk: RunChunk, outcome, params: ExportParams, rec
             "delete_error": progress.get("delete_error") or (failed[0].error if failed else ""),
         }
         locked.save(update_fields=["progress"])
-        if retry:
-            chunk.rows = [[values[0]] for values in outcome.locked]
-            chunk.attempts += 1
-            chunk.job_id = ""
-        else:
-            chunk.done = True
-        chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
+        steps.end_chunk(chunk, locked=[[values[0]] for values in outcome.locked] if retry else None)
     if retry:
         time.sleep(min(60.0, params.retry_initial_delay * 2 ** (chunk.attempts - 1)))
         recorder.log(

@@ -335,13 +335,12 @@ def store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerpr
             ],
             batch_size=FAILED_ROWS_PER_INSERT,
         )
-        if retry:
-            chunk.rows = [[*values, key_of.get(tuple(values), "")] for values in outcome.locked]
-            chunk.attempts += 1
-            chunk.job_id = ""
-        else:
-            chunk.done = True
-        chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
+        end_chunk(
+            chunk,
+            locked=[[*values, key_of.get(tuple(values), "")] for values in outcome.locked]
+            if retry
+            else None,
+        )
     if unmatched:
         recorder.log(
             f"{unmatched:,} accepted rows came back changed by Salesforce and could not be "
@@ -354,6 +353,18 @@ def store_outcome(run: Run, chunk: RunChunk, outcome, params, recorder, fingerpr
             f"(retry {chunk.attempts} of {params.retry_limit})"
         )
     return not retry
+
+
+def end_chunk(chunk: RunChunk, *, locked: list | None) -> None:
+    """Store a chunk's end: done, or (`locked`, the rows Salesforce could not lock) to be sent
+    again by a new job. Called inside the transaction that stores the chunk's outcome."""
+    if locked is not None:
+        chunk.rows = locked
+        chunk.attempts += 1
+        chunk.job_id = ""
+    else:
+        chunk.done = True
+    chunk.save(update_fields=["rows", "attempts", "job_id", "done"])
 
 
 def forget_snapshot(run: Run) -> None:
