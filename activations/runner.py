@@ -405,6 +405,7 @@ def _check_fresh_data(activation, recorder: RunRecorder) -> None:
     if activation.refresh_before_run:
         recorder.log(f"Refreshing the parent segment {parent.name} from its source first.")
         refresh.refresh_before_run(parent)
+        parent.refresh_from_db()  # the rows may have moved (segments/snapshots.py)
     last = refresh.last_finished(parent)
     if last is not None and last.status == Refresh.Status.FAILED:
         recorder.log(

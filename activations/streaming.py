@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from django.db import connection as default_connection
 
 from common import csvio, pgcopy
-from segments import live, sqlexec
+from segments import live, snapshots, sqlexec
 
 from . import mapping, sqlrender
 from .models import Activation
@@ -44,6 +44,7 @@ def statement(
     if live.is_live(parent):  # the SELECT runs in the source (segments/live.py)
         rows = live.segment_rows(segment, zone=zone_of(activation))
     else:
+        snapshots.reload(parent)  # the table a refresh swapped in since the run began
         rows = sqlexec.segment_rows(segment, zone=zone_of(activation), connection=connection)
     context = mapping.RenderContext(
         segment_id=segment.pk,
@@ -97,15 +98,7 @@ def cells(
     select = statement(activation, timestamp=timestamp, limit=limit, with_key=with_key)
     if live.is_live(activation.segment.parent_segment):
         return live.cells(activation.segment.parent_segment, select)
-    text, params = sqlexec.compile_statement(select)
-    return _fetch(text, params)
-
-
-def _fetch(text: str, params: dict) -> Iterator[tuple[str, ...]]:
-    with default_connection.chunked_cursor() as cursor:
-        cursor.execute(text, params)
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            yield from batch
+    return sqlexec.stream(select, fetch_rows=FETCH_ROWS)
 
 
 def lines(

@@ -11,9 +11,11 @@ postgres://postgres@127.0.0.1:5432/refresh_bench_source, created if missing) hol
 is `--database-url` (default: a temporary SQLite file). Measured:
 - floor: `COPY (SELECT …) TO STDOUT` from the source streamed into `COPY … FROM STDIN` of a
   table with the same columns in the service's database (PostgreSQL only): the bare transfer;
-- refresh: `segments.refresh.refresh_now` (replace into an empty parent, then replace over the
-  N rows), which copies the source's typed rows into a staging table (COPY TO + COPY FROM) and
-  builds the profiles in SQL (segments.loading.import_copied, segments/copying.py);
+- refresh: `segments.refresh.refresh_now` (replace into an empty parent, replace over the N
+  rows, then an upsert of the same N rows), which copies the source's typed rows into a
+  snapshot table (COPY TO + COPY FROM), checks them in SQL and indexes the key
+  (segments.loading.import_copied, segments/snapshots.py); the upsert stages the rows and
+  merges them into the snapshot;
 - with --checked, also the checked path the copy replaced: the rows as CSV lines
   (sources.reading.csv_lines) through segments.loading.import_profiles, over the N rows.
 """
@@ -136,6 +138,7 @@ def main() -> None:
     runs = [
         ("refresh into an empty parent", refresh_now),
         ("refresh over existing rows", refresh_now),
+        ("upsert over the same rows", upsert_now),
     ]
     if arguments.checked:
         runs.append(("checked CSV path, over the rows", checked_path))
@@ -147,6 +150,9 @@ def main() -> None:
             started = time.perf_counter()
             rows = run(parent)
             elapsed = time.perf_counter() - started
+            parent.refresh_from_db()
+            if (rows, parent.row_count) != (arguments.rows, arguments.rows):
+                sys.exit(f"{label}: {rows:,} rows imported, {parent.row_count:,} held")
             line = (
                 f"{label:34} {rows:>10,} rows in {elapsed:7.1f} s = {rows / elapsed:>9,.0f} rows/s"
             )
@@ -159,8 +165,7 @@ def main() -> None:
                 line += f"; traced peak {peak / 2**20:.1f} MiB"
             print(line, flush=True)
     finally:
-        parent.profiles.all().delete()
-        parent.delete()
+        services.delete(parent)  # its profiles, or its snapshot table
         workspace.delete()
         shutil.rmtree(workdir)
 
@@ -172,6 +177,17 @@ def refresh_now(parent) -> int:
     if done.status != "succeeded":
         sys.exit(f"refresh failed: {done.error}")
     return done.rows_imported
+
+
+def upsert_now(parent) -> int:
+    """A refresh in upsert mode: the rows merged by key into those already there."""
+    parent.refresh_mode = "upsert"
+    parent.save(update_fields=["refresh_mode"])
+    try:
+        return refresh_now(parent)
+    finally:
+        parent.refresh_mode = "replace"
+        parent.save(update_fields=["refresh_mode"])
 
 
 def checked_path(parent) -> int:

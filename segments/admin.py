@@ -17,7 +17,12 @@ class ParentSegmentAdmin(admin.ModelAdmin):
     list_filter = ["workspace", "storage"]
     search_fields = ["name"]
     # Live needs a source and a unique key: changed through the API or UI, which check them.
-    readonly_fields = ["storage"]
+    # A snapshot parent's rows are a table of their own (segments/snapshots.py), not Profiles.
+    readonly_fields = ["storage", "snapshot_table"]
+
+    @admin.display(description="Snapshot table")
+    def snapshot_table(self, parent: ParentSegment) -> str:
+        return (parent.snapshot or {}).get("table", "—")
 
 
 @admin.register(Profile)

@@ -1,13 +1,14 @@
 """A segment's audience: its profiles as a queryset, its size, and its rows as a stream
-(read in the source for a live parent: segments/live.py)."""
+(read in the source for a live parent: segments/live.py; in its table for a snapshot parent:
+segments/snapshots.py)."""
 
 import datetime
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from . import live, sqlexec
-from .models import Profile, Segment
+from . import live, snapshots, sqlexec
+from .models import ParentSegment, Profile, Segment
 
 
 def profiles_of(segment: Segment, *, zone: datetime.tzinfo | None = None) -> QuerySet[Profile]:
@@ -28,6 +29,8 @@ def size(segment: Segment) -> int:
     """The number of matching profiles, counted by the database (a live parent's source)."""
     if live.is_live(segment.parent_segment):
         return live.size(segment)
+    if snapshots.is_snapshot(segment.parent_segment):
+        return sqlexec.fetch_all(sqlexec.segment_rows(segment).count())[0][0]
     return profiles_of(segment).count()
 
 
@@ -51,6 +54,10 @@ def iter_rows(
         # One streamed SELECT in the source (segments/live.py), already in key order.
         yield from live.iter_rows(segment, zone=zone)
         return
+    if snapshots.is_snapshot(segment.parent_segment):
+        # One streamed SELECT over the snapshot table, in key order (its unique index).
+        yield from snapshot_rows(segment.parent_segment, segment.rules, zone=zone)
+        return
     matching = profiles_of(segment, zone=zone).values_list("attributes", flat=True)
     keys = (
         Profile.objects.filter(parent_segment_id=segment.parent_segment_id)
@@ -71,3 +78,21 @@ def iter_rows(
         if not window_end:
             return
         last_key = window_end[0]
+
+
+def snapshot_rows(
+    parent: ParentSegment,
+    tree: dict,
+    *,
+    zone: datetime.tzinfo | None = None,
+    limit: int | None = None,
+) -> Iterator[dict]:
+    """The rows of a snapshot parent matching `tree` (the first `limit`), as attributes."""
+    rows = sqlexec.parent_rows(parent, tree, zone=zone)
+    statement = live.attribute_select(rows, parent, "postgresql", limit=limit)
+    numbers = [(i, c["name"]) for i, c in enumerate(parent.columns) if c["type"] == "number"]
+    for values in sqlexec.stream(statement):
+        row = live.as_attributes(parent, values)
+        for index, name in numbers:
+            row[name] = snapshots.profile_number(values[index])
+        yield row

@@ -62,9 +62,12 @@ class CopyPlan:
 
     columns: list[dict]  # the parent's columns this plan was made for
     key_column: str
+    source_types: list[str]  # the source's, as reading.postgresql_types names them
     staged_types: list[str]
+    key_index: int  # the key column's position (its staged column c<key_index>)
     key: str  # the key text of a staged row
-    attributes: str  # its attributes, jsonb
+    values: list[str]  # each column's stored value
+    attributes: str  # the row's attributes, jsonb
     problems: list[tuple[str, str, str]]  # (column, condition, message) of a refused row
 
 
@@ -110,8 +113,11 @@ def plan(columns: list[dict], key_column: str, source_types: list[str] | None) -
     return CopyPlan(
         columns=columns,
         key_column=key_column,
+        source_types=source_types,
         staged_types=staged_types,
+        key_index=key_index,
         key=key,
+        values=values,
         attributes=_object([c["name"] for c in columns], values),
         problems=problems,
     )

@@ -261,25 +261,36 @@ def rows_of(
 ) -> Iterator[dict]:
     """The rows of the live parent matching `tree` (the first `limit`), as attributes."""
     rows = parent_rows(parent, tree, zone=zone)
-    # Dates and timestamps come as our text, formatted by the source (cheaper than Python),
-    # where sql.iso_utc_text knows the dialect; elsewhere _attribute formats them.
-    as_text = AS_TEXT if parent.source.kind in TEXT_DIALECTS else ()
+    statement = attribute_select(rows, parent, parent.source.kind, limit=limit)
+    with connected(parent, long=limit is None) as connection:
+        result = _stream(connection, statement)
+        for values in _guarded(parent, result):
+            yield as_attributes(parent, values)
+
+
+def attribute_select(
+    rows: sql.Rows, parent: ParentSegment, dialect_name: str, *, limit: int | None = None
+):
+    """SELECT the parent's columns of `rows` (a table's, not profiles'), the first `limit`
+    rows, for as_attributes."""
+    # Dates and timestamps come as our text, formatted by the database (cheaper than
+    # Python), where sql.iso_utc_text knows the dialect; elsewhere _attribute formats them.
+    as_text = AS_TEXT if dialect_name in TEXT_DIALECTS else ()
     statement = rows.select(
         *(
             rows.source.text(name, column_type) if column_type in as_text else rows.from_.c[name]
             for name, column_type in parent.column_types().items()
         )
     )
-    if limit is not None:
-        statement = statement.limit(limit)
-    types = [column["type"] for column in parent.columns]
-    with connected(parent, long=limit is None) as connection:
-        result = _stream(connection, statement)
-        for values in _guarded(parent, result):
-            yield {
-                name: _attribute(column_type, value)
-                for name, column_type, value in zip(parent.column_names, types, values, strict=True)
-            }
+    return statement if limit is None else statement.limit(limit)
+
+
+def as_attributes(parent: ParentSegment, values) -> dict:
+    """A row of attribute_select as a dict typed as profile attributes."""
+    return {
+        column["name"]: _attribute(column["type"], value)
+        for column, value in zip(parent.columns, values, strict=True)
+    }
 
 
 # The driver's own type for a column type, whose values the profile store holds as they are.

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from . import copying
+from . import copying, snapshots
 from .models import ColumnType, ParentSegment, Profile
 
 MODES = ("replace", "upsert")
@@ -123,9 +123,12 @@ def import_profiles(
             parent = _locked_unchanged(parent_segment, columns, key_column, errors)
             if parent is None:
                 return result
+            # The rows become profiles again (segments/snapshots.py): kept for an upsert.
+            snapshots.release(cursor, parent, keep_rows=mode == "upsert")
             parent.row_count = _write_staged_rows(cursor, parent, mode, staged)
-            parent.save(update_fields=["row_count", "updated_at"])
+            parent.save(update_fields=["row_count", "snapshot", "updated_at"])
         _analyze(cursor)
+    snapshots.drop_unused()
     return _imported(result, staged, parent_segment, parent)
 
 
@@ -134,42 +137,133 @@ def import_copied(
 ) -> ImportResult:
     """Load the rows of a PostgreSQL source into the parent's rows, PostgreSQL to PostgreSQL:
     `blocks` are the source's `COPY … TO STDOUT` output of the parent's columns (text format),
-    copied as they are into a staging table typed as `plan` says (segments/copying.py), whose
-    SQL then builds each row's key and attributes as import_profiles stores them.
+    copied as they are into a table typed as `plan` says (segments/copying.py).
+
+    A replace, or any refresh of a parent without rows, writes a new snapshot table
+    (segments/snapshots.py) and swaps it in; an upsert into a snapshot written with the same
+    plan merges into it. An upsert into profiles (a parent last loaded from a CSV or by the
+    checked path, or whose source's types changed) stages the rows and builds each profile
+    in SQL, as import_profiles stores them.
 
     The same guarantees as import_profiles: rows the CSV path would refuse (a null or empty
     key, a key too long, a value a column cannot hold; `plan.problems`) and duplicate keys are
     errors naming the row (numbered as lines of a CSV with a header), and then nothing
-    changes; the write is atomic; a replace by no rows is refused. Over existing rows only
-    the rows that changed are written (see _write_copied_rows).
+    changes; the write is atomic; a replace by no rows is refused.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     result = ImportResult()
     errors = _ErrorList(result)
     current = ParentSegment.objects.get(pk=parent_segment.pk)
+    if mode == "replace" or not _has_rows(current):
+        parent = _copy_snapshot(current, blocks, plan, mode, errors)
+    else:
+        parent = _upsert_copied(current, blocks, plan, errors)
+    if result.error_count:
+        result.rows_imported = 0  # nothing changed
+        return result
+    snapshots.drop_unused()
+    return _imported(result, result.rows_imported, parent_segment, parent)
+
+
+def _has_rows(parent: ParentSegment) -> bool:
+    return snapshots.is_snapshot(parent) or Profile.objects.filter(parent_segment=parent).exists()
+
+
+def _copy_snapshot(current, blocks, plan, mode: str, errors: _ErrorList) -> ParentSegment | None:
+    """Copy the rows into a new snapshot table and make it the parent's rows, in one
+    transaction: a failure (a bad row, the source failing mid-stream) leaves no table and
+    the previous rows in place."""
+    result = errors.result
+    table = snapshots.new_table_name(current)
+    columns = ", ".join(f"c{index} {sql_type}" for index, sql_type in enumerate(plan.staged_types))
+    with connection.cursor() as cursor, transaction.atomic():
+        cursor.execute(f"CREATE TABLE {table} ({columns})")
+        with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            for block in blocks:
+                copy.write(block)
+        staged = result.rows_imported = cursor.cursor.rowcount
+        _report_problems(cursor, plan, errors, table)
+        if not result.error_count:
+            _index_keys(cursor, plan, table, errors)
+        _refuse_emptying(current, mode, staged, False, errors)
+        parent = (
+            None
+            if result.error_count
+            else _locked_unchanged(current, plan.columns, plan.key_column, errors)
+        )
+        if parent is None:
+            transaction.set_rollback(True)
+            return None
+        snapshots.release(cursor, parent, keep_rows=False)
+        cursor.execute(
+            f"DELETE FROM {connection.ops.quote_name(Profile._meta.db_table)} "  # noqa: S608
+            f"WHERE parent_segment_id = {int(parent.pk)}"
+        )
+        parent.snapshot = snapshots.description(plan, table)
+        parent.row_count = staged
+        parent.save(update_fields=["row_count", "snapshot", "updated_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    return parent
+
+
+def _index_keys(cursor, plan, table: str, errors: _ErrorList) -> None:
+    """The snapshot's unique key index; duplicate keys, found by building it, are errors."""
+    key = f"c{plan.key_index}"
+    try:
+        with transaction.atomic():
+            cursor.execute(f"CREATE UNIQUE INDEX {table}_key ON {table} ({key})")
+    except IntegrityError:
+        _report_duplicate_keys(cursor, plan.key_column, errors, rows=_copied_keys(plan, table))
+
+
+def _upsert_copied(current, blocks, plan, errors: _ErrorList) -> ParentSegment | None:
+    """Stage the rows, check them, and merge them into the parent's snapshot (written with
+    the same plan) or its profiles."""
+    result = errors.result
     with connection.cursor() as cursor, _copy_table(cursor, plan):
         # Its own transaction: a source failing mid-stream aborts the COPY and nothing else.
         with transaction.atomic(), cursor.cursor.copy(f"COPY {COPY_TABLE} FROM STDIN") as copy:
             for block in blocks:
                 copy.write(block)
-        staged = cursor.cursor.rowcount
-        _report_problems(cursor, plan, errors)
+        result.rows_imported = cursor.cursor.rowcount
+        _report_problems(cursor, plan, errors, COPY_TABLE)
         if not result.error_count and _has_duplicate_keys(cursor, plan):
-            _report_duplicate_keys(cursor, plan.key_column, errors, rows=_copied_keys(plan))
-        _refuse_emptying(current, mode, staged, False, errors)
+            _report_duplicate_keys(
+                cursor, plan.key_column, errors, rows=_copied_keys(plan, COPY_TABLE)
+            )
         if result.error_count:
-            return result
+            return None
         with transaction.atomic():
-            parent = _locked_unchanged(parent_segment, plan.columns, plan.key_column, errors)
+            parent = _locked_unchanged(current, plan.columns, plan.key_column, errors)
             if parent is None:
-                return result
-            # Floats as their shortest exact text, whatever the server's setting.
-            cursor.execute("SET LOCAL extra_float_digits = 3")
-            parent.row_count = _write_copied_rows(cursor, parent, plan, mode, staged)
-            parent.save(update_fields=["row_count", "updated_at"])
-        _analyze(cursor)
-    return _imported(result, staged, parent_segment, parent)
+                return None
+            if snapshots.fits(parent, plan):
+                parent.row_count = _merge_into_snapshot(cursor, parent, plan)
+            else:
+                snapshots.release(cursor, parent, keep_rows=True)
+                # Floats as their shortest exact text, whatever the server's setting.
+                cursor.execute("SET LOCAL extra_float_digits = 3")
+                parent.row_count = _write_copied_rows(cursor, parent, plan)
+            parent.save(update_fields=["row_count", "snapshot", "updated_at"])
+        _analyze(cursor, parent)
+    return parent
+
+
+def _merge_into_snapshot(cursor, parent: ParentSegment, plan) -> int:
+    """Upsert the staged rows into the snapshot table; rows whose text is unchanged are not
+    rewritten. Returns the snapshot's row count."""
+    table = parent.snapshot["table"]
+    names = [f"c{index}" for index in range(len(plan.columns))]
+    cursor.execute(
+        f"INSERT INTO {table} SELECT * FROM {COPY_TABLE} "  # noqa: S608
+        f"ON CONFLICT (c{plan.key_index}) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in names)
+        + f" WHERE {table}::text <> excluded::text"
+    )
+    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+    return cursor.fetchone()[0]
 
 
 def _refuse_emptying(current, mode: str, staged: int, allow_empty: bool, errors) -> None:
@@ -195,12 +289,15 @@ def _locked_unchanged(parent_segment, columns, key_column, errors) -> ParentSegm
     return parent
 
 
-def _analyze(cursor) -> None:
+def _analyze(cursor, parent: ParentSegment | None = None) -> None:
     if connection.vendor == "postgresql":
         # Fresh statistics for the new rows: with stale ones PostgreSQL believes the parent
         # has a few rows and sorts all of them for every window of audience.iter_rows
         # (a million-row parent streamed 50 times slower; see benchmarks/README.md).
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(Profile._meta.db_table)}")
+        table = connection.ops.quote_name(Profile._meta.db_table)
+        if parent is not None and parent.snapshot:
+            table = parent.snapshot["table"]
+        cursor.execute(f"ANALYZE {table}")
 
 
 def _imported(result: ImportResult, staged: int, parent_segment, parent) -> ImportResult:
@@ -566,10 +663,14 @@ def _write_staged_rows(cursor, parent: ParentSegment, mode: str, staged: int) ->
 
 # --- PostgreSQL to PostgreSQL (import_copied) --------------------------------------------------
 
-# The source's rows as they came: columns c0, c1, … typed as the plan says.
+# The source's rows as they came for an upsert: columns c0, c1, … typed as the plan says.
 COPY_TABLE = "segments_copy_row"
-# A staged row's line: its row number after a header line, in the order COPY wrote them.
-COPY_LINE = f"row_number() OVER (ORDER BY {COPY_TABLE}.ctid) + 1"
+
+
+def _copy_line(table: str) -> str:
+    """A copied row's line: its row number after a header line, in the order COPY wrote
+    them."""
+    return f"row_number() OVER (ORDER BY {table}.ctid) + 1"
 
 
 def _copy_table(cursor, plan):
@@ -577,18 +678,18 @@ def _copy_table(cursor, plan):
     return _temporary_table(cursor, COPY_TABLE, columns)
 
 
-def _report_problems(cursor, plan, errors: _ErrorList) -> None:
-    """Add an error for each staged row the CSV path would refuse (its first problem)."""
+def _report_problems(cursor, plan, errors: _ErrorList, table: str) -> None:
+    """Add an error for each copied row the CSV path would refuse (its first problem)."""
     if not plan.problems:
         return
     condition = copying.any_problem(plan)
-    cursor.execute(f"SELECT count(*) FROM {COPY_TABLE} WHERE {condition}")  # noqa: S608
+    cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}")  # noqa: S608
     (count,) = cursor.fetchone()
     if not count:
         return
     cursor.execute(
         f"SELECT line, {copying.problem_columns(plan)}, {copying.problem_messages(plan)} "  # noqa: S608
-        f"FROM (SELECT {COPY_LINE} AS line, * FROM {COPY_TABLE}) {COPY_TABLE} "
+        f"FROM (SELECT {_copy_line(table)} AS line, * FROM {table}) {table} "
         f"WHERE {condition} ORDER BY line LIMIT {MAX_REPORTED_ERRORS}"
     )
     errors.merge([RowError(*row) for row in cursor.fetchall()], count)
@@ -600,37 +701,21 @@ def _has_duplicate_keys(cursor, plan) -> bool:
     return cursor.fetchone()[0]
 
 
-def _copied_keys(plan) -> str:
-    return f"(SELECT {COPY_LINE} AS line, {plan.key} AS key FROM {COPY_TABLE})"  # noqa: S608
+def _copied_keys(plan, table: str) -> str:
+    return f"(SELECT {_copy_line(table)} AS line, {plan.key} AS key FROM {table})"  # noqa: S608
 
 
-def _write_copied_rows(cursor, parent: ParentSegment, plan, mode: str, staged: int) -> int:
-    """Write the staged rows; return the parent's new row count.
-
-    Into an empty parent, one INSERT. Over existing rows, a row whose stored attributes are
-    already the same text is not rewritten (a daily refresh of a table that moved a little
-    writes a little), and a replace deletes the keys the source no longer has."""
+def _write_copied_rows(cursor, parent: ParentSegment, plan) -> int:
+    """Upsert the staged rows into the parent's profiles; return its new row count. A row
+    whose stored attributes are already the same text is not rewritten (a daily refresh of
+    a table that moved a little writes a little)."""
     profile = connection.ops.quote_name(Profile._meta.db_table)
-    parent_id = int(parent.pk)
     # No parameters: the plan's SQL may hold a % (column names are literals in it).
-    insert = (
-        f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
-        f"SELECT {parent_id}, {plan.key}, {plan.attributes} FROM {COPY_TABLE}"
-    )
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {profile} WHERE parent_segment_id = {parent_id})")  # noqa: S608
-    if not cursor.fetchone()[0]:
-        cursor.execute(insert)
-        return staged
-    if mode == "replace":
-        cursor.execute(
-            f"DELETE FROM {profile} WHERE parent_segment_id = {parent_id} "  # noqa: S608
-            f"AND NOT EXISTS (SELECT 1 FROM {COPY_TABLE} WHERE {plan.key} = {profile}.key)"
-        )
     cursor.execute(
-        f"{insert} ON CONFLICT (parent_segment_id, key) "
+        f"INSERT INTO {profile} (parent_segment_id, key, attributes) "  # noqa: S608
+        f"SELECT {int(parent.pk)}, {plan.key}, {plan.attributes} FROM {COPY_TABLE} "
+        "ON CONFLICT (parent_segment_id, key) "
         "DO UPDATE SET attributes = excluded.attributes "
         f"WHERE {profile}.attributes::text <> excluded.attributes::text"
     )
-    if mode == "replace":
-        return staged
     return Profile.objects.filter(parent_segment=parent).count()

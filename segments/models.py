@@ -44,6 +44,9 @@ class ParentSegment(models.Model):
     source_table = models.CharField(max_length=500, blank=True)
     source_query = models.TextField(blank=True)
     storage = models.CharField(max_length=20, choices=Storage.choices, default=Storage.IMPORTED)
+    # Set when the rows are a snapshot table rather than profiles (segments/snapshots.py):
+    # {"table", "columns", "key_column", "source_types"}, the copy plan it was written with.
+    snapshot = models.JSONField(null=True, blank=True, default=None, editable=False)
     refresh_mode = models.CharField(max_length=10, default="replace")
     refresh_schedule_type = models.CharField(max_length=10, default="none")
     refresh_cron = models.CharField(max_length=200, blank=True)

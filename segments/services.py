@@ -9,7 +9,7 @@ from django.db.models import ProtectedError
 from common import names
 from common.validation import ErrorCollector, InvalidInput
 
-from . import backing, live, loading, refresh, rules
+from . import backing, live, loading, refresh, rules, snapshots
 from .models import ColumnType, ParentSegment, Profile, Segment
 
 COLUMN_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -75,10 +75,12 @@ def update_parent_segment(parent: ParentSegment, *, data: dict) -> ParentSegment
         if live.is_live(parent) and not was_live:
             # Live means no copy: the rows an earlier refresh or upload copied go.
             parent.profiles.all().delete()
+            parent.snapshot = None
             parent.row_count = 0
         parent.save()
         refresh.sync_schedule(parent)
-        return parent
+    snapshots.drop_unused()
+    return parent
 
 
 def create_segment(*, workspace, data: dict) -> Segment:
@@ -174,6 +176,7 @@ def delete(target: ParentSegment | Segment) -> None:
     if blocking:
         raise ProtectedError(f"{target} is used by activations.", set(blocking))
     target.delete()
+    snapshots.drop_unused()  # a deleted parent's snapshot table
 
 
 def _checked_parent_fields(data: dict, *, current: ParentSegment | None) -> dict:
@@ -249,7 +252,9 @@ def _check_column_changes(
 ) -> None:
     old_types = parent.column_types()
     new_names = {column["name"] for column in columns}
-    has_rows = Profile.objects.filter(parent_segment=parent).exists()
+    has_rows = (
+        snapshots.is_snapshot(parent) or Profile.objects.filter(parent_segment=parent).exists()
+    )
     if has_rows:
         for index, column in enumerate(columns):
             old_type = old_types.get(column["name"])

@@ -5,6 +5,7 @@ Django's cursor, so it sees the same transaction as the ORM (tests, the runner's
 """
 
 import datetime
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from django.db import connection as default_connection
@@ -14,7 +15,7 @@ from django.utils import timezone
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
 
-from . import sql
+from . import snapshots, sql
 from .models import ParentSegment, Segment
 
 # The ORM's RawSQL takes "format" (%s) parameters.
@@ -73,8 +74,19 @@ def parent_rows(
     """The rows of `parent` in the profile store that match the rule tree `tree`."""
     zone = zone or timezone.get_current_timezone()
     today = today or timezone.localdate(timezone=zone)
+    vendor = (connection or default_connection).vendor
+    if snapshots.is_snapshot(parent):
+        return sql.table_rows(
+            vendor,
+            snapshots.from_clause(parent),
+            parent.key_column,
+            tree,
+            parent.columns,
+            today=today,
+            zone=zone,
+        )
     return sql.profile_rows(
-        (connection or default_connection).vendor,
+        vendor,
         parent.pk,
         tree,
         parent.columns,
@@ -106,6 +118,16 @@ def condition(
     params = [compiled.params[name] for name in compiled.positiontup]
     # SQLAlchemy built the text; every value is a parameter.
     return RawSQL(f"({compiled})", params, output_field=BooleanField())  # noqa: S611
+
+
+def stream(statement, *, fetch_rows: int = 2000) -> Iterator[tuple]:
+    """The statement's rows from a server-side cursor on PostgreSQL (memory does not grow
+    with the result), `fetch_rows` per round trip."""
+    text, params = compile_statement(statement)
+    with default_connection.chunked_cursor() as cursor:
+        cursor.execute(text, params)
+        while batch := cursor.fetchmany(fetch_rows):
+            yield from batch
 
 
 def fetch_all(statement, connection=None) -> list[tuple]:

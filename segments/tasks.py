@@ -6,7 +6,7 @@ The names are explicit and stable: django-celery-beat stores them in PeriodicTas
 
 from celery import shared_task
 
-from . import refresh, sizes
+from . import refresh, sizes, snapshots
 
 
 @shared_task(name=refresh.REFRESH_TASK)
@@ -22,4 +22,6 @@ def refresh_scheduled(parent_segment_id: int) -> None:
 @shared_task(name="segments.record_audience_sizes")
 def record_audience_sizes() -> int:
     """Record every segment's audience size (daily, for the size chart and drift mails)."""
+    # And drop the snapshot tables nobody uses, e.g. of parents deleted with their workspace.
+    snapshots.drop_unused()
     return sizes.record_all_sizes()

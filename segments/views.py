@@ -22,7 +22,7 @@ from sources.models import Source
 from workspaces.models import can_write
 from workspaces.views import current_workspace, require_write
 
-from . import audience, backing, inference, live, refresh, rules, services, sizes
+from . import audience, backing, inference, live, refresh, rules, services, sizes, snapshots
 from .forms import COLUMN_TYPE_CHOICES, ParentSegmentForm, SegmentForm, UploadForm
 from .models import ParentSegment, Profile, Refresh, Segment
 
@@ -71,6 +71,8 @@ def render_parent_detail(request, parent, upload_form, *, import_result=None, st
             found = list(live.rows_of(parent, services.EMPTY_RULES, limit=SAMPLE_ROWS))
         except live.LiveSourceError as error:
             found, live_error = [], error.message
+    elif snapshots.is_snapshot(parent):
+        found = list(audience.snapshot_rows(parent, services.EMPTY_RULES, limit=SAMPLE_ROWS))
     else:
         profiles = Profile.objects.filter(parent_segment=parent).order_by("pk")[:SAMPLE_ROWS]
         found = [profile.attributes for profile in profiles]

@@ -270,3 +270,14 @@ def make_fake_activation(
         ),
         **fields,
     )
+
+
+def rows_of(parent: ParentSegment | int) -> dict[str, dict]:
+    """A parent's rows by key as every reader sees them (samples, segments, runs), whether
+    they are profiles or a snapshot table (segments/snapshots.py)."""
+    from segments import audience
+
+    parent = ParentSegment.objects.get(pk=getattr(parent, "pk", parent))
+    everyone = Segment(parent_segment=parent, rules={"type": "and", "conditions": []})
+    # Keyed by the key's text, as Profile.key holds it.
+    return {str(row[parent.key_column]): row for row in audience.iter_rows(everyone)}

@@ -3,8 +3,9 @@ them: a real PostgreSQL database on 127.0.0.1:5432, SQLite and DuckDB files."""
 
 import pytest
 
-from segments.models import ParentSegment, Profile, Refresh
+from segments.models import ParentSegment, Refresh
 from sources.models import Source
+from tests.factories import rows_of
 
 SOURCES = "/api/v1/sources/"
 PARENTS = "/api/v1/parent-segments/"
@@ -29,10 +30,6 @@ def create_source(client, url, **extra):
     response = client.post(SOURCES, {"name": "Warehouse", "url": url, **extra}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
-
-
-def profiles_of(parent_id) -> dict:
-    return {p.key: p.attributes for p in Profile.objects.filter(parent_segment_id=parent_id)}
 
 
 @pytest.fixture
@@ -183,7 +180,7 @@ def test_parent_segment_from_a_table_infers_columns_and_refreshes(owner_client, 
     done = refresh(parent["id"])
     assert done["status"] == "succeeded", done["error"]
     assert (done["rows_read"], done["rows_imported"]) == (2, 2)
-    rows = profiles_of(parent["id"])
+    rows = rows_of(parent["id"])
     assert rows["C1"] == {
         "id": "C1",
         "email": "ann@example.com",
@@ -206,7 +203,7 @@ def test_parent_segment_from_a_table_infers_columns_and_refreshes(owner_client, 
     connection.execute("INSERT INTO crm.customers (id, vip) VALUES ('C3', false)")
     done = refresh(parent["id"])
     assert done["status"] == "succeeded"
-    rows = profiles_of(parent["id"])
+    rows = rows_of(parent["id"])
     assert sorted(rows) == ["C1", "C3"]
     assert rows["C1"]["age"] == 35
     assert rows["C3"]["vip"] is False
@@ -231,7 +228,7 @@ def test_a_failing_refresh_keeps_the_previous_rows(owner_client, pg, refresh):
         {"name": "age", "type": "integer"},
     ]
     assert refresh(parent["id"])["status"] == "succeeded"
-    before = profiles_of(parent["id"])
+    before = rows_of(parent["id"])
     # A duplicate key in the source: the import refuses the whole lot.
     connection.execute("ALTER TABLE crm.customers DROP CONSTRAINT customers_pkey")
     connection.execute("INSERT INTO crm.customers (id, age) VALUES ('C1', 99)")
@@ -244,7 +241,7 @@ def test_a_failing_refresh_keeps_the_previous_rows(owner_client, pg, refresh):
     done = refresh(parent["id"])
     assert done["status"] == "failed"
     assert "reading the source failed" in done["error"]
-    assert profiles_of(parent["id"]) == before
+    assert rows_of(parent["id"]) == before
 
 
 def test_writing_statements_are_refused(owner_client, pg):
@@ -307,7 +304,7 @@ def test_file_sources_browse_and_refresh(owner_client, request, fixture, refresh
     ).json()
     done = refresh(parent["id"])
     assert done["status"] == "succeeded", done["error"]
-    rows = profiles_of(parent["id"])
+    rows = rows_of(parent["id"])
     assert rows["1"]["vip"] is True
     assert rows["1"]["born"] == "1990-02-03"
     assert rows["1"]["seen"] == "2024-05-01T09:30:00Z"
@@ -391,7 +388,7 @@ def test_an_incremental_refresh_reads_only_rows_past_the_cursor(owner_client, pg
     second = refresh(parent["id"])
     # Only the two rows past the last high-water mark were read; the others are kept (upsert).
     assert (second["status"], second["rows_read"], second["rows_imported"]) == ("succeeded", 2, 2)
-    rows = profiles_of(parent["id"])
+    rows = rows_of(parent["id"])
     assert sorted(rows) == ["C1", "C2", "C9"]
     assert rows["C1"]["age"] == 50
     assert refresh(parent["id"])["rows_read"] == 0

@@ -166,6 +166,7 @@ def test_live_rows_are_typed_and_rendered_exactly_as_an_imported_copy(pg, salesf
     live_parent = make_live_parent(source)
     imported_parent = make_live_parent(source, storage="imported")
     assert refresh.refresh_now(imported_parent).status == "succeeded"
+    imported_parent.refresh_from_db()
     live_activation = make_live_activation(salesforce_emulator, live_parent)
     imported_activation = make_live_activation(salesforce_emulator, imported_parent)
     timestamp = datetime.datetime(2026, 11, 25, 6, 20, 38, 250000, tzinfo=datetime.UTC)
@@ -327,11 +328,13 @@ def test_switching_to_live_drops_the_copy_and_refuses_uploads_and_refreshes(pg):
     source, _database = pg
     parent = make_live_parent(source, storage="imported")
     refresh.refresh_now(parent)
-    assert Profile.objects.filter(parent_segment=parent).count() == ROWS
+    parent.refresh_from_db()
+    assert parent.row_count == ROWS  # a copy: profiles, or a snapshot table on PostgreSQL
 
     parent = segment_services.update_parent_segment(parent, data={"storage": "live"})
 
     assert (parent.row_count, Profile.objects.filter(parent_segment=parent).count()) == (0, 0)
+    assert parent.snapshot is None
     with pytest.raises(live.NotCopied):
         segment_services.import_profiles_file(parent_segment=parent, file=io.BytesIO(b"x\n"))
 

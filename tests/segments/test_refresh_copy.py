@@ -1,19 +1,26 @@
 """A refresh from PostgreSQL into PostgreSQL copies the source's typed rows without Python per
-row (segments/copying.py, loading.import_copied); the checked CSV path (the source's rows as
-CSV lines through loading.import_profiles) is the reference: both must store the same bytes,
-refuse the same rows, and the copy must keep every guarantee of the import."""
+row into a snapshot table (segments/copying.py, segments/snapshots.py, loading.import_copied);
+the checked CSV path (the source's rows as CSV lines through loading.import_profiles) is the
+reference: both must hold the same values (the snapshot's as the profiles it would become),
+read the same, refuse the same rows, and the copy must keep every guarantee of the import."""
 
+import datetime
+import io
 import sys
 
+import psycopg
 import pytest
 from django.db import connection as db_connection
 
-from segments import copying, loading, refresh
+from activations import streaming
+from common.validation import InvalidInput
+from segments import audience, copying, loading, refresh, services, snapshots
 from segments.models import ParentSegment, Refresh
+from segments.tasks import record_audience_sizes
 from sources import reading
 from sources.browse import Relation, relation_columns
 from sources.models import Source
-from tests.factories import make_workspace
+from tests.factories import make_activation, make_segment, make_workspace, rows_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -80,14 +87,32 @@ def make_parent(source, relation: Relation, key_column: str = "id", columns=None
 
 
 def stored(parent) -> list[tuple[str, str]]:
-    """The rows as PostgreSQL keeps them: the key and the jsonb's own text (12.0 is not 12)."""
+    """The rows as PostgreSQL keeps them: the key and the jsonb's own text (12.0 is not 12);
+    a snapshot's as the profiles it becomes (snapshots.release)."""
+    parent.refresh_from_db()
     with db_connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT key, attributes::text FROM segments_profile "
-            "WHERE parent_segment_id = %s ORDER BY key",
-            [parent.pk],
-        )
+        if parent.snapshot:
+            plan = snapshots.stored_plan(parent)
+            cursor.execute("SET extra_float_digits = 3")
+            cursor.execute(
+                f"SELECT {plan.key}, ({plan.attributes})::text "  # noqa: S608
+                f"FROM {parent.snapshot['table']} ORDER BY 1"
+            )
+        else:
+            cursor.execute(
+                "SELECT key, attributes::text FROM segments_profile "
+                "WHERE parent_segment_id = %s ORDER BY key",
+                [parent.pk],
+            )
         return cursor.fetchall()
+
+
+def snapshot_tables(*parents) -> list[str]:
+    """The snapshot tables of these parents in the database, current or not."""
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'segments_snapshot_%'")
+        prefixes = tuple(f"{snapshots.PREFIX}{parent.pk}_" for parent in parents)
+        return sorted(name for (name,) in cursor.fetchall() if name.startswith(prefixes))
 
 
 def copied(parent, mode="replace"):
@@ -121,24 +146,26 @@ def test_a_refresh_copies_every_type_as_the_checked_path_stores_it(pg):
     assert stored(fast) == stored(reference)
 
     # What both store, as the import documents it (so that agreeing is not agreeing on junk).
-    rows = {p.key: p.attributes for p in fast.profiles.all()}
-    assert rows["a"]["name"] == "Zoë Ünicode 日本 😀"
-    assert rows["a"]["note"] == "quote \" and , comma; 'single'"
-    assert rows["b"]["note"] == "crlf\r\nand tab\t and backslash \\ end"
-    assert rows["a"]["code"] == "ab   "  # char(5) keeps its padding, as COPY writes it
-    assert rows["c"]["name"] is None  # an empty string is an empty cell
-    assert rows["c"]["note"] == " "
-    assert rows["a"]["big"] == 9223372036854775807
-    assert rows["a"]["amount"] == 12.5
-    assert rows["a"]["seen"] == "2024-05-01T07:30:00.123456Z"
-    assert rows["b"]["seen"] == "2025-01-01T04:59:59.500000Z"
-    assert rows["c"]["seen"] == "0500-06-01T12:00:00Z"
-    assert rows["a"]["local_seen"] == "2024-05-01T09:30:00Z"
-    assert rows["b"]["born"] == "0500-01-01"
-    assert rows["a"]["vip"] is True
-    assert rows["a"]["doc"] == '{"a": [1, "x"]}'
-    assert rows["a"]["tags"] == '{x,"y z"}'
-    assert rows["d"] == {"id": "d", **{c: None for c in fast.column_names if c != "id"}}
+    assert fast.snapshot is not None  # the copy is a snapshot table, read like profiles
+    assert rows_of(fast) == rows_of(reference)
+    held = {p.key: p.attributes for p in reference.profiles.all()}
+    assert held["a"]["name"] == "Zoë Ünicode 日本 😀"
+    assert held["a"]["note"] == "quote \" and , comma; 'single'"
+    assert held["b"]["note"] == "crlf\r\nand tab\t and backslash \\ end"
+    assert held["a"]["code"] == "ab   "  # char(5) keeps its padding, as COPY writes it
+    assert held["c"]["name"] is None  # an empty string is an empty cell
+    assert held["c"]["note"] == " "
+    assert held["a"]["big"] == 9223372036854775807
+    assert held["a"]["amount"] == 12.5
+    assert held["a"]["seen"] == "2024-05-01T07:30:00.123456Z"
+    assert held["b"]["seen"] == "2025-01-01T04:59:59.500000Z"
+    assert held["c"]["seen"] == "0500-06-01T12:00:00Z"
+    assert held["a"]["local_seen"] == "2024-05-01T09:30:00Z"
+    assert held["b"]["born"] == "0500-01-01"
+    assert held["a"]["vip"] is True
+    assert held["a"]["doc"] == '{"a": [1, "x"]}'
+    assert held["a"]["tags"] == '{x,"y z"}'
+    assert held["d"] == {"id": "d", **{c: None for c in fast.column_names if c != "id"}}
     texts = dict(stored(fast))
     assert '"score": 1000000000000000.0' in texts["b"]
     assert '"score": 10000000000000000' in texts["c"]
@@ -147,36 +174,37 @@ def test_a_refresh_copies_every_type_as_the_checked_path_stores_it(pg):
     assert '"exact": 123456789012345678' in texts["e"]
 
 
-def test_a_refresh_over_existing_rows_stores_what_the_checked_path_stores(pg):
-    source, source_db = pg
-    relation = Relation(table="public.every_type")
+def refreshed_pair(source, table: str = "public.every_type"):
+    """(a parent refreshed by the copy path, one loaded by the checked path) of one table."""
+    relation = Relation(table=table)
     fast, reference = make_parent(source, relation), make_parent(source, relation)
     assert refresh.refresh_now(fast).status == Refresh.Status.SUCCEEDED
     assert checked(reference).ok
+    fast.refresh_from_db()
+    return fast, reference
+
+
+def test_a_refresh_over_existing_rows_stores_what_the_checked_path_stores(pg):
+    source, source_db = pg
+    fast, reference = refreshed_pair(source)
     source_db.execute("UPDATE every_type SET count = 99, ratio = 2.5 WHERE id = 'a'")
     source_db.execute("DELETE FROM every_type WHERE id = 'b'")
     source_db.execute("INSERT INTO every_type (id, name) VALUES ('new', 'New')")
     # A value whose jsonb equals the stored one but whose text does not (12.0 is not 12).
     source_db.execute("UPDATE every_type SET exact = 12 WHERE id = 'h'")
 
-    def version(key):  # the row's version: a row not rewritten keeps it
-        with db_connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT xmin::text FROM segments_profile WHERE parent_segment_id = %s AND key = %s",
-                [fast.pk, key],
-            )
-            return cursor.fetchone()[0]
-
-    unchanged = version("c")
+    first_table = fast.snapshot["table"]
     done = refresh.refresh_now(fast)
     assert (done.status, done.rows_imported) == (Refresh.Status.SUCCEEDED, 8)
     assert checked(reference).ok
     assert stored(fast) == stored(reference)
+    assert rows_of(fast) == rows_of(reference)
     assert [key for key, _ in stored(fast)] == ["a", "c", "d", "e", "f", "g", "h", "new"]
     assert '"exact": 12,' in dict(stored(fast))["h"]
-    assert version("c") == unchanged
+    # A replace writes a new table and swaps it in; the old one is dropped.
     fast.refresh_from_db()
     assert fast.row_count == 8
+    assert snapshot_tables(fast) == [fast.snapshot["table"]] != [first_table]
 
 
 @pytest.mark.parametrize("key_column", ["count", "big", "born", "seen", "local_seen", "name"])
@@ -202,8 +230,7 @@ def test_more_columns_than_one_json_object_call_takes(pg):
     )
     fast = make_parent(source, Relation(table="public.wide"))
     assert copied(fast).ok
-    attributes = fast.profiles.get().attributes
-    assert attributes == {"id": "w1", **{n: i for i, n in enumerate(names)}}
+    assert rows_of(fast)["w1"] == {"id": "w1", **{n: i for i, n in enumerate(names)}}
 
 
 def test_rows_the_checked_path_refuses_are_refused_by_the_copy_too(pg):
@@ -258,6 +285,7 @@ def test_rows_the_checked_path_refuses_are_refused_by_the_copy_too(pg):
     ]
     assert messages[5] == "the key is longer than 255 characters"
     assert [p.key for p in fast.profiles.all()] == ["kept"]
+    assert snapshot_tables(fast) == []  # nor a half-written snapshot
     assert stored(fast)[0][1] == stored(reference)[0][1]
 
 
@@ -309,7 +337,7 @@ def test_a_type_the_user_overrode(pg):
     assert copied(fast).ok
     assert checked(reference).ok
     assert stored(fast) == stored(reference)
-    assert fast.profiles.get(key="b").attributes["count"] == "-2"
+    assert rows_of(fast)["b"]["count"] == "-2"
 
     # ... text read as an integer cannot: the refresh takes the checked path, which parses
     # and checks every value.
@@ -341,5 +369,166 @@ def test_a_source_failing_mid_stream_keeps_the_previous_rows(pg):
     assert done.status == Refresh.Status.FAILED
     assert done.error == "reading the source failed: division by zero"
     assert [p.key for p in parent.profiles.all()] == ["old"]
+    assert snapshot_tables(parent) == []
     # The service's connection is still usable, and so is the next refresh.
     assert ParentSegment.objects.filter(pk=parent.pk).exists()
+
+
+# --- the snapshot table: read like profiles, replaced whole, merged, released ---------------
+
+EVERY_TYPE_RULES = [
+    {"column": "amount", "operator": "gt", "value": 10},
+    {"column": "exact", "operator": "lt", "value": 1},
+    {"column": "ratio", "operator": "between", "value": [-1, 2]},
+    {"column": "count", "operator": "gte", "value": 0},
+    {"column": "vip", "operator": "eq", "value": True},
+    {"column": "born", "operator": "before", "value": "2000-01-01"},
+    {"column": "seen", "operator": "after", "value": "2024-05-01T08:00:00Z"},
+    {"column": "local_seen", "operator": "is_null"},
+    {"column": "name", "operator": "contains", "value": "o"},
+    {"column": "note", "operator": "is_not_null"},
+    {"column": "code", "operator": "in", "value": ["ab   ", "x"]},
+]
+
+
+def test_a_snapshot_is_read_as_the_profiles_of_the_checked_path(pg):
+    """Sizes under rules on every type, and a run's cells, are those of the profiles."""
+    fast, reference = refreshed_pair(pg[0])
+    assert fast.snapshot is not None
+    assert not fast.profiles.exists()
+    sizes = []
+    for condition in EVERY_TYPE_RULES:
+        tree = {"type": "and", "conditions": [condition]}
+        size = audience.size(make_segment(parent=fast, rules=tree))
+        assert size == audience.size(make_segment(parent=reference, rules=tree)), condition
+        sizes.append(size)
+    assert sizes == [3, 2, 4, 3, 2, 2, 1, 4, 3, 4, 1]  # each rule keeps some rows, not all
+
+    timestamp = datetime.datetime(2026, 12, 4, 6, 0, tzinfo=datetime.UTC)
+    fast_run, reference_run = (
+        make_activation(segment=make_segment(parent=parent), null_value="clear")
+        for parent in (fast, reference)
+    )
+    fast_cells = list(streaming.cells(fast_run, timestamp=timestamp))
+    assert fast_cells == list(streaming.cells(reference_run, timestamp=timestamp))
+    assert [row[0] for row in fast_cells] == ["a", "b", "c", "d", "e", "f", "g", "h"]
+    assert fast_cells[0][7] == "12.5"
+    assert fast_cells[6][8] == "1" + "0" * 300
+
+
+def test_an_upsert_merges_into_the_snapshot_and_leaves_unchanged_rows_alone(pg):
+    source, source_db = pg
+    relation = Relation(table="public.every_type")
+    fast, reference = make_parent(source, relation), make_parent(source, relation)
+    assert copied(fast).ok
+    assert checked(reference).ok
+    fast.refresh_from_db()
+    table = fast.snapshot["table"]
+
+    def version(key):  # the row's version: a row not rewritten keeps it
+        with db_connection.cursor() as cursor:
+            cursor.execute(f"SELECT xmin::text FROM {table} WHERE c0 = %s", [key])  # noqa: S608
+            return cursor.fetchone()[0]
+
+    unchanged, changed = version("c"), version("a")
+    source_db.execute("UPDATE every_type SET count = 99 WHERE id = 'a'")
+    source_db.execute("INSERT INTO every_type (id, name) VALUES ('new', 'New')")
+    source_db.execute("DELETE FROM every_type WHERE id = 'b'")  # an upsert keeps it
+    assert copied(fast, mode="upsert").ok
+    assert checked(reference, mode="upsert").ok
+    fast.refresh_from_db()
+    assert fast.snapshot["table"] == table  # merged in place
+    assert (version("c"), fast.row_count) == (unchanged, 9)
+    assert version("a") != changed
+    assert rows_of(fast) == rows_of(reference)
+    assert rows_of(fast)["a"]["count"] == 99
+
+
+def copied_parents(source, relation, count: int = 2) -> list:
+    """`count` parents of the relation, each copied once (snapshot parents)."""
+    parents = [make_parent(source, relation) for _ in range(count)]
+    for parent in parents:
+        assert copied(parent).ok
+    return parents
+
+
+def test_an_upload_into_a_snapshot_parent_makes_profiles_again(pg):
+    source, _ = pg
+    upserted, replaced = copied_parents(
+        source, Relation(query="SELECT id, count FROM every_type WHERE id IN ('a', 'b')")
+    )
+    assert len(snapshot_tables(upserted, replaced)) == 2
+    upload = b"id,count\nb,20\nz,26\n"
+    assert loading.import_profiles(
+        parent_segment=upserted, file=io.BytesIO(upload), mode="upsert"
+    ).ok
+    assert loading.import_profiles(parent_segment=replaced, file=io.BytesIO(upload)).ok
+    assert snapshot_tables(upserted, replaced) == []
+    assert {p.key: p.attributes["count"] for p in upserted.profiles.all()} == {
+        "a": 2,
+        "b": 20,
+        "z": 26,
+    }
+    assert {p.key: p.attributes["count"] for p in replaced.profiles.all()} == {"b": 20, "z": 26}
+    for parent, count in ((upserted, 3), (replaced, 2)):
+        parent.refresh_from_db()
+        assert (parent.snapshot, parent.row_count) == (None, count)
+
+
+def test_going_live_or_deleting_the_parent_drops_its_snapshot(pg):
+    source, _ = pg
+    relation = Relation(table="public.every_type")
+    going_live, deleted = copied_parents(source, relation)
+    services.update_parent_segment(going_live, data={"storage": "live"})
+    going_live.refresh_from_db()
+    assert going_live.snapshot is None
+    assert len(snapshot_tables(going_live, deleted)) == 1
+    services.delete(deleted)
+    assert snapshot_tables(going_live, deleted) == []
+    # A parent deleted by a cascade (its workspace deleted) calls no service: the daily task
+    # drops what it left.
+    orphaned = make_parent(source, relation)
+    assert copied(orphaned).ok
+    ParentSegment.objects.filter(pk=orphaned.pk).delete()
+    assert len(snapshot_tables(orphaned)) == 1
+    record_audience_sizes()
+    assert snapshot_tables(orphaned) == []
+
+
+def test_columns_of_a_snapshot_parent_change_as_those_of_any_parent_with_rows(pg):
+    source, _ = pg
+    relation = Relation(query="SELECT id, count, vip FROM every_type")
+    parent = make_parent(source, relation)
+    assert copied(parent).ok
+    parent.refresh_from_db()
+    with pytest.raises(InvalidInput) as refused:
+        services.update_parent_segment(
+            parent, data={"columns": [*parent.columns[:2], {"name": "vip", "type": "string"}]}
+        )
+    assert "the parent segment has rows" in str(refused.value.errors["columns[2].type"])
+    # Added: null in every row, as in profiles. Dropped: gone from the rows.
+    columns = [*parent.columns[:2], {"name": "added", "type": "date"}]
+    services.update_parent_segment(parent, data={"columns": columns})
+    assert rows_of(parent)["a"] == {"id": "a", "count": 2, "added": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_still_read_by_a_run_is_dropped_once_the_run_is_done(pg):
+    source, _ = pg
+    parent = make_parent(source, Relation(table="public.every_type"))
+    assert copied(parent).ok
+    parent.refresh_from_db()
+    old = parent.snapshot["table"]
+    settings = db_connection.get_connection_params()
+    with psycopg.connect(**settings) as reader:
+        # A run's COPY holds its table until its transaction ends.
+        assert reader.execute(f"SELECT count(*) FROM {old}").fetchone() == (8,)  # noqa: S608
+        assert copied(parent).ok  # the replace does not wait for the reader
+        parent.refresh_from_db()
+        assert parent.snapshot["table"] != old
+        assert snapshot_tables(parent) == sorted([old, parent.snapshot["table"]])
+        assert reader.execute(f"SELECT count(*) FROM {old}").fetchone() == (8,)  # noqa: S608
+    assert old in snapshots.drop_unused()
+    assert snapshot_tables(parent) == [parent.snapshot["table"]]
+    services.delete(parent)  # a transactional test leaves no table behind
+    assert snapshot_tables(parent) == []
