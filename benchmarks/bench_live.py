@@ -113,6 +113,7 @@ def main() -> None:
 
     from activations.models import Activation
     from connectors.models import Connection
+    from segments import services
     from segments.models import ParentSegment
     from sources.models import Source
     from workspaces.models import Workspace
@@ -171,8 +172,7 @@ def main() -> None:
         Activation.objects.filter(workspace=workspace).delete()
         Connection.objects.filter(workspace=workspace).delete()
         for parent in ParentSegment.objects.filter(workspace=workspace):
-            parent.profiles.all().delete()
-            parent.delete()
+            services.delete(parent)  # its profiles, or its snapshot table
         Workspace.objects.filter(pk=workspace.pk).delete()
         shutil.rmtree(workdir)
     write_results(results, arguments.json)

@@ -101,7 +101,9 @@ def plan(columns: list[dict], key_column: str, source_types: list[str] | None) -
     problems[:0] = [
         (
             key_column,
-            f"{key} IS NULL OR btrim({key}, {literal(WHITESPACE)}) = ''",
+            # btrim only for a key whose first character is white space (or none).
+            f"{key} IS NULL OR (strpos({literal(WHITESPACE)}, left({key}, 1)) > 0 "
+            f"AND btrim({key}, {literal(WHITESPACE)}) = '')",
             "'the key is empty'",
         ),
         (
@@ -152,7 +154,7 @@ def _out_of_range(value: str, ref: str, what: str) -> tuple[str, str]:
     )
 
 
-def _number(source_type: str, ref: str) -> tuple[str, None, tuple[str, str]]:
+def _number(source_type: str, ref: str) -> tuple[str, None, tuple[str, str] | None]:
     """A number as loading._parse_number stores the source's text of it: a text without a
     point or exponent of at most 18 characters is an integer; any other is a float, whose
     JSON text (Python's repr) ends in .0 when it is whole below 10**16 and is otherwise the
@@ -164,16 +166,23 @@ def _number(source_type: str, ref: str) -> tuple[str, None, tuple[str, str]]:
         f"AND length({text}) <= 18 THEN {text}::numeric "
     )
     if source_type == "numeric":
-        value += f"WHEN abs({ref}) <= {FLOAT_UNDERFLOW} THEN 0.0 "
+        # Only a numeric with more than 323 decimals can be that small: the scale is checked
+        # first, the comparison with the 1,100-digit bound costs (a snapshot is read often).
+        value += f"WHEN scale({ref}) > 323 AND abs({ref}) <= {FLOAT_UNDERFLOW} THEN 0.0 "
     value += (
         f"WHEN {floating} = trunc({floating}) AND abs({floating}) < 1e16 "
         f"THEN round({floating}::text::numeric, 1) "
         f"ELSE {floating}::text::numeric END"
     )
+    if source_type in INTEGERS:
+        return value, None, None  # always a finite number
     not_finite = f"{text} IN ('NaN', 'Infinity', '-Infinity')"
-    condition, message = not_finite, f"quote_literal({text}) || ' is not a number'"
+    # NaN sorts above every number: these comparisons find it without writing each value as
+    # text (the check reads every row).
+    condition = f"NOT ({ref} > '-Infinity' AND {ref} < 'Infinity')"
+    message = f"quote_literal({text}) || ' is not a number'"
     if source_type == "numeric":
-        condition += f" OR abs({ref}) >= {FLOAT_OVERFLOW}"
+        condition = f"abs({ref}) >= {FLOAT_OVERFLOW}"  # also NaN, and ±Infinity (PG 14+)
         message = (
             f"quote_literal({text}) || CASE WHEN {not_finite} THEN ' is not a number' "
             "ELSE ' is out of range for a number' END"

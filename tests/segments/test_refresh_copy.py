@@ -532,3 +532,28 @@ def test_a_table_still_read_by_a_run_is_dropped_once_the_run_is_done(pg):
     assert snapshot_tables(parent) == [parent.snapshot["table"]]
     services.delete(parent)  # a transactional test leaves no table behind
     assert snapshot_tables(parent) == []
+
+
+def test_integers_and_reals_read_as_numbers_copy_as_the_checked_path_stores_them(pg):
+    source, source_db = pg
+    source_db.execute("INSERT INTO every_type (id, score, ratio) VALUES ('nan', 'NaN', 1)")
+    relation = Relation(query="SELECT id, big, ratio FROM every_type WHERE id <> 'nan'")
+    columns = [
+        {"name": "id", "type": "string"},
+        {"name": "big", "type": "number"},  # a bigint source column
+        {"name": "ratio", "type": "number"},  # a real one
+    ]
+    fast = make_parent(source, relation, columns=columns)
+    reference = make_parent(source, relation, columns=columns)
+    assert copied(fast).ok
+    assert checked(reference).ok
+    assert stored(fast) == stored(reference)
+    assert rows_of(fast) == rows_of(reference)
+    # 19 digits: a float to the CSV path (2**63), whose jsonb text reads back as an integer.
+    assert rows_of(fast)["a"]["big"] == 9223372036854776000
+    # A real NaN is refused as the CSV path refuses it.
+    with_nan = make_parent(source, Relation(query="SELECT id, score FROM every_type"))
+    result = copied(with_nan)
+    assert [str(error) for error in result.errors] == [
+        "line 10, column score: 'NaN' is not a number"
+    ]
