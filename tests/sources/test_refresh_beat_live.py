@@ -9,14 +9,14 @@ import uuid
 import pytest
 
 from segments import services
-from segments.models import Profile, Refresh
+from segments.models import Refresh
 from sources.models import Source
 from tests.activations.test_celery_beat_live import (  # noqa: F401 (broker: a fixture)
     CeleryProcesses,
     broker,
     shared_database_url,
 )
-from tests.factories import make_workspace
+from tests.factories import make_workspace, rows_of
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -82,4 +82,8 @@ def test_beat_refreshes_a_parent_segment_on_its_schedule(processes, pg_source, t
     assert refresh.status == Refresh.Status.SUCCEEDED, refresh.error
     assert refresh.scheduled_for is not None
     assert refresh.rows_imported == 5
-    assert Profile.objects.filter(parent_segment=parent).count() == 5
+    parent.refresh_from_db()
+    assert parent.row_count == 5
+    assert rows_of(parent)["3"] == {"id": 3, "email": "p3@example.com"}
+    assert sorted(rows_of(parent)) == ["1", "2", "3", "4", "5"]
+    services.delete(parent)  # a transactional test: its snapshot table too
