@@ -3,6 +3,7 @@
 segments/snapshots.py)."""
 
 import datetime
+import itertools
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
@@ -78,6 +79,17 @@ def iter_rows(
         if not window_end:
             return
         last_key = window_end[0]
+
+
+def sample(segment: Segment, limit: int) -> list[dict]:
+    """The first `limit` matching rows in key order, read with a LIMIT where the rows are a
+    table (a live source, a snapshot), by windows of keys in profiles."""
+    parent = segment.parent_segment
+    if live.is_live(parent):
+        return list(live.rows_of(parent, segment.rules, limit=limit))
+    if snapshots.is_snapshot(parent):
+        return list(snapshot_rows(parent, segment.rules, limit=limit))
+    return list(itertools.islice(iter_rows(segment, chunk_size=2000), limit))
 
 
 def snapshot_rows(

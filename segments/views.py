@@ -1,6 +1,5 @@
 """Audience Studio pages: parent segments (with CSV upload) and segments (with the rule builder)."""
 
-import itertools
 import json
 
 from django.contrib import messages
@@ -281,9 +280,7 @@ def segment_sample(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         rows = [
             [sample_text(attributes.get(name)) for name in names]
-            for attributes in itertools.islice(
-                audience.iter_rows(segment, chunk_size=2000), AUDIENCE_SAMPLE_ROWS
-            )
+            for attributes in audience.sample(segment, AUDIENCE_SAMPLE_ROWS)
         ]
         error = ""
     except InvalidInput as invalid:

@@ -20,7 +20,7 @@ from segments.tasks import record_audience_sizes
 from sources import reading
 from sources.browse import Relation, relation_columns
 from sources.models import Source
-from tests.factories import make_activation, make_segment, make_workspace, rows_of
+from tests.factories import make_activation, make_segment, make_user, make_workspace, rows_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -557,3 +557,17 @@ def test_integers_and_reals_read_as_numbers_copy_as_the_checked_path_stores_them
     assert [str(error) for error in result.errors] == [
         "line 10, column score: 'NaN' is not a number"
     ]
+
+
+def test_the_pages_sample_a_snapshot_parent_and_its_segments(pg, client):
+    source, _ = pg
+    (parent,) = copied_parents(source, Relation(table="public.every_type"), count=1)
+    client.force_login(make_user(workspace=parent.workspace))
+    page = client.get(f"/audience/{parent.pk}/")
+    assert page.status_code == 200
+    assert [row[0] for row in page.context["sample_rows"]] == list("abcdefgh")
+    assert "Zoë Ünicode 日本 😀" in page.content.decode()
+    tree = {"type": "and", "conditions": [{"column": "vip", "operator": "eq", "value": True}]}
+    segment = make_segment(parent=parent, rules=tree)
+    sample = client.get(f"/segments/{segment.pk}/sample/")
+    assert [row[0] for row in sample.context["rows"]] == ["a", "e"]
