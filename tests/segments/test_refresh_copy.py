@@ -511,6 +511,22 @@ def test_columns_of_a_snapshot_parent_change_as_those_of_any_parent_with_rows(pg
     services.update_parent_segment(parent, data={"columns": columns})
     assert rows_of(parent)["a"] == {"id": "a", "count": 2, "added": None}
 
+    # An upsert whose columns are no longer the snapshot's merges into profiles: the
+    # snapshot's rows become profiles first, then the copied rows are merged by key.
+    parent.refresh_from_db()
+    parent = services.update_parent_segment(parent, data={"columns": parent.columns[:2]})
+    parent.source_query = "SELECT 'new' AS id, 7 AS count UNION ALL SELECT 'a', 20"
+    parent.save()
+    assert copied(parent, mode="upsert").ok
+    parent.refresh_from_db()
+    assert (parent.snapshot, parent.row_count) == (None, 9)  # a to h, and new
+    assert {p.key: p.attributes for p in parent.profiles.filter(key__in=["a", "b", "new"])} == {
+        "a": {"id": "a", "count": 20},
+        "b": {"id": "b", "count": -2, "vip": False},  # as the snapshot held it
+        "new": {"id": "new", "count": 7},
+    }
+    assert snapshot_tables(parent) == []
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_table_still_read_by_a_run_is_dropped_once_the_run_is_done(pg):
