@@ -12,7 +12,7 @@ typed as ours with the values copying.py would have stored (empty texts null, nu
 import parses them, dates and timestamps as dates and timestamps), `sqlexec.parent_rows`
 compiles the rules over it (sql.TableColumns), so sizes, samples, previews, dry runs and runs
 read it like a live source's table (tests/segments/test_refresh_copy.py holds the two stores
-to the same rows, cells and lines).
+to the same values, rows, sizes under rules and run cells).
 
 A parent's rows are in one place: `ParentSegment.snapshot` describes the table (and the plan
 it was written with), or is null and the rows are profiles. A replace writes a new table and
@@ -165,5 +165,7 @@ def drop_unused() -> list[str]:
             with contextlib.suppress(OperationalError), transaction.atomic():
                 cursor.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
                 cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(name)}")
+                # Inside a caller's transaction a savepoint's SET LOCAL would outlive it.
+                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
                 dropped.append(name)
     return dropped

@@ -71,7 +71,8 @@ def parent_rows(
     zone: datetime.tzinfo | None = None,
     connection=None,
 ) -> sql.Rows:
-    """The rows of `parent` in the profile store that match the rule tree `tree`."""
+    """The rows of `parent` that match the rule tree `tree`: its profiles, or its snapshot
+    table (segments/snapshots.py)."""
     zone = zone or timezone.get_current_timezone()
     today = today or timezone.localdate(timezone=zone)
     vendor = (connection or default_connection).vendor
