@@ -141,7 +141,7 @@ def import_copied(
 
     A replace, or any refresh of a parent without rows, writes a new snapshot table
     (segments/snapshots.py) and swaps it in; an upsert into a snapshot written with the same
-    plan merges into it. An upsert into profiles (a parent last loaded from a CSV or by the
+    plan copies the rows the same way and merges (_merge_snapshots). An upsert into profiles (a parent last loaded from a CSV or by the
     checked path, or whose source's types changed) stages the rows and builds each profile
     in SQL, as import_profiles stores them.
 
@@ -155,7 +155,7 @@ def import_copied(
     result = ImportResult()
     errors = _ErrorList(result)
     current = ParentSegment.objects.get(pk=parent_segment.pk)
-    if mode == "replace" or not _has_rows(current):
+    if mode == "replace" or not _has_rows(current) or snapshots.fits(current, plan):
         parent = _copy_snapshot(current, blocks, plan, mode, errors)
     else:
         parent = _upsert_copied(current, blocks, plan, errors)
@@ -171,9 +171,10 @@ def _has_rows(parent: ParentSegment) -> bool:
 
 
 def _copy_snapshot(current, blocks, plan, mode: str, errors: _ErrorList) -> ParentSegment | None:
-    """Copy the rows into a new snapshot table and make it the parent's rows, in one
-    transaction: a failure (a bad row, the source failing mid-stream) leaves no table and
-    the previous rows in place."""
+    """Copy the rows into a new snapshot table, check them, and make them the parent's rows,
+    in one transaction: a failure (a bad row, the source failing mid-stream) leaves no table
+    and the previous rows in place. An upsert into a snapshot of the same plan merges (see
+    _merge_snapshots)."""
     result = errors.result
     table = snapshots.new_table_name(current)
     columns = ", ".join(f"c{index} {sql_type}" for index, sql_type in enumerate(plan.staged_types))
@@ -192,20 +193,59 @@ def _copy_snapshot(current, blocks, plan, mode: str, errors: _ErrorList) -> Pare
             if result.error_count
             else _locked_unchanged(current, plan.columns, plan.key_column, errors)
         )
+        if parent is not None and mode == "upsert" and parent.snapshot:
+            if snapshots.fits(parent, plan):
+                table = _merge_snapshots(cursor, parent, plan, table, staged)
+            else:  # replaced by another refresh meanwhile
+                errors.add(0, "", "the parent segment's rows changed during the import")
+                parent = None
         if parent is None:
             transaction.set_rollback(True)
             return None
-        snapshots.release(cursor, parent, keep_rows=False)
-        cursor.execute(
-            f"DELETE FROM {connection.ops.quote_name(Profile._meta.db_table)} "  # noqa: S608
-            f"WHERE parent_segment_id = {int(parent.pk)}"
-        )
-        parent.snapshot = snapshots.description(plan, table)
-        parent.row_count = staged
+        if parent.snapshot and table == parent.snapshot["table"]:
+            parent.row_count = _count(cursor, table)
+        else:
+            snapshots.release(cursor, parent, keep_rows=False)
+            cursor.execute(
+                f"DELETE FROM {connection.ops.quote_name(Profile._meta.db_table)} "  # noqa: S608
+                f"WHERE parent_segment_id = {int(parent.pk)}"
+            )
+            parent.snapshot = snapshots.description(plan, table)
+            parent.row_count = _count(cursor, table) if mode == "upsert" else staged
         parent.save(update_fields=["row_count", "snapshot", "updated_at"])
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {table}")
     return parent
+
+
+def _merge_snapshots(cursor, parent: ParentSegment, plan, copied: str, staged: int) -> str:
+    """Upsert the rows of the `copied` table into the parent's snapshot; return the table
+    that holds the result. Few rows (an incremental refresh) are merged into the snapshot in
+    place, rows whose text is unchanged not rewritten, and `copied` is dropped. Many rows
+    are cheaper the other way round: the snapshot's rows the copy lacks are added to the
+    copy, which becomes the snapshot (a full upsert then costs about what a replace does)."""
+    current = parent.snapshot["table"]
+    key = f"c{plan.key_index}"
+    if staged <= parent.row_count * snapshots.MERGE_IN_PLACE_SHARE:
+        names = [f"c{index}" for index in range(len(plan.columns))]
+        cursor.execute(
+            f"INSERT INTO {current} SELECT * FROM {copied} "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in names)
+            + f" WHERE {current}::text <> excluded::text"
+        )
+        cursor.execute(f"DROP TABLE {copied}")
+        return current
+    cursor.execute(
+        f"INSERT INTO {copied} SELECT * FROM {current} "  # noqa: S608
+        f"WHERE NOT EXISTS (SELECT FROM {copied} new WHERE new.{key} = {current}.{key})"
+    )
+    return copied
+
+
+def _count(cursor, table: str) -> int:
+    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+    return cursor.fetchone()[0]
 
 
 def _index_keys(cursor, plan, table: str, errors: _ErrorList) -> None:
@@ -219,8 +259,7 @@ def _index_keys(cursor, plan, table: str, errors: _ErrorList) -> None:
 
 
 def _upsert_copied(current, blocks, plan, errors: _ErrorList) -> ParentSegment | None:
-    """Stage the rows, check them, and merge them into the parent's snapshot (written with
-    the same plan) or its profiles."""
+    """Stage the rows, check them, and merge them into the parent's profiles."""
     result = errors.result
     with connection.cursor() as cursor, _copy_table(cursor, plan):
         # Its own transaction: a source failing mid-stream aborts the COPY and nothing else.
@@ -239,31 +278,15 @@ def _upsert_copied(current, blocks, plan, errors: _ErrorList) -> ParentSegment |
             parent = _locked_unchanged(current, plan.columns, plan.key_column, errors)
             if parent is None:
                 return None
-            if snapshots.fits(parent, plan):
-                parent.row_count = _merge_into_snapshot(cursor, parent, plan)
-            else:
-                snapshots.release(cursor, parent, keep_rows=True)
-                # Floats as their shortest exact text, whatever the server's setting.
-                cursor.execute("SET LOCAL extra_float_digits = 3")
-                parent.row_count = _write_copied_rows(cursor, parent, plan)
+            # A snapshot written with another plan (other columns or source types) becomes
+            # profiles first.
+            snapshots.release(cursor, parent, keep_rows=True)
+            # Floats as their shortest exact text, whatever the server's setting.
+            cursor.execute("SET LOCAL extra_float_digits = 3")
+            parent.row_count = _write_copied_rows(cursor, parent, plan)
             parent.save(update_fields=["row_count", "snapshot", "updated_at"])
         _analyze(cursor, parent)
     return parent
-
-
-def _merge_into_snapshot(cursor, parent: ParentSegment, plan) -> int:
-    """Upsert the staged rows into the snapshot table; rows whose text is unchanged are not
-    rewritten. Returns the snapshot's row count."""
-    table = parent.snapshot["table"]
-    names = [f"c{index}" for index in range(len(plan.columns))]
-    cursor.execute(
-        f"INSERT INTO {table} SELECT * FROM {COPY_TABLE} "  # noqa: S608
-        f"ON CONFLICT (c{plan.key_index}) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in names)
-        + f" WHERE {table}::text <> excluded::text"
-    )
-    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
-    return cursor.fetchone()[0]
 
 
 def _refuse_emptying(current, mode: str, staged: int, allow_empty: bool, errors) -> None:

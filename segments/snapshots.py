@@ -36,6 +36,9 @@ PREFIX = "segments_snapshot_"
 # How long dropping a replaced table waits for a reader (a run streaming it) before leaving
 # it to the next drop_unused.
 DROP_LOCK_TIMEOUT = "1s"
+# An upsert of at most this share of a snapshot's rows merges into it in place; more rows
+# build the merged table from the copy (loading._merge_snapshots).
+MERGE_IN_PLACE_SHARE = 0.1
 SQL_TYPES = {
     "string": sa.String(),
     "integer": sa.BigInteger(),

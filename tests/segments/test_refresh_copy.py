@@ -416,13 +416,13 @@ def test_a_snapshot_is_read_as_the_profiles_of_the_checked_path(pg):
     assert fast_cells[6][8] == "1" + "0" * 300
 
 
-def test_an_upsert_merges_into_the_snapshot_and_leaves_unchanged_rows_alone(pg):
+@pytest.mark.parametrize("in_place", [True, False])
+def test_an_upsert_merges_into_the_snapshot(pg, monkeypatch, in_place):
+    """Few rows merge in place and leave unchanged rows alone; many rows build the merged
+    table from the copy. Either way the rows are those the checked path merges."""
+    monkeypatch.setattr(snapshots, "MERGE_IN_PLACE_SHARE", 10.0 if in_place else 0.1)
     source, source_db = pg
-    relation = Relation(table="public.every_type")
-    fast, reference = make_parent(source, relation), make_parent(source, relation)
-    assert copied(fast).ok
-    assert checked(reference).ok
-    fast.refresh_from_db()
+    fast, reference = refreshed_pair(source)
     table = fast.snapshot["table"]
 
     def version(key):  # the row's version: a row not rewritten keeps it
@@ -437,11 +437,16 @@ def test_an_upsert_merges_into_the_snapshot_and_leaves_unchanged_rows_alone(pg):
     assert copied(fast, mode="upsert").ok
     assert checked(reference, mode="upsert").ok
     fast.refresh_from_db()
-    assert fast.snapshot["table"] == table  # merged in place
-    assert (version("c"), fast.row_count) == (unchanged, 9)
-    assert version("a") != changed
+    assert fast.row_count == 9
     assert rows_of(fast) == rows_of(reference)
     assert rows_of(fast)["a"]["count"] == 99
+    assert rows_of(fast)["b"]["count"] == -2
+    if in_place:
+        assert fast.snapshot["table"] == table
+        assert version("c") == unchanged
+        assert version("a") != changed
+    else:
+        assert snapshot_tables(fast) == [fast.snapshot["table"]] != [table]
 
 
 def copied_parents(source, relation, count: int = 2) -> list:
