@@ -7,7 +7,7 @@ The database's read-only transaction (sources/access.py) is the second guard.
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from common.validation import InvalidInput
 
@@ -49,6 +49,11 @@ def check_select(query, kind: str, path: str = "query") -> str:
         statements = [s for s in sqlglot.parse(query, read=sqlglot_dialect(kind)) if s]
     except ParseError as error:
         raise InvalidInput({path: [f"cannot be parsed as SQL: {_first_error(error)}"]}) from None
+    except TokenError:
+        # An unterminated quote or comment, before any parsing.
+        raise InvalidInput(
+            {path: ["cannot be parsed as SQL: a quote or comment is not closed"]}
+        ) from None
     if len(statements) != 1:
         raise InvalidInput(
             {path: [f"must be exactly one SELECT statement, found {len(statements)} statements"]}

@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -34,6 +33,7 @@ from tests.factories import (
     make_segment,
     make_workspace,
 )
+from tests.redis_db import own_redis_database
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -57,15 +57,8 @@ def shared_database_url() -> str:
 
 @pytest.fixture
 def broker():
-    client = redis.Redis.from_url(BROKER_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable at {BROKER_URL} ({exc}); .ci/run starts it")
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
-    client.close()
+    with own_redis_database(BROKER_URL) as url:
+        yield url
 
 
 class CeleryProcesses:

@@ -163,17 +163,10 @@ LIVE_BROKER_URL = os.environ.get("TEST_REDIS_URL_2", "redis://127.0.0.1:6379/14"
 
 @pytest.fixture
 def live_broker():
-    import redis
+    from tests.redis_db import own_redis_database
 
-    client = redis.Redis.from_url(LIVE_BROKER_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable at {LIVE_BROKER_URL} ({exc}); .ci/run starts it")
-    client.flushdb()
-    yield LIVE_BROKER_URL
-    client.flushdb()
-    client.close()
+    with own_redis_database(LIVE_BROKER_URL) as url:
+        yield url
 
 
 @pytest.fixture

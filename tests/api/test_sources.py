@@ -280,6 +280,16 @@ def test_statement_timeout(owner_client, pg, settings):
     assert "timed out" in response.json()["source"][0]
 
 
+@pytest.mark.parametrize("query", ["SELECT 'unclosed", 'SELECT "unclosed', "Et'"])
+def test_a_query_with_an_unclosed_quote_is_a_clear_400(owner_client, sqlite_file, query):
+    source = create_source(owner_client, f"sqlite:///{sqlite_file.name}")
+    response = owner_client.get(f"{SOURCES}{source['id']}/sample/", {"query": query})
+    assert response.status_code == 400
+    assert response.json() == {
+        "query": ["cannot be parsed as SQL: a quote or comment is not closed"]
+    }
+
+
 @pytest.mark.parametrize("fixture", ["sqlite_file", "duckdb_file"])
 def test_file_sources_browse_and_refresh(owner_client, request, fixture, refresh):
     path = request.getfixturevalue(fixture)

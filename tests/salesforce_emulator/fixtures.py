@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.connectors.recording import speed_up
+
 from .server import SalesforceEmulator
 
 
@@ -22,6 +24,9 @@ def salesforce_emulator(salesforce_emulator_server, settings, monkeypatch):
     # connector (which verifies certificates) comes to trust the emulator's certificate.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_path)
     monkeypatch.setenv("CURL_CA_BUNDLE", emulator.ca_path)
+    # Its jobs finish in hundredths of a second: polled at the production pace (0.5 s, then
+    # doubling) each job would wait half a second for nothing, minutes over the suite.
+    speed_up(monkeypatch)
     yield emulator
     emulator.reset()
 

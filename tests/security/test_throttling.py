@@ -307,12 +307,14 @@ def test_throttles_hold_across_two_processes_sharing_the_database_cache(tmp_path
 def test_throttles_hold_across_two_processes_sharing_redis(tmp_path):
     import redis
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
-    redis.Redis.from_url(url).flushdb()  # this checkout's own database: stale counters out
-    servers = two_servers(tmp_path, cache_url=url)
-    try:
-        assert_limits_hold_across(servers)
-        assert any(key.startswith(b":1:throttle_") for key in redis.Redis.from_url(url).scan_iter())
-    finally:
-        stop(servers)
-        redis.Redis.from_url(url).flushdb()
+    from tests.redis_db import own_redis_database
+
+    # A database of this test's own while it runs: no stale counters, no other test's keys.
+    with own_redis_database(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/6")) as url:
+        servers = two_servers(tmp_path, cache_url=url)
+        try:
+            assert_limits_hold_across(servers)
+            keys = list(redis.Redis.from_url(url).scan_iter())
+            assert any(key.startswith(b":1:throttle_") for key in keys)
+        finally:
+            stop(servers)

@@ -138,7 +138,12 @@ schema = schemathesis.openapi.from_dict(UI_SCHEMA)
 schema.app = application
 
 
-pytestmark = pytest.mark.usefixtures("keep_the_test_transaction_open")
+pytestmark = [
+    pytest.mark.usefixtures("keep_the_test_transaction_open"),
+    # The last test reads what the generated ones saw: one pytest-xdist worker runs them all
+    # (--dist loadgroup, as bin/test and .ci/run run the suite).
+    pytest.mark.xdist_group("ui_json_schemathesis"),
+]
 
 
 @pytest.fixture
