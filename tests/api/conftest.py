@@ -10,8 +10,11 @@ from tests.factories import make_user, make_workspace
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counters live in the cache; each test starts with none.
+def _fresh_throttles(db):
+    # Throttle counters live in the cache; each test starts with none. `db` first: the cache
+    # is the database's cache table (no CACHE_URL), and the API tests ask for the database
+    # through fixtures looked up by name (member_fixture), which pytest-django cannot see
+    # when it decides which databases to create: a run of only such tests got none.
     cache.clear()
     yield
     cache.clear()
