@@ -141,9 +141,9 @@ def import_copied(
 
     A replace, or any refresh of a parent without rows, writes a new snapshot table
     (segments/snapshots.py) and swaps it in; an upsert into a snapshot written with the same
-    plan copies the rows the same way and merges (_merge_snapshots). An upsert into profiles (a parent last loaded from a CSV or by the
-    checked path, or whose source's types changed) stages the rows and builds each profile
-    in SQL, as import_profiles stores them.
+    plan copies the rows the same way and merges (_merge_snapshots). An upsert into profiles
+    (a parent last loaded from a CSV or by the checked path, or whose source's types
+    changed) stages the rows and builds each profile in SQL, as import_profiles stores them.
 
     The same guarantees as import_profiles: rows the CSV path would refuse (a null or empty
     key, a key too long, a value a column cannot hold; `plan.problems`) and duplicate keys are
@@ -193,10 +193,10 @@ def _copy_snapshot(current, blocks, plan, mode: str, errors: _ErrorList) -> Pare
             if result.error_count
             else _locked_unchanged(current, plan.columns, plan.key_column, errors)
         )
-        if parent is not None and mode == "upsert" and parent.snapshot:
+        if parent is not None and mode == "upsert":
             if snapshots.fits(parent, plan):
                 table = _merge_snapshots(cursor, parent, plan, table, staged)
-            else:  # replaced by another refresh meanwhile
+            elif _has_rows(parent):  # rows another refresh or an upload wrote meanwhile
                 errors.add(0, "", "the parent segment's rows changed during the import")
                 parent = None
         if parent is None:
