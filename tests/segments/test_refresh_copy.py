@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from django.db import connection as db_connection
 
-from activations import streaming
+from activations import runner, streaming
+from activations.models import Run
 from common.validation import InvalidInput
 from segments import audience, copying, loading, refresh, services, snapshots
 from segments.models import ParentSegment, Refresh
@@ -20,7 +21,15 @@ from segments.tasks import record_audience_sizes
 from sources import reading
 from sources.browse import Relation, relation_columns
 from sources.models import Source
-from tests.factories import make_activation, make_segment, make_user, make_workspace, rows_of
+from tests.activations.fake_connector import register_fake_connector
+from tests.factories import (
+    make_activation,
+    make_connection,
+    make_segment,
+    make_user,
+    make_workspace,
+    rows_of,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -592,3 +601,26 @@ def test_the_pages_sample_a_snapshot_parent_and_its_segments(pg, client):
     segment = make_segment(parent=parent, rules=tree)
     sample = client.get(f"/segments/{segment.pk}/sample/")
     assert [row[0] for row in sample.context["rows"]] == ["a", "e"]
+
+
+def test_a_run_that_refreshes_first_sends_the_rows_of_the_new_snapshot(pg, monkeypatch):
+    """The run's parent was loaded before its refresh swapped the table (and dropped the
+    one the parent named): it must read the new one."""
+    source, source_db = pg
+    fake = register_fake_connector(monkeypatch)
+    (parent,) = copied_parents(source, Relation(table="public.every_type"), count=1)
+    activation = make_activation(
+        segment=make_segment(parent=parent),
+        connection=make_connection(workspace=parent.workspace, kind="fake", name="Fake org"),
+        refresh_before_run=True,
+        output_mapping={
+            "export_all_columns": False,
+            "columns": [{"source": "id", "output": "Key__c"}],
+            "strings": [],
+        },
+    )
+    source_db.execute("INSERT INTO every_type (id) VALUES ('i')")
+    run = runner.execute_run(Run.objects.create(activation=activation).pk)
+    assert run.status == Run.Status.SUCCEEDED, run.log
+    assert [row[0] for row in fake.written] == list("abcdefghi")
+    assert snapshot_tables(parent) == [ParentSegment.objects.get(pk=parent.pk).snapshot["table"]]
