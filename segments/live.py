@@ -32,14 +32,6 @@ from .models import ParentSegment, Segment, Storage
 DUPLICATE_EXAMPLES = 5
 # Rows fetched per round trip from a server-side cursor.
 FETCH_ROWS = 2000
-SQL_TYPES = {
-    "string": sa.String(),
-    "integer": sa.BigInteger(),
-    "number": sa.Double(),
-    "boolean": sa.Boolean(),
-    "date": sa.Date(),
-    "timestamp": sa.DateTime(),
-}
 
 
 class LiveSourceError(ServiceError):
@@ -105,7 +97,7 @@ def from_clause(parent: ParentSegment):
         elif source.kind != "sqlite" and column_type == "number":
             # A double, as the profile store keeps numbers: DECIMAL's "10.50" renders "10.5".
             value = sa.cast(value, sa.Double())
-        columns.append(sa.type_coerce(value, SQL_TYPES[column_type]).label(name))
+        columns.append(sa.type_coerce(value, sql.COLUMN_TYPES[column_type]).label(name))
     return sa.select(*columns).select_from(base).subquery("live_rows")
 
 

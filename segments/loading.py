@@ -285,7 +285,7 @@ def _upsert_copied(current, blocks, plan, errors: _ErrorList) -> ParentSegment |
             cursor.execute("SET LOCAL extra_float_digits = 3")
             parent.row_count = _write_copied_rows(cursor, parent, plan)
             parent.save(update_fields=["row_count", "snapshot", "updated_at"])
-        _analyze(cursor, parent)
+        _analyze(cursor)
     return parent
 
 
@@ -312,15 +312,12 @@ def _locked_unchanged(parent_segment, columns, key_column, errors) -> ParentSegm
     return parent
 
 
-def _analyze(cursor, parent: ParentSegment | None = None) -> None:
+def _analyze(cursor) -> None:
     if connection.vendor == "postgresql":
         # Fresh statistics for the new rows: with stale ones PostgreSQL believes the parent
         # has a few rows and sorts all of them for every window of audience.iter_rows
         # (a million-row parent streamed 50 times slower; see benchmarks/README.md).
-        table = connection.ops.quote_name(Profile._meta.db_table)
-        if parent is not None and parent.snapshot:
-            table = parent.snapshot["table"]
-        cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Profile._meta.db_table)}")
 
 
 def _imported(result: ImportResult, staged: int, parent_segment, parent) -> ImportResult:

@@ -29,7 +29,7 @@ import secrets
 import sqlalchemy as sa
 from django.db import OperationalError, connection, transaction
 
-from . import copying
+from . import copying, sql
 from .models import ParentSegment, Profile
 
 PREFIX = "segments_snapshot_"
@@ -39,14 +39,8 @@ DROP_LOCK_TIMEOUT = "1s"
 # An upsert of at most this share of a snapshot's rows merges into it in place; more rows
 # build the merged table from the copy (loading._merge_snapshots).
 MERGE_IN_PLACE_SHARE = 0.1
-SQL_TYPES = {
-    "string": sa.String(),
-    "integer": sa.BigInteger(),
-    # numeric, so that 12 and 12.0 stay apart as they do in a profile's JSON
-    "number": sa.Numeric(),
-    "boolean": sa.Boolean(),
-    "date": sa.Date(),
-}
+# Numbers as numeric, so that 12 and 12.0 stay apart as they do in a profile's JSON.
+SQL_TYPES = {**sql.COLUMN_TYPES, "number": sa.Numeric()}
 TIMESTAMP_TYPES = {"timestamp": sa.DateTime(), "timestamptz": sa.DateTime(timezone=True)}
 
 
@@ -101,7 +95,7 @@ def from_clause(parent: ParentSegment):
         name, column_type = column["name"], column["type"]
         index = positions.get(name)
         if index is None:
-            value, sql_type = sa.null(), SQL_TYPES.get(column_type, sa.DateTime())
+            value, sql_type = sa.null(), SQL_TYPES[column_type]
         else:
             value, sql_type = _stored_value(plan, index, table.c[f"c{index}"])
         columns.append(sa.type_coerce(value, sql_type).label(name))

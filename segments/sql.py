@@ -26,6 +26,17 @@ from . import rules
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+# Our column types as SQL types, for a table's or query's columns read as ours.
+COLUMN_TYPES = {
+    "string": sa.String(),
+    "integer": sa.BigInteger(),
+    "number": sa.Double(),
+    "boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "timestamp": sa.DateTime(),
+}
+
+
 class UnsupportedStore(ValueError):
     """The rows live in a database the profile store does not support."""
 
